@@ -1,0 +1,39 @@
+from django import forms
+
+from accounts.models import Agency
+from clients.models import Client
+from core.roles import INVITABLE_ROLE_CHOICES
+from core.validators import time_zone_choices
+
+
+class AgencyForm(forms.Form):
+    name = forms.CharField(max_length=120, label="Agency name")
+    slug = forms.SlugField(
+        max_length=50,
+        required=False,
+        label="Web address",
+        help_text="Used in links: /a/<address>/. Leave empty to derive it from the name.",
+    )
+    time_zone = forms.ChoiceField(choices=time_zone_choices, initial="UTC")
+    default_currency = forms.CharField(
+        max_length=3, initial="USD", help_text="ISO 4217 code, e.g. USD, EUR, GBP."
+    )
+
+    def clean_default_currency(self):
+        value = self.cleaned_data["default_currency"].upper()
+        Agency._meta.get_field("default_currency").run_validators(value)
+        return value
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=INVITABLE_ROLE_CHOICES)
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.none(),
+        required=False,
+        help_text="Required when inviting someone with the client role.",
+    )
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = Client.objects.filter(agency=agency)

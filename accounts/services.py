@@ -1,0 +1,197 @@
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import Agency, Invitation, Membership
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.roles import Role
+from core.tenancy import agency_scope
+
+INVITATION_SALT = "accounts.invitation"
+INVITATION_MAX_AGE = 60 * 60 * 24 * 14  # a link works for two weeks
+
+
+def agency_create(*, owner, name: str, slug: str = "", time_zone: str, default_currency: str):
+    """Create an agency and make its creator the owner, in one transaction."""
+    slug = slugify(slug or name)[:50]
+    if not slug:
+        raise ApplicationError(
+            "Choose a name with letters or digits.",
+            code="agency_slug_invalid",
+            extra={"field": "slug"},
+        )
+    try:
+        with transaction.atomic():
+            agency = Agency.objects.create(
+                name=name, slug=slug, time_zone=time_zone, default_currency=default_currency
+            )
+            with agency_scope(agency):
+                Membership.objects.create(agency=agency, user=owner, role=Role.OWNER)
+                audit_record(agency=agency, actor=owner, action="agency.created", target=agency)
+    except IntegrityError:
+        raise ApplicationError(
+            f"The address “{slug}” is taken; choose another.",
+            code="agency_slug_taken",
+            extra={"field": "slug"},
+        ) from None
+    return agency
+
+
+def invitation_create(*, agency, actor, email: str, role: str, client=None) -> Invitation:
+    """Invite someone by e-mail. One pending invitation per address; members are not re-invited.
+
+    A client invitation names the client; other roles never do. The e-mail is sent by a job
+    queued once the invitation is committed.
+    """
+    from accounts import jobs
+
+    email = email.strip().lower()
+    if role == Role.CLIENT and client is None:
+        raise ApplicationError(
+            "Choose which client this person belongs to.",
+            code="invitation_client_required",
+            extra={"field": "client"},
+        )
+    if role != Role.CLIENT:
+        client = None
+    if client is not None and client.agency_id != agency.pk:
+        raise ApplicationError(
+            "Unknown client.", code="invitation_client_invalid", extra={"field": "client"}
+        )
+    if Membership.objects.filter(agency=agency, user__email__iexact=email, is_active=True).exists():
+        raise ApplicationError(
+            f"{email} is already a member of this agency.",
+            code="invitation_already_member",
+            extra={"field": "email"},
+        )
+    try:
+        with transaction.atomic():
+            invitation = Invitation.objects.create(
+                agency=agency, email=email, role=role, client=client, invited_by=actor
+            )
+            audit_record(
+                agency=agency,
+                actor=actor,
+                action="invitation.created",
+                target=invitation,
+                email=email,
+                role=role,
+            )
+    except IntegrityError:
+        raise ApplicationError(
+            f"{email} already has a pending invitation; resend it instead.",
+            code="invitation_pending",
+            extra={"field": "email"},
+        ) from None
+    transaction.on_commit(
+        lambda: jobs.send_invitation.delay(agency_id=agency.pk, invitation_id=invitation.pk)
+    )
+    return invitation
+
+
+def invitation_resend(*, agency, actor, invitation: Invitation) -> None:
+    from accounts import jobs
+
+    if not invitation.is_pending:
+        raise ApplicationError("This invitation is no longer pending.", code="invitation_closed")
+    audit_record(agency=agency, actor=actor, action="invitation.resent", target=invitation)
+    transaction.on_commit(
+        lambda: jobs.send_invitation.delay(agency_id=agency.pk, invitation_id=invitation.pk)
+    )
+
+
+def invitation_revoke(*, agency, actor, invitation: Invitation) -> None:
+    if not invitation.is_pending:
+        raise ApplicationError("This invitation is no longer pending.", code="invitation_closed")
+    with transaction.atomic():
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(agency=agency, actor=actor, action="invitation.revoked", target=invitation)
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps(
+        {"agency": invitation.agency_id, "invitation": invitation.pk}, salt=INVITATION_SALT
+    )
+
+
+def invitation_from_token(token: str) -> Invitation:
+    """The pending invitation a signed link points to, or a clear error."""
+    try:
+        payload = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ApplicationError(
+            "This invitation link has expired. Ask the agency to send a new one.",
+            code="invitation_expired",
+        ) from None
+    except signing.BadSignature:
+        raise ApplicationError(
+            "This invitation link is not valid.", code="invitation_invalid"
+        ) from None
+    agency = Agency.objects.filter(pk=payload["agency"]).first()
+    if agency is None:
+        raise ApplicationError("This invitation link is not valid.", code="invitation_invalid")
+    with agency_scope(agency):
+        invitation = (
+            Invitation.objects.select_related("agency", "client")
+            .filter(pk=payload["invitation"])
+            .first()
+        )
+    if invitation is None or invitation.revoked_at is not None:
+        raise ApplicationError(
+            "This invitation was withdrawn. Ask the agency to send a new one.",
+            code="invitation_revoked",
+        )
+    if invitation.accepted_at is not None:
+        raise ApplicationError("This invitation has already been used.", code="invitation_used")
+    return invitation
+
+
+def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    """Turn a pending invitation into a membership for the user it was sent to.
+
+    The signed-in user's e-mail must be the invited address, so a forwarded link grants
+    nothing. A deactivated membership comes back with the invited role.
+    """
+    if user.email.lower() != invitation.email.lower():
+        raise ApplicationError(
+            f"This invitation is for {invitation.email}; you are signed in as {user.email}.",
+            code="invitation_wrong_user",
+        )
+    agency = invitation.agency
+    with agency_scope(agency), transaction.atomic():
+        locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if not locked.is_pending:
+            raise ApplicationError("This invitation has already been used.", code="invitation_used")
+        membership, _ = Membership.objects.update_or_create(
+            agency=agency,
+            user=user,
+            defaults={"role": locked.role, "client": locked.client, "is_active": True},
+        )
+        locked.accepted_at = timezone.now()
+        locked.accepted_by = user
+        locked.save(update_fields=["accepted_at", "accepted_by"])
+        audit_record(
+            agency=agency,
+            actor=user,
+            action="invitation.accepted",
+            target=locked,
+            membership=membership.pk,
+        )
+    return membership
+
+
+def membership_deactivate(*, agency, actor, membership: Membership) -> None:
+    """Remove someone from the agency. The last active owner cannot be removed."""
+    if membership.role == Role.OWNER:
+        owners = Membership.objects.filter(agency=agency, role=Role.OWNER, is_active=True)
+        if owners.count() <= 1:
+            raise ApplicationError(
+                "An agency needs at least one owner.", code="membership_last_owner"
+            )
+    with transaction.atomic():
+        membership.is_active = False
+        membership.save(update_fields=["is_active"])
+        audit_record(agency=agency, actor=actor, action="membership.deactivated", target=membership)

@@ -1,0 +1,186 @@
+from allauth.account.adapter import get_adapter
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views import View
+from django.views.generic import FormView, TemplateView
+from rest_framework.authtoken.models import Token
+
+from accounts import services
+from accounts.forms import AgencyForm, InvitationForm
+from accounts.models import Invitation, Membership
+from accounts.selectors import member_list, memberships_for_user
+from core.errors import ApplicationError
+from core.forms import add_application_error
+from core.roles import Role
+from core.views import AgencyViewMixin, StaffViewMixin
+
+
+def home(request):
+    """Send people where they work: their last agency, their only agency, or the picker."""
+    if not request.user.is_authenticated:
+        return render(request, "home.html")
+    memberships = memberships_for_user(request.user)
+    slugs = [m.agency.slug for m in memberships]
+    last = request.session.get("agency_slug")
+    if last in slugs:
+        return redirect("dashboard", agency_slug=last)
+    if len(slugs) == 1:
+        return redirect("dashboard", agency_slug=slugs[0])
+    return redirect("agency_list")
+
+
+class AgencyListView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/agency_list.html"
+
+
+class AgencyCreateView(LoginRequiredMixin, FormView):
+    """SaaS onboarding: anyone signed in may start an agency and becomes its owner."""
+
+    template_name = "accounts/agency_form.html"
+    form_class = AgencyForm
+
+    def form_valid(self, form):
+        try:
+            agency = services.agency_create(owner=self.request.user, **form.cleaned_data)
+        except ApplicationError as error:
+            add_application_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"{agency.name} is ready. Invite your team next.")
+        return redirect("dashboard", agency_slug=agency.slug)
+
+
+class DashboardView(AgencyViewMixin, TemplateView):
+    """Each role's home in the agency; the work lists arrive with their issues."""
+
+    templates = {
+        Role.OWNER: "dashboards/staff.html",
+        Role.ADMIN: "dashboards/staff.html",
+        Role.ASSISTANT: "dashboards/assistant.html",
+        Role.CLIENT: "dashboards/client.html",
+    }
+
+    def get_template_names(self):
+        return [self.templates[self.membership.role]]
+
+
+class TeamView(StaffViewMixin, TemplateView):
+    template_name = "accounts/team.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            members=member_list(agency=self.agency).filter(is_active=True),
+            invitations=Invitation.objects.filter(
+                agency=self.agency, accepted_at=None, revoked_at=None
+            )
+            .select_related("client", "invited_by")
+            .order_by("-created_at"),
+            **kwargs,
+        )
+
+
+class InvitationCreateView(StaffViewMixin, FormView):
+    template_name = "accounts/invitation_form.html"
+    form_class = InvitationForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "agency": self.agency}
+
+    def get_initial(self):
+        return {"role": self.request.GET.get("role", Role.ASSISTANT)}
+
+    def form_valid(self, form):
+        try:
+            invitation = services.invitation_create(
+                agency=self.agency, actor=self.request.user, **form.cleaned_data
+            )
+        except ApplicationError as error:
+            add_application_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Invitation sent to {invitation.email}.")
+        return redirect("team", agency_slug=self.agency.slug)
+
+
+class InvitationActionView(StaffViewMixin, View):
+    """POST-only buttons on the team page: resend or withdraw a pending invitation."""
+
+    action = ""
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        invitation = get_object_or_404(Invitation, agency=self.agency, pk=pk)
+        service = {"resend": services.invitation_resend, "revoke": services.invitation_revoke}
+        try:
+            service[self.action](agency=self.agency, actor=request.user, invitation=invitation)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            verb = "sent again" if self.action == "resend" else "withdrawn"
+            messages.success(request, f"Invitation to {invitation.email} {verb}.")
+        return redirect("team", agency_slug=agency_slug)
+
+
+class MemberRemoveView(StaffViewMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        membership = get_object_or_404(Membership, agency=self.agency, pk=pk, is_active=True)
+        try:
+            services.membership_deactivate(
+                agency=self.agency, actor=request.user, membership=membership
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{membership.user} no longer has access.")
+        return redirect("team", agency_slug=agency_slug)
+
+
+class InvitationAcceptView(View):
+    """The page behind an invitation link.
+
+    Signed out: offers sign-up (the address is trusted, since the link reached it) or
+    sign-in, then comes back here. Signed in as the invited address: one button accepts.
+    """
+
+    template_name = "accounts/invitation_accept.html"
+
+    def get(self, request, token):
+        try:
+            invitation = services.invitation_from_token(token)
+        except ApplicationError as error:
+            return render(request, self.template_name, {"error": error.message}, status=400)
+        context = {"invitation": invitation, "agency": invitation.agency}
+        if not request.user.is_authenticated:
+            get_adapter(request).stash_verified_email(request, invitation.email)
+            back = {"next": request.path}
+            context["signup_url"] = (
+                reverse("account_signup") + "?" + urlencode({**back, "email": invitation.email})
+            )
+            context["login_url"] = reverse("account_login") + "?" + urlencode(back)
+        return render(request, self.template_name, context)
+
+    def post(self, request, token):
+        if not request.user.is_authenticated:
+            return redirect(request.path)
+        try:
+            invitation = services.invitation_from_token(token)
+            membership = services.invitation_accept(invitation=invitation, user=request.user)
+        except ApplicationError as error:
+            return render(request, self.template_name, {"error": error.message}, status=400)
+        messages.success(request, f"Welcome to {membership.agency.name}.")
+        return redirect("dashboard", agency_slug=membership.agency.slug)
+
+
+@login_required
+def api_token(request):
+    """Issue or replace the caller's API token. Shown in full only right after it is made."""
+    created = None
+    if request.method == "POST":
+        Token.objects.filter(user=request.user).delete()
+        created = Token.objects.create(user=request.user)
+    has_token = created is not None or Token.objects.filter(user=request.user).exists()
+    return render(request, "accounts/api_token.html", {"created": created, "has_token": has_token})

@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+import accounts.api.urls
+from core.api.root import ApiRootView
+
+app_name = "api"
+
+# Endpoints that act inside one agency; each app adds its own list here.
+agency_urlpatterns = [
+    *accounts.api.urls.agency_urlpatterns,
+]
+
+urlpatterns = [
+    path("", ApiRootView.as_view(), name="root"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *accounts.api.urls.urlpatterns,
+    path("a/<slug:agency_slug>/", include(agency_urlpatterns)),
+]

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+
+import accounts.urls
+import clients.urls
+from core.health import healthz
+
+# Every page that acts inside one agency lives under /a/<agency_slug>/ and is built on
+# core.views.AgencyViewMixin; tests/test_isolation.py checks each of them.
+agency_urlpatterns = [
+    *accounts.urls.agency_urlpatterns,
+    *clients.urls.urlpatterns,
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("va_agency.api_urls")),
+    path("healthz", healthz, name="healthz"),
+    path("a/<slug:agency_slug>/", include(agency_urlpatterns)),
+    *accounts.urls.urlpatterns,
+]
