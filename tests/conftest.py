@@ -35,3 +35,17 @@ def signed_in():
         return http
 
     return make
+
+
+@pytest.fixture
+def count_queries():
+    """count_queries(callable) -> how many SQL queries the call made."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def run(call):
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        return len(captured)
+
+    return run
