@@ -1,7 +1,8 @@
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import Http404
 
 from accounts.models import Membership
+from core.roles import Role
 from core.tenancy import scopes_disabled
 
 
@@ -38,5 +39,13 @@ def member_list(*, agency) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(agency=agency)
         .select_related("user", "client")
-        .order_by("role", "user__email")
+        .annotate(role_rank=ROLE_RANK)
+        .order_by("role_rank", "user__email")
     )
+
+
+# Owners first, then admins, assistants and clients: the order people read a team in.
+ROLE_RANK = Case(
+    *(When(role=role, then=Value(rank)) for rank, role in enumerate(Role)),
+    output_field=IntegerField(),
+)

@@ -1,5 +1,8 @@
 """The test suite: whatever DATABASE_URL / REDIS_URL say, else SQLite and the filesystem broker."""
 
+import tempfile
+import uuid
+
 from .base import *  # noqa: F403
 
 SECRET_KEY = "test-only-key"
@@ -16,3 +19,14 @@ STORAGES = {
 # Rate limits are tested on purpose; other tests log in many times from one address.
 ACCOUNT_RATE_LIMITS = False
 STATIC_ROOT = None  # static files come from the finders; nothing is collected in tests
+
+# Each test run gets its own queue, so a real worker started by a test never picks up
+# another run's jobs (on Redis) or a stale folder (on the filesystem transport).
+CELERY_TASK_DEFAULT_QUEUE = f"va-test-{uuid.uuid4().hex[:12]}"
+if not REDIS_URL:  # noqa: F405
+    _broker_dir = tempfile.mkdtemp(prefix="va-test-broker-")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _broker_dir,
+        "data_folder_out": _broker_dir,
+        "store_processed": False,
+    }

@@ -1,0 +1,42 @@
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+def sign_in(page, email, password=DEMO_PASSWORD):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+@pytest.mark.parametrize(
+    ("email", "heading", "nav"),
+    [
+        ("owner@demo.test", "Harbor Assist", "Team"),
+        ("maria@demo.test", "My queue", None),
+        ("alice@acme.test", "Acme Dental", None),
+    ],
+)
+def test_each_demo_role_signs_in_and_sees_its_dashboard(page, screenshot, email, heading, nav):
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open("/dev/null", "w"))
+    sign_in(page, email)
+    expect(page).to_have_url("/a/demo/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    agency_nav = page.get_by_role("navigation", name="Agency")
+    if nav:
+        expect(agency_nav.get_by_role("link", name=nav)).to_be_visible()
+    else:
+        expect(agency_nav.get_by_role("link", name="Team")).to_have_count(0)
+    screenshot(f"dashboard-{email.split('@')[0]}")
+
+
+def test_a_wrong_password_is_a_clear_form_error(page):
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open("/dev/null", "w"))
+    sign_in(page, "owner@demo.test", "not-the-password")
+    expect(page.get_by_text("not correct")).to_be_visible()
+    expect(page).to_have_url("/accounts/login/")
