@@ -13,6 +13,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://redis:6379/0",
     "ALLOWED_HOSTS": "agency.example.com",
     "SITE_URL": "https://agency.example.com",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
 
 
@@ -43,7 +44,7 @@ def test_production_refuses_to_start_without_a_real_secret_key():
 
 
 def test_production_refuses_to_start_without_its_services():
-    for missing in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"):
+    for missing in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "EMAIL_URL"):
         env = {k: v for k, v in PRODUCTION.items() if k != missing}
         result = manage("check", **env)
         assert result.returncode != 0

@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
@@ -5,6 +7,11 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DEMO_PASSWORD = "demo-pass-2026"
+
+
+@pytest.fixture
+def demo_agency():
+    call_command("seed_demo", password=DEMO_PASSWORD, stdout=io.StringIO())
 
 
 def sign_in(page, email, password=DEMO_PASSWORD):
@@ -22,8 +29,9 @@ def sign_in(page, email, password=DEMO_PASSWORD):
         ("alice@acme.test", "Acme Dental", None),
     ],
 )
-def test_each_demo_role_signs_in_and_sees_its_dashboard(page, screenshot, email, heading, nav):
-    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open("/dev/null", "w"))
+def test_each_demo_role_signs_in_and_sees_its_dashboard(
+    demo_agency, page, screenshot, email, heading, nav
+):
     sign_in(page, email)
     expect(page).to_have_url("/a/demo/")
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
@@ -35,8 +43,7 @@ def test_each_demo_role_signs_in_and_sees_its_dashboard(page, screenshot, email,
     screenshot(f"dashboard-{email.split('@')[0]}")
 
 
-def test_a_wrong_password_is_a_clear_form_error(page):
-    call_command("seed_demo", password=DEMO_PASSWORD, stdout=open("/dev/null", "w"))
+def test_a_wrong_password_is_a_clear_form_error(demo_agency, page):
     sign_in(page, "owner@demo.test", "not-the-password")
     expect(page.get_by_text("not correct")).to_be_visible()
     expect(page).to_have_url("/accounts/login/")

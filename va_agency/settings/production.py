@@ -13,7 +13,7 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("dj
         "SECRET_KEY must be set to a random value of at least 50 characters in production "
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
     )
-for required in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"):
+for required in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "EMAIL_URL"):
     if not env.str(required, default=""):
         raise ImproperlyConfigured(f"{required} must be set in production.")
 
