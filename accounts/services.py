@@ -1,11 +1,11 @@
 from django.core import signing
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Agency, Invitation, Membership
 from core.audit import audit_record
-from core.errors import ApplicationError
+from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.roles import Role
 from core.tenancy import agency_scope
 
@@ -22,20 +22,16 @@ def agency_create(*, owner, name: str, slug: str = "", time_zone: str, default_c
             code="agency_slug_invalid",
             extra={"field": "slug"},
         )
-    try:
-        with transaction.atomic():
-            agency = Agency.objects.create(
-                name=name, slug=slug, time_zone=time_zone, default_currency=default_currency
-            )
-            with agency_scope(agency):
-                Membership.objects.create(agency=agency, user=owner, role=Role.OWNER)
-                audit_record(agency=agency, actor=owner, action="agency.created", target=agency)
-    except IntegrityError:
-        raise ApplicationError(
-            f"The address “{slug}” is taken; choose another.",
-            code="agency_slug_taken",
-            extra={"field": "slug"},
-        ) from None
+    agency = Agency(
+        name=name, slug=slug, time_zone=time_zone, default_currency=default_currency.upper()
+    )
+    clean_or_error(agency)
+    taken = f"The address “{slug}” is taken; choose another."
+    with unique_or_error(taken, code="agency_slug_taken", field="slug"):
+        agency.save()
+        with agency_scope(agency):
+            Membership.objects.create(agency=agency, user=owner, role=Role.OWNER)
+            audit_record(agency=agency, actor=owner, action="agency.created", target=agency)
     return agency
 
 
@@ -66,25 +62,19 @@ def invitation_create(*, agency, actor, email: str, role: str, client=None) -> I
             code="invitation_already_member",
             extra={"field": "email"},
         )
-    try:
-        with transaction.atomic():
-            invitation = Invitation.objects.create(
-                agency=agency, email=email, role=role, client=client, invited_by=actor
-            )
-            audit_record(
-                agency=agency,
-                actor=actor,
-                action="invitation.created",
-                target=invitation,
-                email=email,
-                role=role,
-            )
-    except IntegrityError:
-        raise ApplicationError(
-            f"{email} already has a pending invitation; resend it instead.",
-            code="invitation_pending",
-            extra={"field": "email"},
-        ) from None
+    pending = f"{email} already has a pending invitation; resend it instead."
+    with unique_or_error(pending, code="invitation_pending", field="email"):
+        invitation = Invitation.objects.create(
+            agency=agency, email=email, role=role, client=client, invited_by=actor
+        )
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="invitation.created",
+            target=invitation,
+            email=email,
+            role=role,
+        )
     transaction.on_commit(
         lambda: jobs.send_invitation.delay(agency_id=agency.pk, invitation_id=invitation.pk)
     )

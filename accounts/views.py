@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views import View
-from django.views.generic import FormView, TemplateView
+from django.views.generic import TemplateView
 from rest_framework.authtoken.models import Token
 
 from accounts import services
@@ -14,9 +14,8 @@ from accounts.forms import AgencyForm, InvitationForm
 from accounts.models import Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
 from core.errors import ApplicationError
-from core.forms import add_application_error
 from core.roles import Role
-from core.views import AgencyViewMixin, StaffViewMixin
+from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
 
 
 def home(request):
@@ -37,18 +36,18 @@ class AgencyListView(LoginRequiredMixin, TemplateView):
     template_name = "accounts/agency_list.html"
 
 
-class AgencyCreateView(LoginRequiredMixin, FormView):
+class AgencyCreateView(LoginRequiredMixin, ServiceFormView):
     """SaaS onboarding: anyone signed in may start an agency and becomes its owner."""
 
-    template_name = "accounts/agency_form.html"
     form_class = AgencyForm
+    title = "Start your agency"
+    intro = "You become its owner. You can invite admins, assistants and clients next."
+    submit_label = "Create agency"
 
-    def form_valid(self, form):
-        try:
-            agency = services.agency_create(owner=self.request.user, **form.cleaned_data)
-        except ApplicationError as error:
-            add_application_error(form, error)
-            return self.form_invalid(form)
+    def perform(self, data):
+        return services.agency_create(owner=self.request.user, **data)
+
+    def succeeded(self, agency):
         messages.success(self.request, f"{agency.name} is ready. Invite your team next.")
         return redirect("dashboard", agency_slug=agency.slug)
 
@@ -82,9 +81,11 @@ class TeamView(StaffViewMixin, TemplateView):
         )
 
 
-class InvitationCreateView(StaffViewMixin, FormView):
-    template_name = "accounts/invitation_form.html"
+class InvitationCreateView(StaffViewMixin, ServiceFormView):
     form_class = InvitationForm
+    title = "Invite someone"
+    intro = "They receive an e-mail with a link that works for two weeks."
+    submit_label = "Send invitation"
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "agency": self.agency}
@@ -92,14 +93,10 @@ class InvitationCreateView(StaffViewMixin, FormView):
     def get_initial(self):
         return {"role": self.request.GET.get("role", Role.ASSISTANT)}
 
-    def form_valid(self, form):
-        try:
-            invitation = services.invitation_create(
-                agency=self.agency, actor=self.request.user, **form.cleaned_data
-            )
-        except ApplicationError as error:
-            add_application_error(form, error)
-            return self.form_invalid(form)
+    def perform(self, data):
+        return services.invitation_create(agency=self.agency, actor=self.request.user, **data)
+
+    def succeeded(self, invitation):
         messages.success(self.request, f"Invitation sent to {invitation.email}.")
         return redirect("team", agency_slug=self.agency.slug)
 

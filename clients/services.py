@@ -1,8 +1,6 @@
-from django.db import IntegrityError, transaction
-
 from clients.models import Client
 from core.audit import audit_record
-from core.errors import ApplicationError
+from core.errors import clean_or_error, unique_or_error
 
 
 def client_create(
@@ -16,15 +14,9 @@ def client_create(
         time_zone=time_zone,
         currency=currency.upper(),
     )
-    client.full_clean(exclude=["agency"])
-    try:
-        with transaction.atomic():
-            client.save()
-            audit_record(agency=agency, actor=actor, action="client.created", target=client)
-    except IntegrityError:
-        raise ApplicationError(
-            f"There is already a client called “{client.name}”.",
-            code="client_name_taken",
-            extra={"field": "name"},
-        ) from None
+    clean_or_error(client)
+    taken = f"There is already a client called “{client.name}”."
+    with unique_or_error(taken, code="client_name_taken", field="name"):
+        client.save()
+        audit_record(agency=agency, actor=actor, action="client.created", target=client)
     return client

@@ -1,14 +1,11 @@
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
-from django.views.generic import FormView, TemplateView
+from django.views.generic import TemplateView
 
 from clients import services
 from clients.forms import ClientForm
 from clients.selectors import client_list
-from core.errors import ApplicationError
-from core.forms import add_application_error
-from core.views import StaffViewMixin
+from core.views import ServiceFormView, StaffViewMixin
 
 
 class ClientListView(StaffViewMixin, TemplateView):
@@ -18,23 +15,17 @@ class ClientListView(StaffViewMixin, TemplateView):
         return super().get_context_data(clients=client_list(agency=self.agency), **kwargs)
 
 
-class ClientCreateView(StaffViewMixin, FormView):
-    template_name = "clients/client_form.html"
+class ClientCreateView(StaffViewMixin, ServiceFormView):
     form_class = ClientForm
+    title = "Add a client"
+    submit_label = "Add client"
 
     def get_initial(self):
         return {"time_zone": self.agency.time_zone, "currency": self.agency.default_currency}
 
-    def form_valid(self, form):
-        try:
-            client = services.client_create(
-                agency=self.agency, actor=self.request.user, **form.cleaned_data
-            )
-        except ApplicationError as error:
-            add_application_error(form, error)
-            return self.form_invalid(form)
-        except ValidationError as error:
-            form.add_error(None, error)
-            return self.form_invalid(form)
+    def perform(self, data):
+        return services.client_create(agency=self.agency, actor=self.request.user, **data)
+
+    def succeeded(self, client):
         messages.success(self.request, f"{client.name} added.")
         return redirect("client_list", agency_slug=self.agency.slug)

@@ -1,3 +1,9 @@
+from contextlib import contextmanager
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, transaction
+
+
 class ApplicationError(Exception):
     """A rule of the business was broken by the caller's input.
 
@@ -10,3 +16,33 @@ class ApplicationError(Exception):
         self.message = message
         self.code = code
         self.extra = extra or {}
+
+
+def clean_or_error(instance, *, exclude: tuple[str, ...] = ()) -> None:
+    """Run a model's field validators; the first failure becomes an ApplicationError.
+
+    Uniqueness is left to the database (see `unique_or_error`), which is the only place it
+    holds under concurrent writes.
+    """
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise ApplicationError(
+            messages[0],
+            code="invalid",
+            extra={
+                "field": None if field == NON_FIELD_ERRORS else field,
+                "fields": error.message_dict,
+            },
+        ) from None
+
+
+@contextmanager
+def unique_or_error(message: str, *, code: str, field: str):
+    """Run the block in a transaction; a unique constraint it trips becomes a clear error."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise ApplicationError(message, code=code, extra={"field": field}) from None

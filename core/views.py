@@ -1,8 +1,11 @@
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.views.generic import FormView
 from django.views.generic.base import ContextMixin
 
 from accounts.selectors import membership_for
+from core.errors import ApplicationError
+from core.forms import add_application_error
 from core.roles import ALL_ROLES, STAFF_ROLES
 from core.tenancy import agency_scope
 
@@ -44,3 +47,37 @@ class AgencyViewMixin(ContextMixin):
 
 class StaffViewMixin(AgencyViewMixin):
     allowed_roles = STAFF_ROLES
+
+
+class ServiceFormView(FormView):
+    """A form page whose valid input goes to one service call.
+
+    Subclasses implement `perform(data)` (call the service, return what it made) and
+    `succeeded(result)` (the redirect). An ApplicationError from the service is shown next
+    to the field it names, and nothing is saved.
+    """
+
+    template_name = "form_page.html"
+    title = ""
+    intro = ""
+    submit_label = "Save"
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("title", self.title)
+        kwargs.setdefault("intro", self.intro)
+        kwargs.setdefault("submit_label", self.submit_label)
+        return super().get_context_data(**kwargs)
+
+    def form_valid(self, form):
+        try:
+            result = self.perform(form.cleaned_data)
+        except ApplicationError as error:
+            add_application_error(form, error)
+            return self.form_invalid(form)
+        return self.succeeded(result)
+
+    def perform(self, data):
+        raise NotImplementedError
+
+    def succeeded(self, result):
+        raise NotImplementedError
