@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from core.api.views import AgencyAPIMixin
 from core.roles import Role
 from core.views import AgencyViewMixin
+from tests.factories import ClientFactory, UserFactory
 
 # Non-tenant URLs by name (namespaced where they have one), with what an anonymous GET gets.
 PUBLIC, LOGIN, API_AUTH, BY_TOKEN = "public", "login", "api-auth", "by-token"
@@ -187,3 +188,19 @@ def test_platform_admin_is_for_platform_staff_only(client, agency, member, signe
     assert response.status_code == 302
     owner = member(Role.OWNER).user  # an agency owner is not platform staff
     assert signed_in(owner).get(reverse("admin:index")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:accounts_membership_changelist",
+        "admin:clients_client_changelist",
+        "admin:core_auditevent_changelist",
+        "admin:accounts_invitation_changelist",
+    ],
+)
+def test_platform_staff_see_every_agency_in_the_admin(name, agency, other_agency, signed_in):
+    ClientFactory(agency=agency)
+    ClientFactory(agency=other_agency)
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    assert signed_in(staff).get(reverse(name)).status_code == 200
