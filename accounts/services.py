@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Agency, Invitation, Membership
+from billing.services import service_categories_seed
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.roles import Role
@@ -31,6 +32,7 @@ def agency_create(*, owner, name: str, slug: str = "", time_zone: str, default_c
         agency.save()
         with agency_scope(agency):
             Membership.objects.create(agency=agency, user=owner, role=Role.OWNER)
+            service_categories_seed(agency=agency)
             audit_record(agency=agency, actor=owner, action="agency.created", target=agency)
     return agency
 

@@ -2,6 +2,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 import accounts.api.urls
+import assistants.api.urls
+import billing.api.urls
+import clients.api.urls
 from core.api.root import ApiRootView
 
 app_name = "api"
@@ -9,6 +12,9 @@ app_name = "api"
 # Endpoints that act inside one agency; each app adds its own list here.
 agency_urlpatterns = [
     *accounts.api.urls.agency_urlpatterns,
+    *clients.api.urls.agency_urlpatterns,
+    *assistants.api.urls.agency_urlpatterns,
+    *billing.api.urls.agency_urlpatterns,
 ]
 
 urlpatterns = [

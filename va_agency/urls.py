@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 import accounts.urls
+import assistants.urls
+import billing.urls
 import clients.urls
 from core.health import healthz
 
@@ -10,6 +12,8 @@ from core.health import healthz
 agency_urlpatterns = [
     *accounts.urls.agency_urlpatterns,
     *clients.urls.urlpatterns,
+    *assistants.urls.urlpatterns,
+    *billing.urls.urlpatterns,
 ]
 
 urlpatterns = [

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Agency, Membership, User
+from billing.services import service_categories_seed
 from clients.models import Client
 from core.roles import Role
 from core.tenancy import agency_scope
@@ -39,6 +40,7 @@ class Command(BaseCommand):
             },
         )
         with agency_scope(agency):
+            service_categories_seed(agency=agency)
             clients = {}
             for name, billing_email, time_zone, currency in CLIENTS:
                 clients[name], _ = Client.objects.get_or_create(

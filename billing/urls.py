@@ -1,0 +1,2 @@
+# Pages inside one agency, mounted under /a/<agency_slug>/.
+urlpatterns: list = []
