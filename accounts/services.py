@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Agency, Invitation, Membership
+from assistants.services import assistant_profile_ensure
 from billing.services import service_categories_seed
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
@@ -162,6 +163,8 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
             user=user,
             defaults={"role": locked.role, "client": locked.client, "is_active": True},
         )
+        if membership.role == Role.ASSISTANT:
+            assistant_profile_ensure(agency=agency, membership=membership, actor=user)
         locked.accepted_at = timezone.now()
         locked.accepted_by = user
         locked.save(update_fields=["accepted_at", "accepted_by"])

@@ -91,7 +91,13 @@ class InvitationCreateView(StaffViewMixin, ServiceFormView):
         return {**super().get_form_kwargs(), "agency": self.agency}
 
     def get_initial(self):
-        return {"role": self.request.GET.get("role", Role.ASSISTANT)}
+        initial = {"role": self.request.GET.get("role", Role.ASSISTANT)}
+        # "Invite someone" on a client's page pre-selects that client; the form's choices
+        # are this agency's clients only, so a foreign or unknown id selects nothing.
+        client = self.request.GET.get("client", "")
+        if client.isdigit():
+            initial["client"] = int(client)
+        return initial
 
     def perform(self, data):
         return services.invitation_create(agency=self.agency, actor=self.request.user, **data)

@@ -1,1 +1,92 @@
-# Models for this app arrive with their issue; the app is wired in now.
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from assistants.money import format_money
+from assistants.schedule import default_working_hours, validate_working_hours
+from core.models import TenantModel
+from core.validators import validate_currency, validate_time_zone
+
+
+class AssistantProfile(TenantModel):
+    """How an assistant works for one agency: skills, zone, weekly hours, load and pay.
+
+    One per assistant membership (a person who works for two agencies has two). Assistants
+    are contractors: `pay_rate` is what the agency owes them per hour, in minor units of
+    `pay_currency`, and has nothing to do with what clients are charged.
+    """
+
+    membership = models.OneToOneField(
+        "accounts.Membership", on_delete=models.CASCADE, related_name="assistant_profile"
+    )
+    skills = models.ManyToManyField(
+        "billing.ServiceCategory",
+        through="assistants.AssistantSkill",
+        related_name="assistant_profiles",
+        blank=True,
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    working_hours = models.JSONField(
+        default=default_working_hours,
+        validators=[validate_working_hours],
+        help_text="Per weekday (mon..sun), [from, to] HH:MM intervals in the assistant's zone.",
+    )
+    capacity = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1, "Capacity must be at least one task.")],
+        help_text="How many active tasks this assistant may hold at once.",
+    )
+    pay_rate = models.PositiveIntegerField(
+        default=0,
+        validators=[MinValueValidator(0, "The pay rate cannot be negative.")],
+        help_text="Hourly pay owed to the assistant, in minor units of the pay currency.",
+    )
+    pay_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # The one-to-one already makes membership unique; this states the tenant rule
+            # (unique within the agency) and indexes (agency, membership) lookups.
+            models.UniqueConstraint(
+                fields=["agency", "membership"], name="assistant_profile_one_per_membership"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(capacity__gte=1), name="assistant_capacity_at_least_one"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pay_rate__gte=0), name="assistant_pay_rate_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "is_active"], name="assistant_agency_active")]
+
+    def __str__(self) -> str:
+        return str(self.membership.user)
+
+    @property
+    def pay_rate_display(self) -> str:
+        return format_money(self.pay_rate, self.pay_currency)
+
+
+class AssistantSkill(TenantModel):
+    """One skill of one assistant. The agency is on the row, as on every tenant table, and
+    (agency, category) is indexed for routing work to people who can do it."""
+
+    profile = models.ForeignKey(
+        AssistantProfile, on_delete=models.CASCADE, related_name="assistant_skills"
+    )
+    category = models.ForeignKey(
+        "billing.ServiceCategory", on_delete=models.CASCADE, related_name="assistant_skills"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "profile", "category"], name="assistant_skill_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "category"], name="assistant_skill_category")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} · {self.category_id}"

@@ -1,23 +1,58 @@
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from core.models import TenantModel
 from core.validators import validate_currency, validate_time_zone
 
+# A manual is guidelines, not a document store; the cap keeps a paste accident (or an abuse
+# of the API) from making every task page carry megabytes.
+MANUAL_MAX_LENGTH = 50_000
+
 
 class Client(TenantModel):
     """A business the agency works for. Its members log in with the client role."""
 
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+
     name = models.CharField(max_length=160)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     billing_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    # Set by billing when it first creates the Stripe customer; never typed in by people.
+    stripe_customer_id = models.CharField(max_length=64, blank=True)
+    manual = models.TextField(
+        "client manual",
+        blank=True,
+        validators=[MaxLengthValidator(MANUAL_MAX_LENGTH)],
+        help_text="Markdown. Guidelines every assistant sees beside this client's work.",
+    )
+    manual_updated_at = models.DateTimeField(null=True, blank=True)
+    manual_updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["agency", "name"], name="client_name_unique_in_agency")
         ]
+        # The client list filters by status and sorts by name, always within one agency.
+        indexes = [
+            models.Index(fields=["agency", "status", "name"], name="client_agency_status_name")
+        ]
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE

@@ -1,11 +1,49 @@
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
+from accounts.models import Invitation, Membership
 from clients.models import Client
 
 
-def client_list(*, agency) -> QuerySet[Client]:
+def _with_member_count(queryset: QuerySet[Client]) -> QuerySet[Client]:
+    return queryset.annotate(member_count=Count("members", filter=Q(members__is_active=True)))
+
+
+def client_list(
+    *, agency, status: str | None = None, search: str | None = None
+) -> QuerySet[Client]:
+    """The agency's clients by name, with their active member count, in one query.
+
+    `status` narrows to one status; `search` matches part of the name or billing e-mail.
+    """
+    clients = Client.objects.filter(agency=agency)
+    if status:
+        clients = clients.filter(status=status)
+    if search and search.strip():
+        term = search.strip()
+        clients = clients.filter(Q(name__icontains=term) | Q(billing_email__icontains=term))
+    return _with_member_count(clients).order_by("name")
+
+
+def client_detail(*, agency, pk: int) -> Client:
+    """One client with its active members (and their users) prefetched; 404 if not ours."""
+    members = (
+        Membership.objects.filter(agency=agency, is_active=True)
+        .select_related("user")
+        .order_by("user__email")
+    )
+    clients = (
+        _with_member_count(Client.objects.filter(agency=agency))
+        .select_related("manual_updated_by")
+        .prefetch_related(Prefetch("members", queryset=members, to_attr="active_members"))
+    )
+    return get_object_or_404(clients, pk=pk)
+
+
+def client_pending_invitations(*, agency, client: Client) -> QuerySet[Invitation]:
+    """Invitations sent to people of this client that nobody has accepted or withdrawn."""
     return (
-        Client.objects.filter(agency=agency)
-        .annotate(member_count=Count("members", filter=Q(members__is_active=True)))
-        .order_by("name")
+        Invitation.objects.filter(agency=agency, client=client, accepted_at=None, revoked_at=None)
+        .select_related("invited_by")
+        .order_by("-created_at")
     )

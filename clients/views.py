@@ -1,18 +1,29 @@
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
 from clients import services
-from clients.forms import ClientForm
-from clients.selectors import client_list
-from core.views import ServiceFormView, StaffViewMixin
+from clients.forms import ClientFilterForm, ClientForm, ClientManualForm, ClientUpdateForm
+from billing.selectors import contract_list
+from clients.selectors import client_detail, client_list, client_pending_invitations
+from core.rich_text import render_markdown
+from core.roles import Role
+from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
 
 
 class ClientListView(StaffViewMixin, TemplateView):
     template_name = "clients/client_list.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(clients=client_list(agency=self.agency), **kwargs)
+        filter_form = ClientFilterForm(self.request.GET)
+        filters = filter_form.filters()
+        return super().get_context_data(
+            clients=client_list(agency=self.agency, **filters),
+            filter_form=filter_form,
+            filtered=filters != ClientFilterForm.DEFAULT_FILTERS,
+            **kwargs,
+        )
 
 
 class ClientCreateView(StaffViewMixin, ServiceFormView):
@@ -28,4 +39,94 @@ class ClientCreateView(StaffViewMixin, ServiceFormView):
 
     def succeeded(self, client):
         messages.success(self.request, f"{client.name} added.")
-        return redirect("client_list", agency_slug=self.agency.slug)
+        return redirect("client_detail", agency_slug=self.agency.slug, pk=client.pk)
+
+
+class ClientMixin:
+    """The client named by the URL's pk, inside the current agency (404 otherwise)."""
+
+    @cached_property
+    def client(self):
+        return client_detail(agency=self.agency, pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("client", self.client)
+        return super().get_context_data(**kwargs)
+
+
+class ClientDetailView(StaffViewMixin, ClientMixin, TemplateView):
+    template_name = "clients/client_detail.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            invitations=client_pending_invitations(agency=self.agency, client=self.client),
+            contracts=contract_list(agency=self.agency, client=self.client),
+            manual_html=render_markdown(self.client.manual),
+            # Staff read times in the agency's zone: it is the clock the agency runs on.
+            viewer_time_zone=self.agency.time_zone,
+            **kwargs,
+        )
+
+
+class ClientUpdateView(StaffViewMixin, ClientMixin, ServiceFormView):
+    form_class = ClientUpdateForm
+    submit_label = "Save changes"
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("title", f"Edit {self.client.name}")
+        return super().get_context_data(**kwargs)
+
+    def get_initial(self):
+        return {field: getattr(self.client, field) for field in services.UPDATABLE_FIELDS}
+
+    def perform(self, data):
+        return services.client_update(
+            agency=self.agency, actor=self.request.user, client=self.client, **data
+        )
+
+    def succeeded(self, client):
+        messages.success(self.request, f"{client.name} saved.")
+        return redirect("client_detail", agency_slug=self.agency.slug, pk=client.pk)
+
+
+class ClientManualUpdateView(StaffViewMixin, ClientMixin, ServiceFormView):
+    form_class = ClientManualForm
+    template_name = "clients/manual_form.html"
+    submit_label = "Save manual"
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("title", f"Client manual for {self.client.name}")
+        return super().get_context_data(**kwargs)
+
+    def get_initial(self):
+        return {"manual": self.client.manual}
+
+    def perform(self, data):
+        return services.client_manual_update(
+            agency=self.agency, actor=self.request.user, client=self.client, manual=data["manual"]
+        )
+
+    def succeeded(self, client):
+        messages.success(self.request, f"Client manual for {client.name} saved.")
+        return redirect("client_detail", agency_slug=self.agency.slug, pk=client.pk)
+
+
+class OurAccountView(AgencyViewMixin, TemplateView):
+    """A client member's view of their own client: details and manual, read-only.
+
+    The client comes from the membership, never from the URL, so there is nothing to
+    change to see another client.
+    """
+
+    allowed_roles = frozenset({Role.CLIENT})
+    template_name = "clients/our_account.html"
+
+    def get_context_data(self, **kwargs):
+        client = client_detail(agency=self.agency, pk=self.membership.client_id)
+        return super().get_context_data(
+            client=client,
+            manual_html=render_markdown(client.manual),
+            # A client's people read times on their own business's clock.
+            viewer_time_zone=client.time_zone,
+            **kwargs,
+        )

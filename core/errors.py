@@ -19,13 +19,16 @@ class ApplicationError(Exception):
 
 
 def clean_or_error(instance, *, exclude: tuple[str, ...] = ()) -> None:
-    """Run a model's field validators; the first failure becomes an ApplicationError.
+    """Run a model's field validators and check constraints; the first failure becomes an
+    ApplicationError.
 
-    Uniqueness is left to the database (see `unique_or_error`), which is the only place it
-    holds under concurrent writes.
+    Uniqueness is left to the database (see `unique_or_error`), the only place it holds
+    under concurrent writes: excluding the agency skips every tenant unique constraint, as
+    each of them includes it.
     """
+    exclude = {*exclude, "agency"} if hasattr(instance, "agency_id") else set(exclude)
     try:
-        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=True)
     except ValidationError as error:
         field, messages = next(iter(error.message_dict.items()))
         raise ApplicationError(

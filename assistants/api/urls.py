@@ -1,2 +1,23 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from assistants.api import views
+
+router = SimpleRouter()
+router.register("assistants", views.AssistantProfileViewSet, basename="assistant")
+
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
-agency_urlpatterns: list = []
+agency_urlpatterns = [
+    # Before the router's assistants/<pk>/, which only matches digits anyway.
+    path(
+        "assistants/on-shift/",
+        views.AssistantOnShiftListView.as_view(),
+        name="assistant-on-shift",
+    ),
+    path(
+        "me/assistant-profile/",
+        views.MyAssistantProfileView.as_view(),
+        name="me-assistant-profile",
+    ),
+    *router.urls,
+]

@@ -1,2 +1,13 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from clients.api import views
+
+router = SimpleRouter()
+router.register("clients", views.ClientViewSet, basename="client")
+
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
-agency_urlpatterns: list = []
+agency_urlpatterns = [
+    path("our-client/", views.OurClientView.as_view(), name="our-client"),
+    *router.urls,
+]

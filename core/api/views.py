@@ -2,6 +2,7 @@ from contextlib import ExitStack
 
 from django.http import Http404
 from rest_framework import exceptions
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from accounts.selectors import membership_for
@@ -19,6 +20,8 @@ class AgencyAPIMixin:
     """
 
     allowed_roles: frozenset[str] = ALL_ROLES
+    # Roles that may use the unsafe methods (POST, PATCH, DELETE); all allowed roles if None.
+    write_roles: frozenset[str] | None = None
 
     def dispatch(self, request, *args, **kwargs):
         with ExitStack() as self._scope_stack:
@@ -31,11 +34,17 @@ class AgencyAPIMixin:
             membership = membership_for(user=request.user, agency_slug=kwargs["agency_slug"])
         except Http404:
             raise exceptions.NotFound("No such agency.") from None
-        if membership.role not in self.allowed_roles:
+        if membership.role not in self.roles_for(request.method):
             raise exceptions.PermissionDenied("Your role in this agency cannot use this endpoint.")
         self.agency = request.agency = membership.agency
         self.membership = request.membership = membership
         self._scope_stack.enter_context(agency_scope(self.agency))
+
+    @classmethod
+    def roles_for(cls, method: str) -> frozenset[str]:
+        if method in SAFE_METHODS or cls.write_roles is None:
+            return cls.allowed_roles
+        return cls.write_roles & cls.allowed_roles
 
     def get_serializer_context(self):
         context = super().get_serializer_context()

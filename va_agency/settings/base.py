@@ -150,6 +150,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.roles.Role",
         "InvitableRoleEnum": "core.roles.INVITABLE_ROLE_CHOICES",
+        "ContractStatusEnum": "billing.models.ContractStatus",
     },
 }
 
@@ -160,6 +161,7 @@ if not REDIS_URL:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True

@@ -28,5 +28,6 @@ if not REDIS_URL:  # noqa: F405
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _broker_dir,
         "data_folder_out": _broker_dir,
+        "control_folder": _broker_dir,
         "store_processed": False,
     }

@@ -3,6 +3,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Agency, Membership, User
+from assistants.services import assistant_profile_ensure, assistant_profile_update
+from billing.models import ServiceCategory
 from billing.services import service_categories_seed
 from clients.models import Client
 from core.roles import Role
@@ -21,6 +23,37 @@ PEOPLE = [
     ("alice@acme.test", "Alice Park", Role.CLIENT, "Acme Dental"),
     ("ben@bloom.test", "Ben Krüger", Role.CLIENT, "Bloom Studio"),
 ]
+# Hours are in each assistant's own zone. Maria covers US business hours from Manila, so
+# her shift runs past midnight: 21:00-24:00 one day, 00:00-05:00 the next.
+_MANILA_NIGHTS = [["00:00", "05:00"], ["21:00", "24:00"]]
+_LISBON_DAYS = [["09:00", "13:00"], ["14:00", "18:00"]]
+ASSISTANT_PROFILES = {
+    "maria@demo.test": {
+        "time_zone": "Asia/Manila",
+        "skills": ["calendar-scheduling", "inbox-management", "travel-arrangements", "data-entry"],
+        "working_hours": {
+            "mon": [["21:00", "24:00"]],
+            **dict.fromkeys(["tue", "wed", "thu", "fri"], _MANILA_NIGHTS),
+            "sat": [["00:00", "05:00"]],
+            "sun": [],
+        },
+        "capacity": 6,
+        "pay_rate": 1200,
+        "pay_currency": "USD",
+    },
+    "joao@demo.test": {
+        "time_zone": "Europe/Lisbon",
+        "skills": ["bookkeeping", "content-writing", "newsletters", "social-media"],
+        "working_hours": {
+            **dict.fromkeys(["mon", "tue", "wed", "thu", "fri"], _LISBON_DAYS),
+            "sat": [],
+            "sun": [],
+        },
+        "capacity": 5,
+        "pay_rate": 1500,
+        "pay_currency": "USD",
+    },
+}
 
 
 class Command(BaseCommand):
@@ -62,11 +95,13 @@ class Command(BaseCommand):
                 EmailAddress.objects.update_or_create(
                     user=user, email=email, defaults={"verified": True, "primary": True}
                 )
-                Membership.objects.get_or_create(
+                membership, _ = Membership.objects.get_or_create(
                     agency=agency,
                     user=user,
                     defaults={"role": role, "client": clients.get(client_name)},
                 )
+                if email in ASSISTANT_PROFILES:
+                    self.set_up_assistant(agency, membership, ASSISTANT_PROFILES[email])
 
         verb = "Created" if created else "Kept"
         self.stdout.write(
@@ -76,3 +111,12 @@ class Command(BaseCommand):
         for email, full_name, role, client_name in PEOPLE:
             extra = f" for {client_name}" if client_name else ""
             self.stdout.write(f"  {role.label:<10} {email:<22} {full_name}{extra}")
+
+    def set_up_assistant(self, agency, membership, setup):
+        profile = assistant_profile_ensure(agency=agency, membership=membership)
+        if profile.skills.exists():
+            return  # set up on an earlier run; keep whatever was changed since
+        skills = list(ServiceCategory.objects.filter(agency=agency, slug__in=setup["skills"]))
+        assistant_profile_update(
+            agency=agency, actor=None, profile=profile, **{**setup, "skills": skills}
+        )

@@ -1,0 +1,34 @@
+from django.contrib import admin
+
+from assistants.models import AssistantProfile, AssistantSkill
+
+
+class AssistantSkillInline(admin.TabularInline):
+    model = AssistantSkill
+    extra = 0
+    raw_id_fields = ["agency", "category"]
+
+
+@admin.register(AssistantProfile)
+class AssistantProfileAdmin(admin.ModelAdmin):
+    """Platform staff tooling; agencies edit profiles on their own pages, through services."""
+
+    list_display = [
+        "__str__",
+        "agency",
+        "time_zone",
+        "capacity",
+        "pay_rate_display",
+        "is_active",
+        "updated_at",
+    ]
+    list_filter = ["is_active"]
+    list_select_related = ["membership__user", "agency"]
+    search_fields = ["membership__user__email", "membership__user__full_name"]
+    raw_id_fields = ["agency", "membership"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [AssistantSkillInline]
+
+    @admin.display(description="pay rate")
+    def pay_rate_display(self, profile):
+        return f"{profile.pay_rate_display}/h"

@@ -1,0 +1,83 @@
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.api.serializers import UserSerializer
+from assistants.models import AssistantProfile
+from assistants.schedule import hours_on, is_on_shift, local_time
+from billing.models import ServiceCategory
+
+
+class AssistantProfileSerializer(serializers.ModelSerializer):
+    """An assistant's profile as staff see it. `pay_rate` is in minor units of
+    `pay_currency`; `local_time` and `on_shift` are as of the response (or the `at` in the
+    serializer context)."""
+
+    user = UserSerializer(source="membership.user", read_only=True)
+    skills = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=ServiceCategory.objects.none(), required=False
+    )
+    working_hours = serializers.JSONField(required=False)
+    local_time = serializers.SerializerMethodField()
+    on_shift = serializers.SerializerMethodField()
+    hours_today = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AssistantProfile
+        fields = [
+            "id",
+            "membership",
+            "user",
+            "skills",
+            "time_zone",
+            "local_time",
+            "working_hours",
+            "hours_today",
+            "on_shift",
+            "capacity",
+            "pay_rate",
+            "pay_currency",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "membership", "created_at", "updated_at"]
+        # Rules (zone, currency, hours, capacity >= 1, pay >= 0) are the service's.
+        extra_kwargs = {
+            "time_zone": {"validators": []},
+            "pay_currency": {"validators": []},
+            "capacity": {"validators": [], "min_value": None, "max_value": None},
+            "pay_rate": {"validators": [], "min_value": None, "max_value": None},
+        }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        agency = self.context.get("agency")
+        if agency is not None and "skills" in fields and not fields["skills"].read_only:
+            fields["skills"].child_relation.queryset = ServiceCategory.objects.filter(agency=agency)
+        return fields
+
+    def _at(self):
+        return self.context.setdefault("at", timezone.now())
+
+    def get_local_time(self, profile) -> str:
+        return local_time(profile, self._at()).isoformat(timespec="seconds")
+
+    def get_on_shift(self, profile) -> bool:
+        return is_on_shift(profile, self._at())
+
+    def get_hours_today(self, profile) -> list[list[str]]:
+        return hours_on(profile, self._at())
+
+
+class OwnAssistantProfileSerializer(AssistantProfileSerializer):
+    """The signed-in assistant's own profile: only the time zone and working hours change."""
+
+    skills = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta(AssistantProfileSerializer.Meta):
+        read_only_fields = [
+            field
+            for field in AssistantProfileSerializer.Meta.fields
+            if field not in ("time_zone", "working_hours")
+        ]
+        extra_kwargs = {"time_zone": {"validators": []}}

@@ -1,0 +1,61 @@
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from assistants.models import AssistantProfile
+from assistants.schedule import is_on_shift
+from core.roles import Role
+
+
+def assistant_list(*, agency, active: bool | None = None) -> QuerySet[AssistantProfile]:
+    """The agency's assistants who still belong to it, by name; `active` filters the flag.
+
+    A profile outlives a removed membership (so a returning assistant keeps it) but is not
+    listed while the membership is inactive or no longer an assistant's.
+    """
+    profiles = (
+        AssistantProfile.objects.filter(
+            agency=agency, membership__is_active=True, membership__role=Role.ASSISTANT
+        )
+        .select_related("membership__user")
+        .prefetch_related("skills")
+        .order_by("membership__user__full_name", "membership__user__email", "pk")
+    )
+    if active is not None:
+        profiles = profiles.filter(is_active=active)
+    return profiles
+
+
+def assistant_profile_get(*, agency, pk: int) -> AssistantProfile | None:
+    return assistant_list(agency=agency).filter(pk=pk).first()
+
+
+def assistant_profile_of(*, membership) -> AssistantProfile | None:
+    return (
+        AssistantProfile.objects.filter(agency_id=membership.agency_id, membership=membership)
+        .select_related("membership__user")
+        .prefetch_related("skills")
+        .first()
+    )
+
+
+def assistants_on_shift(*, agency, at: datetime) -> list[AssistantProfile]:
+    """Active assistants whose own working hours include `at`.
+
+    Being on shift depends on each assistant's zone, its DST rules and their weekday, which
+    SQL cannot evaluate portably from JSON intervals; an agency has tens to a few hundred
+    assistants, so its active profiles are loaded (two queries, however many there are)
+    and filtered in Python. Revisit with a precomputed UTC schedule if that ever changes.
+    """
+    return [
+        profile
+        for profile in assistant_list(agency=agency, active=True)
+        if is_on_shift(profile, at)
+    ]
+
+
+def assistants_with_skill(*, agency, category) -> QuerySet[AssistantProfile]:
+    """Active assistants who may do work of this service category, for routing."""
+    return assistant_list(agency=agency, active=True).filter(
+        assistant_skills__agency=agency, assistant_skills__category=category
+    )

@@ -1,0 +1,152 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.views.generic import TemplateView
+
+from assistants import services
+from assistants.forms import AssistantProfileForm, WorkingHoursForm
+from assistants.models import AssistantProfile
+from assistants.schedule import format_intervals, hours_on, is_on_shift, local_time
+from assistants.selectors import assistant_list, assistant_profile_get, assistants_on_shift
+from core.roles import Role
+from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
+
+
+@dataclass
+class AssistantRow:
+    """A profile as a page shows it at one instant: their clock, today's hours, on shift."""
+
+    profile: AssistantProfile
+    local: datetime
+    today: str
+    on_shift: bool
+
+    @property
+    def clock(self) -> str:
+        """ "Tue 21:05 PST": formatted here, since the date filter would turn it back to UTC."""
+        return f"{self.local:%a %H:%M} {self.local.tzname()}"
+
+    @classmethod
+    def at(cls, profile, now):
+        return cls(
+            profile=profile,
+            local=local_time(profile, now),
+            today=format_intervals(hours_on(profile, now)),
+            on_shift=is_on_shift(profile, now),
+        )
+
+
+class AssistantListView(StaffViewMixin, TemplateView):
+    template_name = "assistants/assistant_list.html"
+    STATUSES = {"all": None, "active": True, "inactive": False}
+
+    def get_context_data(self, **kwargs):
+        status = self.request.GET.get("status", "all")
+        if status not in self.STATUSES:
+            status = "all"
+        now = timezone.now()
+        profiles = assistant_list(agency=self.agency, active=self.STATUSES[status])
+        return super().get_context_data(
+            rows=[AssistantRow.at(profile, now) for profile in profiles],
+            status=status,
+            statuses=list(self.STATUSES),
+            **kwargs,
+        )
+
+
+class AssistantOnShiftView(StaffViewMixin, TemplateView):
+    """Who is working right now, whatever their zone."""
+
+    template_name = "assistants/on_shift.html"
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        profiles = assistants_on_shift(agency=self.agency, at=now)
+        return super().get_context_data(
+            rows=[AssistantRow.at(profile, now) for profile in profiles],
+            now=now,
+            **kwargs,
+        )
+
+
+class AssistantEditView(StaffViewMixin, ServiceFormView):
+    form_class = AssistantProfileForm
+    template_name = "assistants/profile_form.html"
+    submit_label = "Save profile"
+
+    @cached_property
+    def profile(self):
+        profile = assistant_profile_get(agency=self.agency, pk=self.kwargs["pk"])
+        if profile is None:
+            raise Http404("No such assistant.")
+        return profile
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "agency": self.agency, "profile": self.profile}
+
+    def get_context_data(self, **kwargs):
+        user = self.profile.membership.user
+        kwargs.setdefault("title", f"{user.get_full_name()}: assistant profile")
+        kwargs.setdefault("intro", f"{user.email} · working hours are in their own time zone.")
+        kwargs.setdefault("profile", self.profile)
+        return super().get_context_data(**kwargs)
+
+    def perform(self, data):
+        return services.assistant_profile_update(
+            agency=self.agency,
+            actor=self.request.user,
+            profile=self.profile,
+            **AssistantProfileForm.service_data(data),
+        )
+
+    def succeeded(self, profile):
+        messages.success(
+            self.request, f"Saved {profile.membership.user.get_full_name()}'s profile."
+        )
+        return redirect("assistant_list", agency_slug=self.agency.slug)
+
+
+class MyAssistantProfileView(AgencyViewMixin, ServiceFormView):
+    """An assistant's own profile: all of it to read, zone and working hours to change."""
+
+    allowed_roles = frozenset({Role.ASSISTANT})
+    form_class = WorkingHoursForm
+    template_name = "assistants/my_profile.html"
+    title = "My profile"
+    submit_label = "Save my hours"
+
+    @cached_property
+    def profile(self):
+        # Every assistant membership has a profile (made on joining, backfilled by a
+        # migration); ensure() covers one that reached the role some other way.
+        profile = services.assistant_profile_ensure(
+            agency=self.agency, membership=self.membership, actor=self.request.user
+        )
+        profile.membership = self.membership
+        return profile
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "profile": self.profile}
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        kwargs.setdefault("profile", self.profile)
+        kwargs.setdefault("row", AssistantRow.at(self.profile, now))
+        return super().get_context_data(**kwargs)
+
+    def perform(self, data):
+        return services.assistant_profile_update_own(
+            agency=self.agency,
+            actor=self.request.user,
+            profile=self.profile,
+            **WorkingHoursForm.service_data(data),
+        )
+
+    def succeeded(self, profile):
+        messages.success(self.request, "Your time zone and working hours are saved.")
+        return redirect("my_assistant_profile", agency_slug=self.agency.slug)

@@ -1,0 +1,167 @@
+from django import forms
+
+from accounts.models import Membership
+from billing.models import (
+    BillingCadence,
+    CapBehaviour,
+    CollectionMethod,
+    PricingModel,
+    Service,
+    ServiceCategory,
+    ServiceContract,
+)
+from billing.request_templates import FIELD_TYPES
+from clients.models import Client
+from core.forms import HoursField, MoneyField
+from core.roles import Role
+from core.times import local_midnight
+
+
+class ServiceForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    category = forms.ModelChoiceField(queryset=ServiceCategory.objects.none())
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    default_pricing_model = forms.ChoiceField(
+        label="Default pricing",
+        choices=[(PricingModel.FLAT, "Flat fee per task"), (PricingModel.HOURLY, "Hourly")],
+    )
+    default_price = MoneyField(
+        label="Default price",
+        decimal_places=3,
+        help_text="Per task or per hour, in the agency's default currency.",
+    )
+    default_turnaround_hours = forms.IntegerField(
+        label="Default turnaround (hours)", min_value=1, max_value=24 * 90, initial=48
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Offered to clients")
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = ServiceCategory.objects.filter(agency=agency)
+        self.fields["default_price"].currency = agency.default_currency
+
+
+class TemplateFieldForm(forms.Form):
+    """One row of a service's request template."""
+
+    label = forms.CharField(max_length=80)
+    type = forms.ChoiceField(choices=list(FIELD_TYPES.items()), initial="text")
+    required = forms.BooleanField(required=False)
+    choices = forms.CharField(
+        required=False,
+        max_length=1000,
+        help_text="For a choice field: options separated by commas.",
+    )
+
+
+TemplateFieldFormSet = forms.formset_factory(
+    TemplateFieldForm, extra=2, max_num=20, validate_max=True, can_delete=True
+)
+
+
+class ContractForm(forms.Form):
+    client = forms.ModelChoiceField(queryset=Client.objects.none())
+    name = forms.CharField(max_length=120, help_text="e.g. “2026 support retainer”.")
+    starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty for an open-ended contract.",
+    )
+    billing_cadence = forms.ChoiceField(choices=BillingCadence.choices)
+    collection_method = forms.ChoiceField(choices=CollectionMethod.choices)
+    days_until_due = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=365,
+        initial=14,
+        help_text="When invoices are sent: how many days the client has to pay.",
+    )
+    dedicated = forms.ModelMultipleChoiceField(
+        queryset=Membership.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Dedicated assistants",
+        help_text="If any are chosen, only they take this client's work.",
+    )
+
+    def __init__(self, *args, agency, contract: ServiceContract | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = Client.objects.filter(agency=agency)
+        self.fields["dedicated"].queryset = (
+            Membership.objects.filter(agency=agency, role=Role.ASSISTANT, is_active=True)
+            .select_related("user")
+            .order_by("user__full_name", "user__email")
+        )
+        self.fields["dedicated"].label_from_instance = lambda m: m.user.get_full_name()
+        if contract is not None:
+            del self.fields["client"]  # a contract never moves to another client
+
+
+class TermsForm(forms.Form):
+    """A line's pricing. Which fields are required depends on the pricing model; the
+    service checks that, so the rule lives in one place."""
+
+    pricing_model = forms.ChoiceField(choices=PricingModel.choices)
+    flat_fee = MoneyField(required=False, decimal_places=3, label="Fee per task")
+    hourly_rate = MoneyField(required=False, decimal_places=3, label="Hourly rate")
+    rounding_increment_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=240,
+        initial=15,
+        label="Round time up to (minutes)",
+    )
+    minimum_minutes = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=24 * 60,
+        initial=0,
+        label="Minimum per task (minutes)",
+    )
+    retainer_fee = MoneyField(required=False, decimal_places=3, label="Monthly retainer fee")
+    included_minutes = HoursField(required=False, label="Hours included per month")
+    rollover_cap_minutes = HoursField(required=False, label="Rollover cap (hours)")
+    overage_rate = MoneyField(required=False, decimal_places=3, label="Overage hourly rate")
+    monthly_budget_cap = MoneyField(
+        required=False,
+        decimal_places=3,
+        label="Monthly budget cap",
+        help_text="Optional. What this service may cost in a calendar month.",
+    )
+    cap_behaviour = forms.ChoiceField(choices=CapBehaviour.choices, label="At the cap")
+    effective_from = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Effective from",
+        help_text="Live contracts: the day (client's time zone) the new terms start. "
+        "Empty means now.",
+    )
+
+    MONEY = ("flat_fee", "hourly_rate", "retainer_fee", "overage_rate", "monthly_budget_cap")
+
+    def __init__(self, *args, contract: ServiceContract, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.contract = contract
+        for name in self.MONEY:
+            self.fields[name].currency = contract.currency
+        if contract.status == "draft":
+            del self.fields["effective_from"]
+
+    def clean_effective_from(self):
+        day = self.cleaned_data.get("effective_from")
+        if day is None:
+            return None
+        return local_midnight(day, self.contract.client.time_zone)
+
+
+class LineForm(TermsForm):
+    service = forms.ModelChoiceField(queryset=Service.objects.none())
+
+    field_order = ["service", "pricing_model"]
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = Service.objects.filter(
+            agency=agency, is_active=True
+        ).select_related("category")
