@@ -6,7 +6,8 @@ from assistants.models import AssistantProfile, AssistantSkill
 class AssistantSkillInline(admin.TabularInline):
     model = AssistantSkill
     extra = 0
-    raw_id_fields = ["agency", "category"]
+    fields = ["category"]
+    raw_id_fields = ["category"]
 
 
 @admin.register(AssistantProfile)
@@ -28,6 +29,15 @@ class AssistantProfileAdmin(admin.ModelAdmin):
     raw_id_fields = ["agency", "membership"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [AssistantSkillInline]
+
+    def save_formset(self, request, form, formset, change):
+        # A skill row carries its profile's agency, like every tenant row.
+        for skill in formset.save(commit=False):
+            skill.agency_id = form.instance.agency_id
+            skill.save()
+        for skill in formset.deleted_objects:
+            skill.delete()
+        formset.save_m2m()
 
     @admin.display(description="pay rate")
     def pay_rate_display(self, profile):

@@ -1,9 +1,8 @@
 from django import forms
 
-from assistants.money import currency_digits, to_major, to_minor
 from assistants.schedule import WEEKDAY_NAMES, WEEKDAYS, working_hours_errors
 from billing.models import ServiceCategory
-from core.errors import ApplicationError
+from core.money import minor_digits, to_major, to_minor
 from core.validators import CURRENCIES, time_zone_choices
 
 INTERVALS_SHOWN = 2  # from/to pairs per weekday on the form; more appear if a day has more
@@ -149,11 +148,11 @@ class AssistantProfileForm(WorkingHoursForm):
         currency, amount = cleaned.get("pay_currency"), cleaned.get("pay_rate")
         if currency and amount is not None:
             try:
-                cleaned["pay_rate_minor"] = to_minor(amount, currency, field="pay_rate")
-            except ApplicationError as error:
-                places = currency_digits(currency)
+                cleaned["pay_rate_minor"] = to_minor(amount, currency)
+            except ValueError as error:
+                places = minor_digits(currency)
                 example = "12" if places == 0 else "12." + "5".ljust(places, "0")
-                self.add_error("pay_rate", f"{error.message} Try e.g. {example}.")
+                self.add_error("pay_rate", f"{error} Try e.g. {example}.")
         return cleaned
 
     @staticmethod

@@ -1,9 +1,9 @@
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from assistants.money import format_money
 from assistants.schedule import default_working_hours, validate_working_hours
 from core.models import TenantModel
+from core.money import format_money
 from core.validators import validate_currency, validate_time_zone
 
 

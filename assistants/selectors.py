@@ -30,15 +30,6 @@ def assistant_profile_get(*, agency, pk: int) -> AssistantProfile | None:
     return assistant_list(agency=agency).filter(pk=pk).first()
 
 
-def assistant_profile_of(*, membership) -> AssistantProfile | None:
-    return (
-        AssistantProfile.objects.filter(agency_id=membership.agency_id, membership=membership)
-        .select_related("membership__user")
-        .prefetch_related("skills")
-        .first()
-    )
-
-
 def assistants_on_shift(*, agency, at: datetime) -> list[AssistantProfile]:
     """Active assistants whose own working hours include `at`.
 

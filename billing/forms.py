@@ -17,6 +17,10 @@ from core.roles import Role
 from core.times import local_midnight
 
 
+class CategoryForm(forms.Form):
+    name = forms.CharField(max_length=80, label="New category")
+
+
 class ServiceForm(forms.Form):
     name = forms.CharField(max_length=120)
     category = forms.ModelChoiceField(queryset=ServiceCategory.objects.none())

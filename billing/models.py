@@ -49,7 +49,7 @@ class Service(TenantModel):
     """An entry in the agency's catalogue: what clients may contract and request."""
 
     name = models.CharField(max_length=120)
-    category = models.ForeignKey(ServiceCategory, on_delete=models.PROTECT, related_name="+")
+    category = models.ForeignKey(ServiceCategory, on_delete=models.PROTECT, related_name="services")
     description = models.TextField(blank=True)
     # Defaults that prefill a contract line; the contract line's own terms are what bill.
     default_pricing_model = models.CharField(

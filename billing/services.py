@@ -2,6 +2,7 @@ import datetime as dt
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from billing.models import (
     COMMON_CATEGORIES,
@@ -481,3 +482,21 @@ def _terms_start(contract: ServiceContract, effective_from: dt.datetime | None) 
             extra={"field": "effective_from"},
         )
     return max(effective_from, now)
+
+
+def service_category_create(*, agency, actor, name: str) -> ServiceCategory:
+    """Add a kind of work beyond the common ones. Names (and their slugs) are unique."""
+    name = name.strip()
+    category = ServiceCategory(agency=agency, name=name, slug=slugify(name)[:50])
+    if not category.slug:
+        raise ApplicationError(
+            "Give the category a name with letters or digits.",
+            code="category_name_invalid",
+            extra={"field": "name"},
+        )
+    clean_or_error(category)
+    taken = f"There is already a category called “{name}”."
+    with unique_or_error(taken, code="category_name_taken", field="name"):
+        category.save()
+        audit_record(agency=agency, actor=actor, action="category.created", target=category)
+    return category

@@ -5,6 +5,7 @@ from billing import views
 # Pages inside one agency, mounted under /a/<agency_slug>/.
 urlpatterns = [
     path("services/", views.ServiceListView.as_view(), name="service_list"),
+    path("services/categories/", views.CategoryListView.as_view(), name="category_list"),
     path("services/new/", views.ServiceEditView.as_view(), name="service_create"),
     path("services/<int:pk>/edit/", views.ServiceEditView.as_view(), name="service_update"),
     path("contracts/", views.ContractListView.as_view(), name="contract_list"),

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -7,7 +8,14 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from billing import selectors, services
-from billing.forms import ContractForm, LineForm, ServiceForm, TemplateFieldFormSet, TermsForm
+from billing.forms import (
+    CategoryForm,
+    ContractForm,
+    LineForm,
+    ServiceForm,
+    TemplateFieldFormSet,
+    TermsForm,
+)
 from billing.models import ContractLine, ContractStatus, Service, ServiceContract
 from core.errors import ApplicationError
 from core.forms import add_application_error
@@ -24,6 +32,27 @@ class ServiceListView(StaffViewMixin, TemplateView):
         return super().get_context_data(
             services=selectors.service_list(agency=self.agency), **kwargs
         )
+
+
+class CategoryListView(StaffViewMixin, ServiceFormView):
+    """The kinds of work the agency does; assistants' skills and services hang on them."""
+
+    template_name = "billing/category_list.html"
+    form_class = CategoryForm
+    submit_label = "Add category"
+
+    def get_context_data(self, **kwargs):
+        categories = selectors.category_list(agency=self.agency).annotate(
+            service_count=Count("services", distinct=True)
+        )
+        return super().get_context_data(categories=categories, **kwargs)
+
+    def perform(self, data):
+        return services.service_category_create(agency=self.agency, actor=self.request.user, **data)
+
+    def succeeded(self, category):
+        messages.success(self.request, f"{category.name} added.")
+        return redirect("category_list", agency_slug=self.agency.slug)
 
 
 class ServiceEditView(StaffViewMixin, View):

@@ -47,3 +47,30 @@ def client_pending_invitations(*, agency, client: Client) -> QuerySet[Invitation
         .select_related("invited_by")
         .order_by("-created_at")
     )
+
+
+def clients_workable_by(*, agency, membership) -> QuerySet[Client]:
+    """The clients an assistant may work for: those with an active contract that dedicates
+    them, or that dedicates nobody and names a service in a category they are skilled in.
+
+    Tasks route by the same rule; here it decides whose client manual they may read.
+    """
+    from billing.models import ContractStatus, ServiceCategory, ServiceContract
+
+    active = ServiceContract.objects.filter(agency=agency, status=ContractStatus.ACTIVE)
+    skills = ServiceCategory.objects.filter(
+        agency=agency,
+        assistant_profiles__membership=membership,
+        assistant_profiles__is_active=True,
+    )
+    dedicated_to_them = active.filter(dedicated__membership=membership)
+    open_to_skill = active.filter(
+        dedicated__isnull=True, lines__removed_at=None, lines__service__category__in=skills
+    )
+    return (
+        Client.objects.filter(agency=agency, status=Client.Status.ACTIVE)
+        .filter(
+            Q(pk__in=dedicated_to_them.values("client")) | Q(pk__in=open_to_skill.values("client"))
+        )
+        .order_by("name")
+    )

@@ -1,12 +1,17 @@
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
+from billing.selectors import contract_list
 from clients import services
 from clients.forms import ClientFilterForm, ClientForm, ClientManualForm, ClientUpdateForm
-from billing.selectors import contract_list
-from clients.selectors import client_detail, client_list, client_pending_invitations
+from clients.selectors import (
+    client_detail,
+    client_list,
+    client_pending_invitations,
+    clients_workable_by,
+)
 from core.rich_text import render_markdown
 from core.roles import Role
 from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
@@ -128,5 +133,37 @@ class OurAccountView(AgencyViewMixin, TemplateView):
             manual_html=render_markdown(client.manual),
             # A client's people read times on their own business's clock.
             viewer_time_zone=client.time_zone,
+            **kwargs,
+        )
+
+
+class ManualListView(AgencyViewMixin, TemplateView):
+    """An assistant's shelf of client manuals: one per client whose work they may take."""
+
+    allowed_roles = frozenset({Role.ASSISTANT})
+    template_name = "clients/manual_list.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            clients=clients_workable_by(agency=self.agency, membership=self.membership),
+            **kwargs,
+        )
+
+
+class ManualView(AgencyViewMixin, TemplateView):
+    """One client's manual, for an assistant who may work for that client (else 404)."""
+
+    allowed_roles = frozenset({Role.ASSISTANT})
+    template_name = "clients/manual_view.html"
+
+    def get_context_data(self, **kwargs):
+        workable = clients_workable_by(agency=self.agency, membership=self.membership)
+        client = get_object_or_404(
+            workable.select_related("manual_updated_by"), pk=self.kwargs["pk"]
+        )
+        return super().get_context_data(
+            client=client,
+            manual_html=render_markdown(client.manual),
+            viewer_time_zone=self.agency.time_zone,
             **kwargs,
         )

@@ -15,9 +15,11 @@ def minor_digits(currency: str) -> int:
 
 def to_minor(amount: Decimal, currency: str) -> int:
     """Major units to minor units. More decimals than the currency has is an error."""
-    scaled = amount.scaleb(minor_digits(currency))
+    digits = minor_digits(currency)
+    scaled = amount.scaleb(digits)
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{currency} amounts have at most {minor_digits(currency)} decimals.")
+        allowed = f"at most {digits} decimals" if digits else "no decimals"
+        raise ValueError(f"{currency} amounts have {allowed}.")
     return int(scaled)
 
 

@@ -31,6 +31,7 @@ class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = ServiceCategory
         fields = ["id", "slug", "name"]
+        read_only_fields = ["slug"]
 
 
 class TemplateFieldSerializer(serializers.Serializer):

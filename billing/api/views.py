@@ -20,15 +20,24 @@ from core.api.views import AgencyAPIMixin, StaffAPIMixin
 from core.roles import STAFF_ROLES, Role
 
 
-class CategoryViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The agency's service categories (assistants' skills are categories)."""
+class CategoryViewSet(
+    AgencyAPIMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """The agency's service categories (assistants' skills are categories). Every member
+    reads them; staff add new ones."""
 
+    write_roles = STAFF_ROLES
     serializer_class = CategorySerializer
     queryset = ServiceCategory.objects.none()  # names the model for the schema only
     pagination_class = None
 
     def get_queryset(self):
         return selectors.category_list(agency=self.agency)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.service_category_create(
+            agency=self.agency, actor=self.request.user, name=serializer.validated_data["name"]
+        )
 
 
 class ServiceViewSet(

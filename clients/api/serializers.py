@@ -48,3 +48,17 @@ class ClientSerializer(serializers.ModelSerializer):
 
     def get_manual_html(self, client: Client) -> str:
         return str(render_markdown(client.manual))
+
+
+class ClientManualSerializer(serializers.ModelSerializer):
+    """What an assistant reads of a client: who they are, their clock, their manual."""
+
+    manual_html = serializers.SerializerMethodField(help_text="The manual rendered and sanitised.")
+
+    class Meta:
+        model = Client
+        fields = ["id", "name", "time_zone", "manual", "manual_html", "manual_updated_at"]
+        read_only_fields = fields
+
+    def get_manual_html(self, client: Client) -> str:
+        return str(render_markdown(client.manual))

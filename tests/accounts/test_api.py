@@ -1,24 +1,9 @@
-import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from accounts.models import Invitation
 from core.roles import Role
 from core.tenancy import agency_scope
 from tests.factories import ClientFactory, MembershipFactory
-
-
-@pytest.fixture
-def api():
-    def make(user=None):
-        http = APIClient()
-        if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            http.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return http
-
-    return make
 
 
 def test_token_authentication_and_me(agency, member, api):

@@ -4,19 +4,9 @@ import factory
 
 from assistants.models import AssistantProfile, AssistantSkill
 from assistants.schedule import default_working_hours
-from billing.models import ServiceCategory
 from core.roles import Role
 from core.tenancy import scopes_disabled
 from tests.factories import AgencyFactory, MembershipFactory, TenantFactory
-
-
-class ServiceCategoryFactory(TenantFactory):
-    class Meta:
-        model = ServiceCategory
-
-    agency = factory.SubFactory(AgencyFactory)
-    slug = factory.Sequence(lambda n: f"category-{n}")
-    name = factory.Sequence(lambda n: f"Category {n}")
 
 
 class AssistantProfileFactory(TenantFactory):

@@ -6,7 +6,8 @@ from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
 from tests.assistants.conftest import ALWAYS
-from tests.assistants.factories import AssistantProfileFactory, ServiceCategoryFactory
+from tests.assistants.factories import AssistantProfileFactory
+from tests.billing.factories import CategoryFactory
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_bad_input_is_a_400_naming_the_field(agency, admin_api, payload, field):
 
 def test_a_skill_of_another_agency_is_a_400(agency, other_agency, admin_api):
     profile = AssistantProfileFactory(agency=agency)
-    foreign = ServiceCategoryFactory(agency=other_agency)
+    foreign = CategoryFactory(agency=other_agency)
     response = admin_api.patch(detail_url(agency, profile), {"skills": [foreign.pk]}, format="json")
     assert response.status_code == 400
     assert "skills" in response.json()["extra"]["fields"]

@@ -1,13 +1,14 @@
 """Where profiles come from: accepting an invitation, the demo seed, and the admin."""
 
 import io
+import json
 
 from django.core.management import call_command
 from django.urls import reverse
 
 from accounts import services as account_services
 from accounts.models import Agency, Membership
-from assistants.models import AssistantProfile
+from assistants.models import AssistantProfile, AssistantSkill
 from assistants.services import assistant_profile_update
 from core.roles import Role
 from core.tenancy import agency_scope, scopes_disabled
@@ -81,3 +82,27 @@ def test_platform_staff_see_profiles_in_the_admin(agency, other_agency, signed_i
     assert b"$12.00/h" in changelist.content
     change = reverse("admin:assistants_assistantprofile_change", args=[profile.pk])
     assert staff.get(change).status_code == 200
+
+
+def test_a_skill_added_in_the_admin_gets_the_profiles_agency(agency, signed_in, categories):
+    profile = AssistantProfileFactory(agency=agency)
+    staff = signed_in(UserFactory(is_staff=True, is_superuser=True))
+    url = reverse("admin:assistants_assistantprofile_change", args=[profile.pk])
+    data = {
+        "agency": agency.pk,
+        "membership": profile.membership.pk,
+        "time_zone": profile.time_zone,
+        "working_hours": json.dumps(profile.working_hours),
+        "capacity": 4,
+        "pay_rate": profile.pay_rate,
+        "pay_currency": profile.pay_currency,
+        "is_active": "on",
+        "assistant_skills-TOTAL_FORMS": 1,
+        "assistant_skills-INITIAL_FORMS": 0,
+        "assistant_skills-0-category": categories["bookkeeping"].pk,
+    }
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.context["errors"]
+    with agency_scope(agency):
+        [skill] = AssistantSkill.objects.all()
+    assert (skill.agency_id, skill.category_id) == (agency.pk, categories["bookkeeping"].pk)

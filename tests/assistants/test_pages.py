@@ -6,7 +6,8 @@ from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
 from tests.assistants.conftest import ALWAYS
-from tests.assistants.factories import AssistantProfileFactory, ServiceCategoryFactory
+from tests.assistants.factories import AssistantProfileFactory
+from tests.billing.factories import CategoryFactory
 
 NOON_MONDAY_UTC = "2026-03-02 12:00Z"  # Lisbon 12:00 (on 9-5), Manila 20:00 (off 9-5)
 
@@ -122,7 +123,7 @@ def test_the_pay_rate_has_the_currencys_own_decimals(agency, admin_http):
     response = admin_http.post(url, profile_post(pay_rate="12.505"))
     assert response.status_code == 200
     assert response.context["form"].errors["pay_rate"] == [
-        "USD amounts have 2 decimal places. Try e.g. 12.50."
+        "USD amounts have at most 2 decimals. Try e.g. 12.50."
     ]
     response = admin_http.post(url, profile_post(pay_rate="1500", pay_currency="jpy"))
     assert response.status_code == 302
@@ -165,7 +166,7 @@ def test_bad_hours_are_shown_on_their_day_and_nothing_is_saved(
 
 def test_a_skill_of_another_agency_is_not_a_choice(agency, other_agency, admin_http):
     profile = AssistantProfileFactory(agency=agency)
-    foreign = ServiceCategoryFactory(agency=other_agency)
+    foreign = CategoryFactory(agency=other_agency)
     url = reverse("assistant_edit", args=[agency.slug, profile.pk])
     response = admin_http.post(url, profile_post(skills=[foreign.pk]))
     assert response.status_code == 200

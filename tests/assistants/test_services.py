@@ -10,7 +10,8 @@ from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
 from tests.assistants.conftest import ALWAYS
-from tests.assistants.factories import AssistantProfileFactory, ServiceCategoryFactory
+from tests.assistants.factories import AssistantProfileFactory
+from tests.billing.factories import CategoryFactory
 
 WEEKDAYS_9_TO_5 = {
     **{day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
@@ -97,7 +98,7 @@ def test_an_update_that_changes_nothing_writes_nothing(agency, admin):
 
 def test_a_skill_of_another_agency_is_refused(agency, other_agency, admin, categories):
     profile = AssistantProfileFactory(agency=agency, skills=[categories["bookkeeping"]])
-    foreign = ServiceCategoryFactory(agency=other_agency)
+    foreign = CategoryFactory(agency=other_agency)
     with agency_scope(agency), pytest.raises(ApplicationError) as error:
         services.assistant_profile_update(
             agency=agency,

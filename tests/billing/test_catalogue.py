@@ -1,5 +1,6 @@
 import pytest
 from django import forms
+from django.urls import reverse
 
 from billing import services
 from billing.models import COMMON_CATEGORIES, ServiceCategory
@@ -116,3 +117,23 @@ def test_service_names_are_unique_and_categories_local(agency, other_agency, adm
                 **{**data, "default_turnaround_hours": 0},
             )
         assert error.value.extra["field"] == "default_turnaround_hours"
+
+
+def test_admins_add_categories_with_clear_errors(agency, admin, signed_in, api):
+    url = reverse("category_list", args=[agency.slug])
+    http = signed_in(admin)
+    assert http.post(url, {"name": "Podcast editing"}).status_code == 302
+    response = http.post(url, {"name": "podcast  editing"})
+    assert response.context["form"].errors == {
+        "name": ["There is already a category called “podcast  editing”."]
+    }
+    response = api(admin).post(
+        reverse("api:category-list", args=[agency.slug]), {"name": "Lead research"}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["slug"] == "lead-research"
+    with agency_scope(agency):
+        assert (
+            ServiceCategory.objects.filter(slug__in=["podcast-editing", "lead-research"]).count()
+            == 2
+        )
