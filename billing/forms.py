@@ -27,7 +27,7 @@ class ServiceForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     default_pricing_model = forms.ChoiceField(
         label="Default pricing",
-        choices=[(PricingModel.FLAT, "Flat fee per task"), (PricingModel.HOURLY, "Hourly")],
+        choices=[(PricingModel.HOURLY, "Hourly"), (PricingModel.FLAT, "Flat fee per task")],
     )
     default_price = MoneyField(
         label="Default price",

@@ -1,12 +1,21 @@
+import datetime as dt
+
 from allauth.account.models import EmailAddress
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Agency, Membership, User
 from assistants.services import assistant_profile_ensure, assistant_profile_update
-from billing.models import ServiceCategory
-from billing.services import service_categories_seed
+from billing.models import Service, ServiceCategory
+from billing.services import (
+    contract_create,
+    contract_line_add,
+    contract_transition,
+    service_categories_seed,
+    service_create,
+)
 from clients.models import Client
+from clients.services import client_manual_update
 from core.roles import Role
 from core.tenancy import agency_scope
 
@@ -55,6 +64,74 @@ ASSISTANT_PROFILES = {
     },
 }
 
+DEMO_SERVICES = [
+    ("Inbox triage", "inbox-management", "hourly", 3500, 24, []),
+    (
+        "Travel booking",
+        "travel-arrangements",
+        "flat",
+        6000,
+        48,
+        [
+            {"name": "origin", "label": "From", "type": "text", "required": True},
+            {"name": "destination", "label": "To", "type": "text", "required": True},
+            {"name": "depart_on", "label": "Departure date", "type": "date", "required": True},
+            {"name": "budget", "label": "Budget", "type": "number"},
+        ],
+    ),
+    ("Monthly bookkeeping", "bookkeeping", "hourly", 4500, 72, []),
+]
+DEMO_CONTRACTS = [
+    (
+        "Acme Dental",
+        "# Acme Dental\n\n- Patients are always *Mr/Ms Lastname*.\n"
+        "- Never move appointments on Fridays without asking Alice.\n",
+        {
+            "name": "Front-desk support 2026",
+            "starts_on": dt.date(2026, 1, 1),
+            "billing_cadence": "weekly",
+            "collection_method": "send_invoice",
+            "days_until_due": 14,
+        },
+        [
+            (
+                "Inbox triage",
+                {
+                    "pricing_model": "hourly",
+                    "hourly_rate": 3500,
+                    "rounding_increment_minutes": 15,
+                    "minimum_minutes": 15,
+                },
+            ),
+            ("Travel booking", {"pricing_model": "flat", "flat_fee": 6000}),
+        ],
+    ),
+    (
+        "Bloom Studio",
+        "# Bloom Studio\n\n## Bookkeeping\n\n1. Receipts live in the shared *Receipts* folder.\n"
+        "2. Flag any expense over €500 to Ben.\n",
+        {
+            "name": "Bookkeeping retainer",
+            "starts_on": dt.date(2026, 1, 1),
+            "billing_cadence": "monthly",
+            "collection_method": "charge_automatically",
+        },
+        [
+            (
+                "Monthly bookkeeping",
+                {
+                    "pricing_model": "retainer",
+                    "retainer_fee": 80000,
+                    "included_minutes": 20 * 60,
+                    "rollover_cap_minutes": 5 * 60,
+                    "overage_rate": 5625,
+                    "rounding_increment_minutes": 15,
+                },
+            ),
+        ],
+    ),
+]
+
 
 class Command(BaseCommand):
     help = "Create the demo agency with one person per role (safe to run again)."
@@ -102,6 +179,8 @@ class Command(BaseCommand):
                 )
                 if email in ASSISTANT_PROFILES:
                     self.set_up_assistant(agency, membership, ASSISTANT_PROFILES[email])
+            if not Service.objects.filter(agency=agency).exists():
+                self.set_up_catalogue_and_contracts(agency, clients)
 
         verb = "Created" if created else "Kept"
         self.stdout.write(
@@ -111,6 +190,32 @@ class Command(BaseCommand):
         for email, full_name, role, client_name in PEOPLE:
             extra = f" for {client_name}" if client_name else ""
             self.stdout.write(f"  {role.label:<10} {email:<22} {full_name}{extra}")
+
+    def set_up_catalogue_and_contracts(self, agency, clients):
+        """A small catalogue, a manual per client and one live contract each: an hourly
+        and a flat line for Acme (USD), a retainer for Bloom (EUR)."""
+        category = {c.slug: c for c in ServiceCategory.objects.filter(agency=agency)}
+        offer = {}
+        for name, slug, model, price, turnaround, template in DEMO_SERVICES:
+            offer[name] = service_create(
+                agency=agency,
+                actor=None,
+                name=name,
+                category=category[slug],
+                default_pricing_model=model,
+                default_price=price,
+                default_turnaround_hours=turnaround,
+                request_template=template,
+            )
+        for client_name, manual, contract, lines in DEMO_CONTRACTS:
+            client = clients[client_name]
+            client_manual_update(agency=agency, actor=None, client=client, manual=manual)
+            draft = contract_create(agency=agency, actor=None, client=client, **contract)
+            for service_name, terms in lines:
+                contract_line_add(
+                    agency=agency, actor=None, contract=draft, service=offer[service_name], **terms
+                )
+            contract_transition(agency=agency, actor=None, contract=draft, to="active")
 
     def set_up_assistant(self, agency, membership, setup):
         profile = assistant_profile_ensure(agency=agency, membership=membership)
