@@ -1,1 +1,243 @@
-# Models for this app arrive with their issue; the app is wired in now.
+import uuid
+
+from django.db import models
+
+from core.models import TenantModel
+
+
+class TaskStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    QUEUED = "queued", "Queued"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    WAITING_ON_CLIENT = "waiting_on_client", "Waiting on client"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATUSES = (
+    TaskStatus.REQUESTED,
+    TaskStatus.QUEUED,
+    TaskStatus.ASSIGNED,
+    TaskStatus.IN_PROGRESS,
+    TaskStatus.WAITING_ON_CLIENT,
+)
+# What counts against an assistant's capacity.
+ACTIVE_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.WAITING_ON_CLIENT)
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "Low"
+    NORMAL = 1, "Normal"
+    HIGH = 2, "High"
+    URGENT = 3, "Urgent"
+
+
+class Task(TenantModel):
+    """A piece of work a client requested under one line of their contract.
+
+    `contract`, `service` and `category` are copied from the contract line when the task is
+    made, so the queue filters on the task row alone (indexed) instead of joining through
+    contracts for every one of thousands of tasks.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="tasks")
+    contract_line = models.ForeignKey(
+        "billing.ContractLine", on_delete=models.PROTECT, related_name="tasks"
+    )
+    contract = models.ForeignKey(
+        "billing.ServiceContract", on_delete=models.PROTECT, related_name="tasks"
+    )
+    service = models.ForeignKey("billing.Service", on_delete=models.PROTECT, related_name="+")
+    category = models.ForeignKey(
+        "billing.ServiceCategory", on_delete=models.PROTECT, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    details = models.TextField(blank=True)
+    template_data = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    due_at = models.DateTimeField()
+    max_budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Minor units of the contract's currency."
+    )
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
+    assignee = models.ForeignKey(
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_tasks",
+    )
+    requested_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recurrence = models.ForeignKey(
+        "tasks.RecurringRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completion_summary = models.TextField(blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    # The sum of the task's finished time entries, kept with them in one transaction so
+    # lists show time spent without summing entries per row.
+    minutes_logged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # the pool: queued work of a category, most urgent first
+            models.Index(fields=["agency", "status", "category", "due_at"]),
+            models.Index(fields=["agency", "status", "due_at"]),
+            # an assistant's own work
+            models.Index(fields=["agency", "assignee", "status", "due_at"]),
+            # a client's list, newest first
+            models.Index(fields=["agency", "client", "status", "-created_at"]),
+            models.Index(fields=["agency", "client", "-created_at"]),
+            models.Index(fields=["agency", "service", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status__in=ACTIVE_STATUSES) | models.Q(assignee__isnull=False),
+                name="task_active_has_assignee",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class Comment(TenantModel):
+    """A message on a task. Internal ones (handover notes, staff remarks) are never shown
+    to the client."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", "Comment"
+        QUESTION = "question", "Question to the client"
+        ANSWER = "answer", "Answer from the client"
+        HANDOVER = "handover", "Handover note"
+        SEND_BACK = "send_back", "Sent back by the client"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMMENT)
+    body = models.TextField()
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "task", "created_at"])]
+        ordering = ["created_at", "pk"]
+
+
+def attachment_path(attachment, filename: str) -> str:
+    # Never the uploader's file name on disk: a random name under the agency's folder.
+    return f"attachments/{attachment.agency_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(TenantModel):
+    """A file on a task, stored privately and served only through a permission check."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    name = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "task", "created_at"])]
+        ordering = ["created_at", "pk"]
+
+
+class TimeEntry(TenantModel):
+    """Time an assistant spent on a task: a running timer (no end yet) or a finished span,
+    or a manual entry of minutes with a note. One running timer per assistant."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="time_entries")
+    assistant = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="time_entries"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    minutes = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=500, blank=True)
+    manual = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "assistant"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_running_timer_per_assistant",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "task", "started_at"]),
+            models.Index(fields=["agency", "assistant", "started_at"]),
+        ]
+        ordering = ["started_at", "pk"]
+        verbose_name_plural = "time entries"
+
+
+class RecurringRequest(TenantModel):
+    """A request a client wants made again on a schedule, e.g. every Monday 09:00 in the
+    client's time zone. Beat creates each task when `next_run_at` passes."""
+
+    class Frequency(models.TextChoices):
+        WEEKLY = "weekly", "Every week"
+        MONTHLY = "monthly", "Every month"
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.CASCADE, related_name="recurring_requests"
+    )
+    service = models.ForeignKey("billing.Service", on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    details = models.TextField(blank=True)
+    template_data = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    frequency = models.CharField(max_length=8, choices=Frequency.choices)
+    weekday = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0 = Monday")
+    day_of_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    time_of_day = models.TimeField(help_text="In the client's time zone.")
+    next_run_at = models.DateTimeField()
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["is_active", "next_run_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(frequency="weekly") & models.Q(weekday__lte=6))
+                | (
+                    models.Q(frequency="monthly")
+                    & models.Q(day_of_month__gte=1, day_of_month__lte=28)
+                ),
+                name="recurring_schedule_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

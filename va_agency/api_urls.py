@@ -5,6 +5,7 @@ import accounts.api.urls
 import assistants.api.urls
 import billing.api.urls
 import clients.api.urls
+import tasks.api.urls
 from core.api.root import ApiRootView
 
 app_name = "api"
@@ -15,6 +16,7 @@ agency_urlpatterns = [
     *clients.api.urls.agency_urlpatterns,
     *assistants.api.urls.agency_urlpatterns,
     *billing.api.urls.agency_urlpatterns,
+    *tasks.api.urls.agency_urlpatterns,
 ]
 
 urlpatterns = [

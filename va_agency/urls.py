@@ -5,6 +5,7 @@ import accounts.urls
 import assistants.urls
 import billing.urls
 import clients.urls
+import tasks.urls
 from core.health import healthz
 
 # Every page that acts inside one agency lives under /a/<agency_slug>/ and is built on
@@ -14,6 +15,7 @@ agency_urlpatterns = [
     *clients.urls.urlpatterns,
     *assistants.urls.urlpatterns,
     *billing.urls.urlpatterns,
+    *tasks.urls.urlpatterns,
 ]
 
 urlpatterns = [

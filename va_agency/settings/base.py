@@ -201,3 +201,10 @@ LOGGING = {
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 # Anyone may sign up and start an agency; set to false for an invitation-only deployment.
 ACCOUNT_SIGNUP_OPEN = env.bool("ACCOUNT_SIGNUP_OPEN", default=True)
+
+# Task attachments: stored under MEDIA_ROOT with random names, served only after a
+# permission check (never as public media).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+ATTACHMENT_EXTENSIONS = frozenset(
+    "pdf png jpg jpeg gif webp txt csv md doc docx xls xlsx ppt pptx odt ods zip eml".split()
+)

@@ -1,0 +1,77 @@
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from billing.models import ContractAssistant, ContractLine, ContractStatus
+from core.roles import STAFF_ROLES, Role
+from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
+
+
+def live_lines_for_client(*, agency, client, at=None) -> QuerySet[ContractLine]:
+    """The services a client may request now: lines of their active contract, in force
+    today. Paused, draft and ended contracts offer nothing."""
+    at = at or timezone.now()
+    today = timezone.localdate(at, timezone=_zone(client.time_zone))
+    return (
+        ContractLine.objects.filter(
+            agency=agency,
+            contract__client=client,
+            contract__status=ContractStatus.ACTIVE,
+            contract__starts_on__lte=today,
+            removed_at=None,
+            service__is_active=True,
+        )
+        .filter(Q(contract__ends_on__isnull=True) | Q(contract__ends_on__gte=today))
+        .select_related("service", "service__category", "contract")
+        .order_by("service__name")
+    )
+
+
+def _zone(name):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def pool_for(*, agency, membership) -> QuerySet[Task]:
+    """Queued tasks an assistant may take: of a category they are skilled in, under a
+    contract that dedicates nobody, or any category under a contract that dedicates them.
+    Most urgent first: earliest due, then highest priority."""
+    profile = getattr(membership, "assistant_profile", None)
+    if profile is None or not profile.is_active:
+        return Task.objects.none()
+    dedicated_to_me = ContractAssistant.objects.filter(agency=agency, membership=membership).values(
+        "contract"
+    )
+    dedicated_to_anyone = ContractAssistant.objects.filter(agency=agency).values("contract")
+    skills = profile.assistant_skills.values("category")
+    return (
+        Task.objects.filter(agency=agency, status=TaskStatus.QUEUED)
+        .filter(
+            Q(contract__in=dedicated_to_me)
+            | (Q(category__in=skills) & ~Q(contract__in=dedicated_to_anyone))
+        )
+        .order_by("due_at", "-priority", "pk")
+    )
+
+
+def active_tasks_of(*, agency, membership) -> QuerySet[Task]:
+    return Task.objects.filter(
+        agency=agency, assignee=membership, status__in=ACTIVE_STATUSES
+    ).order_by("due_at", "-priority", "pk")
+
+
+def tasks_visible_to(*, agency, membership) -> QuerySet[Task]:
+    """Every task a member may open: staff all; a client member their client's; an
+    assistant what is assigned to them or in their pool."""
+    tasks = Task.objects.filter(agency=agency)
+    if membership.role in STAFF_ROLES:
+        return tasks
+    if membership.role == Role.CLIENT:
+        return tasks.filter(client_id=membership.client_id)
+    pool = pool_for(agency=agency, membership=membership).values("pk")
+    return tasks.filter(Q(assignee=membership) | Q(pk__in=pool))
+
+
+def with_list_data(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """What a task list row shows, in a fixed number of queries."""
+    return tasks.select_related("client", "service", "assignee__user", "contract_line")

@@ -1,0 +1,578 @@
+"""Task life: requested -> queued -> assigned -> in_progress <-> waiting_on_client ->
+completed, and cancelled from any open state. Every move happens here, writes an audit row
+with the actor, and an illegal move is a clear error."""
+
+import datetime as dt
+import math
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from billing.request_templates import template_form_fields
+from core.audit import audit_record
+from core.errors import ApplicationError, unique_or_error
+from core.roles import Role
+from tasks.models import (
+    ACTIVE_STATUSES,
+    Attachment,
+    Comment,
+    Priority,
+    Task,
+    TaskStatus,
+    TimeEntry,
+)
+from tasks.selectors import live_lines_for_client, pool_for
+
+S = TaskStatus
+TRANSITIONS = {
+    S.REQUESTED: {S.QUEUED, S.CANCELLED},
+    S.QUEUED: {S.ASSIGNED, S.CANCELLED},
+    S.ASSIGNED: {S.IN_PROGRESS, S.QUEUED, S.ASSIGNED, S.CANCELLED},
+    S.IN_PROGRESS: {S.WAITING_ON_CLIENT, S.COMPLETED, S.QUEUED, S.ASSIGNED, S.CANCELLED},
+    S.WAITING_ON_CLIENT: {S.IN_PROGRESS, S.QUEUED, S.ASSIGNED, S.CANCELLED},
+    S.COMPLETED: {S.IN_PROGRESS},  # sent back by the client
+    S.CANCELLED: set(),
+}
+
+
+def _move(task: Task, to: str, *, actor, action: str, **details) -> None:
+    """Change a locked task's status, or refuse with the reason."""
+    if to not in TRANSITIONS[task.status]:
+        raise ApplicationError(
+            f"A task that is {task.get_status_display().lower()} cannot become "
+            f"{TaskStatus(to).label.lower()}.",
+            code="task_transition_invalid",
+            extra={"status": task.status},
+        )
+    previous = task.status
+    task.status = to
+    task.save()
+    audit_record(
+        agency=task.agency,
+        actor=actor,
+        action=action,
+        target=task,
+        previous=previous,
+        status=to,
+        **details,
+    )
+
+
+def _locked(task: Task) -> Task:
+    return Task.objects.select_for_update().select_related("agency").get(pk=task.pk)
+
+
+# -- clients ask -------------------------------------------------------------------------
+
+
+def task_request(
+    *,
+    agency,
+    actor,
+    client,
+    service,
+    title: str,
+    details: str = "",
+    due_at=None,
+    priority: int = Priority.NORMAL,
+    max_budget: int | None = None,
+    template_data=None,
+) -> Task:
+    """A client asks for work. Only a service their active contract names may be requested;
+    the service's request-form fields are checked; the due time defaults to the service's
+    turnaround from now and may not be in the past."""
+    if client.agency_id != agency.pk or not client.is_active:
+        raise ApplicationError("This client cannot request work.", code="task_client_invalid")
+    line = live_lines_for_client(agency=agency, client=client).filter(service=service).first()
+    if line is None:
+        raise ApplicationError(
+            "That service is not in your active contract.",
+            code="task_service_not_contracted",
+            extra={"field": "service"},
+        )
+    now = timezone.now()
+    if due_at is None:
+        due_at = now + dt.timedelta(hours=service.default_turnaround_hours)
+    if due_at <= now:
+        raise ApplicationError(
+            "The due time has already passed.", code="task_due_in_past", extra={"field": "due_at"}
+        )
+    if max_budget is not None and max_budget < 0:
+        raise ApplicationError(
+            "A budget cannot be negative.",
+            code="task_budget_invalid",
+            extra={"field": "max_budget"},
+        )
+    if priority not in Priority.values:
+        raise ApplicationError(
+            "Choose a priority.", code="task_priority_invalid", extra={"field": "priority"}
+        )
+    title = (title or "").strip()
+    if not title:
+        raise ApplicationError(
+            "Give the request a title.", code="task_title_required", extra={"field": "title"}
+        )
+    cleaned = _template_values(service, template_data or {})
+    with transaction.atomic():
+        task = Task.objects.create(
+            agency=agency,
+            client=client,
+            contract_line=line,
+            contract=line.contract,
+            service=service,
+            category=service.category,
+            title=title[:200],
+            details=details,
+            template_data=cleaned,
+            priority=priority,
+            due_at=due_at,
+            max_budget=max_budget,
+            currency=line.contract.currency,
+            status=S.QUEUED,
+            requested_by=actor,
+        )
+        audit_record(
+            agency=agency, actor=actor, action="task.requested", target=task, status=S.QUEUED
+        )
+    return task
+
+
+def _template_values(service, data: dict) -> dict:
+    """Check a request's extra fields against the service's template; store them as text."""
+    from django import forms
+
+    fields = template_form_fields(service.request_template)
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ApplicationError(
+            f"Unknown field “{sorted(unknown)[0]}”.",
+            code="task_template_invalid",
+            extra={"field": sorted(unknown)[0]},
+        )
+    cleaned = {}
+    for name, field in fields.items():
+        try:
+            value = field.clean(data.get(name))
+        except forms.ValidationError as error:
+            raise ApplicationError(
+                f"{field.label}: {' '.join(error.messages)}",
+                code="task_template_invalid",
+                extra={"field": name},
+            ) from None
+        if value not in (None, ""):
+            cleaned[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return cleaned
+
+
+def task_cancel(*, agency, actor, membership, task: Task, reason: str = "") -> Task:
+    """Cancel open work. A client may cancel their own request until someone has it;
+    staff may cancel any open task. A running timer on it stops."""
+    with transaction.atomic():
+        task = _locked(task)
+        if membership.role == Role.CLIENT and task.status not in (S.REQUESTED, S.QUEUED):
+            raise ApplicationError(
+                "Someone is already working on this; ask the agency to cancel it.",
+                code="task_cancel_too_late",
+            )
+        _stop_timers_on(task)
+        task.cancelled_at = timezone.now()
+        task.cancel_reason = reason.strip()
+        _move(task, S.CANCELLED, actor=actor, action="task.cancelled", reason=task.cancel_reason)
+    return task
+
+
+# -- assistants work --------------------------------------------------------------------
+
+
+def task_take_next(*, agency, actor, membership) -> Task | None:
+    """Claim the most urgent task of the assistant's pool, or None when the pool is empty.
+
+    The claim is a conditional update (still queued, still unassigned), so two assistants
+    pressing at the same moment never get the same task; the assistant's profile row is
+    locked so one person's double click cannot pass their capacity.
+    """
+    from assistants.models import AssistantProfile
+
+    with transaction.atomic():
+        profile = (
+            AssistantProfile.objects.select_for_update()
+            .filter(membership=membership, is_active=True)
+            .first()
+        )
+        if profile is None:
+            raise ApplicationError(
+                "Only an active assistant can take work.", code="task_not_an_assistant"
+            )
+        load = Task.objects.filter(assignee=membership, status__in=ACTIVE_STATUSES).count()
+        if load >= profile.capacity:
+            raise ApplicationError(
+                f"You already hold {load} active tasks, your capacity. Finish or hand one over "
+                "first.",
+                code="task_capacity_reached",
+            )
+        pool = pool_for(agency=agency, membership=membership)
+        if connection_supports_skip_locked():
+            pool = pool.select_for_update(skip_locked=True, of=("self",))
+        for candidate in pool.values_list("pk", flat=True)[:20]:
+            claimed = Task.objects.filter(
+                pk=candidate, status=S.QUEUED, assignee__isnull=True
+            ).update(status=S.ASSIGNED, assignee=membership)
+            if claimed:
+                task = Task.objects.get(pk=candidate)
+                audit_record(
+                    agency=agency,
+                    actor=actor,
+                    action="task.taken",
+                    target=task,
+                    previous=S.QUEUED,
+                    status=S.ASSIGNED,
+                    assignee=membership.pk,
+                )
+                return task
+    return None
+
+
+def connection_supports_skip_locked() -> bool:
+    from django.db import connection
+
+    return connection.features.has_select_for_update_skip_locked
+
+
+def task_assign(*, agency, actor, task: Task, assignee, note: str = "") -> Task:
+    """Staff give a task to an assistant (or another one), with an optional handover note
+    that only the agency's people see. A running timer of the previous assignee stops."""
+    if assignee.agency_id != agency.pk or assignee.role != Role.ASSISTANT or not assignee.is_active:
+        raise ApplicationError(
+            "Choose an assistant of the agency.",
+            code="task_assignee_invalid",
+            extra={"field": "assignee"},
+        )
+    with transaction.atomic():
+        task = _locked(task)
+        previous = task.assignee_id
+        _stop_timers_on(task)
+        task.assignee = assignee
+        _move(
+            task,
+            S.ASSIGNED,
+            actor=actor,
+            action="task.assigned",
+            assignee=assignee.pk,
+            previous_assignee=previous,
+        )
+        _handover(task, actor, note)
+    return task
+
+
+def task_release(*, agency, actor, membership, task: Task, note: str = "") -> Task:
+    """An assistant hands their task back to the pool, leaving a note for whoever takes it."""
+    with transaction.atomic():
+        task = _locked(task)
+        _require_assignee(task, membership)
+        _stop_timers_on(task)
+        task.assignee = None
+        _move(task, S.QUEUED, actor=actor, action="task.released")
+        _handover(task, actor, note)
+    return task
+
+
+def _handover(task, actor, note):
+    if note.strip():
+        Comment.objects.create(
+            agency=task.agency,
+            task=task,
+            author=actor,
+            kind=Comment.Kind.HANDOVER,
+            body=note.strip(),
+            internal=True,
+        )
+
+
+def _require_assignee(task: Task, membership) -> None:
+    if task.assignee_id != membership.pk:
+        raise ApplicationError("This task is not assigned to you.", code="task_not_yours")
+
+
+def task_start(*, agency, actor, membership, task: Task) -> Task:
+    with transaction.atomic():
+        task = _locked(task)
+        _require_assignee(task, membership)
+        _start(task, actor)
+    return task
+
+
+def _start(task: Task, actor) -> None:
+    if task.status == S.IN_PROGRESS:
+        return
+    task.started_at = task.started_at or timezone.now()
+    _move(task, S.IN_PROGRESS, actor=actor, action="task.started")
+
+
+def task_ask_client(*, agency, actor, membership, task: Task, question: str) -> Task:
+    """The assistant needs the client: the question goes on the task and the clock on the
+    task waits (the running timer stops)."""
+    if not question.strip():
+        raise ApplicationError(
+            "Write the question for the client.",
+            code="task_question_required",
+            extra={"field": "body"},
+        )
+    with transaction.atomic():
+        task = _locked(task)
+        _require_assignee(task, membership)
+        _stop_timers_on(task)
+        Comment.objects.create(
+            agency=agency,
+            task=task,
+            author=actor,
+            kind=Comment.Kind.QUESTION,
+            body=question.strip(),
+        )
+        _move(task, S.WAITING_ON_CLIENT, actor=actor, action="task.waiting_on_client")
+    return task
+
+
+def task_answer(*, agency, actor, task: Task, answer: str) -> Task:
+    """The client answers; the task goes back to its assistant."""
+    if not answer.strip():
+        raise ApplicationError(
+            "Write your answer.", code="task_answer_required", extra={"field": "body"}
+        )
+    with transaction.atomic():
+        task = _locked(task)
+        if task.status != S.WAITING_ON_CLIENT:
+            raise ApplicationError(
+                "Nobody is waiting for an answer on this task.", code="task_not_waiting"
+            )
+        Comment.objects.create(
+            agency=agency, task=task, author=actor, kind=Comment.Kind.ANSWER, body=answer.strip()
+        )
+        _move(task, S.IN_PROGRESS, actor=actor, action="task.answered")
+    return task
+
+
+def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Task:
+    """The assistant finishes with a summary for the client. Completion is the event billing
+    hangs on: one job is queued once the transaction has committed."""
+    from tasks import jobs
+
+    if not summary.strip():
+        raise ApplicationError(
+            "Tell the client what was done.",
+            code="task_summary_required",
+            extra={"field": "summary"},
+        )
+    with transaction.atomic():
+        task = _locked(task)
+        _require_assignee(task, membership)
+        _stop_timers_on(task)
+        if task.status == S.ASSIGNED:
+            _start(task, actor)
+        task.completed_at = timezone.now()
+        task.completion_summary = summary.strip()
+        task.approved_at = None
+        task.approved_by = None
+        _move(task, S.COMPLETED, actor=actor, action="task.completed")
+        transaction.on_commit(
+            lambda: jobs.task_completed.delay(agency_id=agency.pk, task_id=task.pk)
+        )
+    return task
+
+
+def task_approve(*, agency, actor, task: Task) -> Task:
+    """The client accepts the finished work (and the time on it)."""
+    with transaction.atomic():
+        task = _locked(task)
+        if task.status != S.COMPLETED or task.approved_at is not None:
+            raise ApplicationError(
+                "Only finished, unapproved work can be approved.", code="task_not_awaiting_approval"
+            )
+        task.approved_at = timezone.now()
+        task.approved_by = actor
+        task.save(update_fields=["approved_at", "approved_by"])
+        audit_record(agency=agency, actor=actor, action="task.approved", target=task)
+    return task
+
+
+def task_send_back(*, agency, actor, task: Task, reason: str) -> Task:
+    """The client is not satisfied: the work goes back to the assistant with the reason."""
+    if not reason.strip():
+        raise ApplicationError(
+            "Say what still needs doing.", code="task_reason_required", extra={"field": "reason"}
+        )
+    with transaction.atomic():
+        task = _locked(task)
+        if task.status != S.COMPLETED or task.approved_at is not None:
+            raise ApplicationError(
+                "Only finished, unapproved work can be sent back.",
+                code="task_not_awaiting_approval",
+            )
+        Comment.objects.create(
+            agency=agency, task=task, author=actor, kind=Comment.Kind.SEND_BACK, body=reason.strip()
+        )
+        task.completed_at = None
+        _move(task, S.IN_PROGRESS, actor=actor, action="task.sent_back")
+    return task
+
+
+# -- conversation and files --------------------------------------------------------------
+
+
+def comment_add(
+    *, agency, actor, membership, task: Task, body: str, internal: bool = False
+) -> Comment:
+    """Anyone who may see the task may comment; only the agency's people write internal
+    notes. A client's comment on a task waiting for them is their answer."""
+    if not body.strip():
+        raise ApplicationError(
+            "Write something first.", code="comment_empty", extra={"field": "body"}
+        )
+    if membership.role == Role.CLIENT:
+        if task.status == S.WAITING_ON_CLIENT:
+            task_answer(agency=agency, actor=actor, task=task, answer=body)
+            return task.comments.order_by("-pk").first()
+        internal = False
+    with transaction.atomic():
+        comment = Comment.objects.create(
+            agency=agency, task=task, author=actor, body=body.strip(), internal=internal
+        )
+        audit_record(
+            agency=agency, actor=actor, action="task.commented", target=task, comment=comment.pk
+        )
+    return comment
+
+
+def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
+    """Attach a file: at most ATTACHMENT_MAX_BYTES, of a kind the agency works with."""
+    import mimetypes
+    import os
+
+    extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
+    if extension not in settings.ATTACHMENT_EXTENSIONS:
+        raise ApplicationError(
+            f"Files of type .{extension or '?'} cannot be attached. Allowed: "
+            + ", ".join(sorted(settings.ATTACHMENT_EXTENSIONS))
+            + ".",
+            code="attachment_type_refused",
+            extra={"field": "file"},
+        )
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+        raise ApplicationError(
+            f"Files may be at most {limit} MB.",
+            code="attachment_too_large",
+            extra={"field": "file"},
+        )
+    name = os.path.basename(upload.name)[:200]
+    with transaction.atomic():
+        attachment = Attachment(
+            agency=agency,
+            task=task,
+            uploaded_by=actor,
+            name=name,
+            size=upload.size,
+            content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+        )
+        attachment.file.save(name, upload, save=False)
+        try:  # if the row cannot be written, the stored file must not linger
+            attachment.save()
+        except Exception:
+            attachment.file.delete(save=False)
+            raise
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="task.file_attached",
+            target=task,
+            attachment=attachment.pk,
+        )
+    return attachment
+
+
+# -- time ---------------------------------------------------------------------------------
+
+
+def timer_start(*, agency, actor, membership, task: Task) -> TimeEntry:
+    """Start the clock on one of the assistant's tasks. A timer already running (on any
+    task) stops first: one running timer per assistant, enforced by the database too."""
+    with transaction.atomic():
+        task = _locked(task)
+        _require_assignee(task, membership)
+        if task.status not in (S.ASSIGNED, S.IN_PROGRESS):
+            raise ApplicationError(
+                f"The clock cannot run on a task that is {task.get_status_display().lower()}.",
+                code="timer_task_not_workable",
+            )
+        timer_stop(agency=agency, actor=actor, membership=membership)
+        _start(task, actor)
+        with unique_or_error("A timer is already running.", code="timer_running", field="task"):
+            entry = TimeEntry.objects.create(
+                agency=agency, task=task, assistant=membership, started_at=timezone.now()
+            )
+    return entry
+
+
+def timer_stop(*, agency, actor, membership) -> TimeEntry | None:
+    """Stop the assistant's running timer, if any, and add its minutes to the task."""
+    with transaction.atomic():
+        entry = (
+            TimeEntry.objects.select_for_update()
+            .filter(assistant=membership, ended_at__isnull=True)
+            .first()
+        )
+        if entry is None:
+            return None
+        _finish(entry, timezone.now())
+    return entry
+
+
+def _finish(entry: TimeEntry, at) -> None:
+    seconds = max((at - entry.started_at).total_seconds(), 0)
+    entry.ended_at = at
+    entry.minutes = math.ceil(seconds / 60)  # a started minute counts
+    entry.save(update_fields=["ended_at", "minutes"])
+    Task.objects.filter(pk=entry.task_id).update(minutes_logged=F("minutes_logged") + entry.minutes)
+
+
+def _stop_timers_on(task: Task) -> None:
+    now = timezone.now()
+    for entry in TimeEntry.objects.select_for_update().filter(task=task, ended_at__isnull=True):
+        _finish(entry, now)
+    task.refresh_from_db(fields=["minutes_logged"])
+
+
+def time_entry_add(
+    *, agency, actor, membership, task: Task, minutes: int, note: str = "", worked_on=None
+) -> TimeEntry:
+    """Log time worked without the timer, with a note. Between 1 minute and 12 hours."""
+    if not 1 <= minutes <= 12 * 60:
+        raise ApplicationError(
+            "Log between 1 minute and 12 hours at a time.",
+            code="time_entry_out_of_range",
+            extra={"field": "minutes"},
+        )
+    with transaction.atomic():
+        task = _locked(task)
+        _require_assignee(task, membership)
+        if task.status not in (S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CLIENT):
+            raise ApplicationError(
+                "Time can only be logged on work in hand.", code="time_entry_task_closed"
+            )
+        started = worked_on or timezone.now() - dt.timedelta(minutes=minutes)
+        entry = TimeEntry.objects.create(
+            agency=agency,
+            task=task,
+            assistant=membership,
+            started_at=started,
+            ended_at=started + dt.timedelta(minutes=minutes),
+            minutes=minutes,
+            note=note.strip()[:500],
+            manual=True,
+        )
+        Task.objects.filter(pk=task.pk).update(minutes_logged=F("minutes_logged") + minutes)
+        audit_record(
+            agency=agency, actor=actor, action="task.time_logged", target=task, minutes=minutes
+        )
+    return entry

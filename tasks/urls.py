@@ -1,0 +1,4 @@
+from tasks.views import client, shared, work
+
+# Pages inside one agency, mounted under /a/<agency_slug>/. Each views module lists its own.
+urlpatterns = [*shared.urlpatterns, *client.urlpatterns, *work.urlpatterns]

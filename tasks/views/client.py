@@ -1,0 +1,2 @@
+# Pages for client; see tasks/urls.py.
+urlpatterns: list = []

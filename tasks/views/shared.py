@@ -1,0 +1,147 @@
+"""The task page every role opens, and its conversation and files."""
+
+from django.contrib import messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from billing.pricing import task_estimate
+from billing.selectors import terms_in_force
+from core.errors import ApplicationError
+from core.models import AuditEvent
+from core.rich_text import render_markdown
+from core.roles import STAFF_ROLES, Role
+from core.views import AgencyViewMixin
+from tasks import services
+from tasks.models import Attachment
+from tasks.selectors import tasks_visible_to
+
+
+class TaskMixin(AgencyViewMixin):
+    """Resolves the task in the URL among the tasks this member may see (else 404)."""
+
+    def get_task(self):
+        if not hasattr(self, "_task"):
+            tasks = tasks_visible_to(agency=self.agency, membership=self.membership)
+            self._task = get_object_or_404(
+                tasks.select_related(
+                    "client",
+                    "service",
+                    "category",
+                    "contract_line",
+                    "assignee__user",
+                    "requested_by",
+                    "approved_by",
+                ),
+                pk=self.kwargs["pk"],
+            )
+        return self._task
+
+    def back(self):
+        return redirect("task_detail", agency_slug=self.agency.slug, pk=self.kwargs["pk"])
+
+
+class TaskDetailView(TaskMixin, TemplateView):
+    template_name = "tasks/task_detail.html"
+
+    def get_context_data(self, **kwargs):
+        task = self.get_task()
+        role = self.membership.role
+        is_client = role == Role.CLIENT
+        comments = task.comments.select_related("author")
+        if is_client:
+            comments = comments.filter(internal=False)
+        line = task.contract_line
+        # Assistants never see prices; everyone else sees what the work costs so far.
+        at = task.completed_at or timezone.now()
+        terms = terms_in_force(line, at) if role != Role.ASSISTANT else None
+        history = (
+            AuditEvent.objects.filter(target_type="tasks.task", target_id=str(task.pk))
+            .select_related("actor")
+            .order_by("created_at", "pk")
+            if not is_client
+            else []
+        )
+        return super().get_context_data(
+            task=task,
+            comments=comments,
+            attachments=task.attachments.select_related("uploaded_by"),
+            terms=terms,
+            estimate=task_estimate(terms, task.minutes_logged) if terms else None,
+            history=history,
+            manual_html=render_markdown(task.client.manual) if not is_client else "",
+            is_client=is_client,
+            is_staff=role in STAFF_ROLES,
+            is_assignee=task.assignee_id == self.membership.pk,
+            viewer_time_zone=task.client.time_zone if is_client else self.agency.time_zone,
+            **kwargs,
+        )
+
+
+class CommentView(TaskMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        try:
+            services.comment_add(
+                agency=self.agency,
+                actor=request.user,
+                membership=self.membership,
+                task=self.get_task(),
+                body=request.POST.get("body", ""),
+                internal=request.POST.get("internal") == "on"
+                and self.membership.role != Role.CLIENT,
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        return self.back()
+
+
+class AttachmentUploadView(TaskMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        uploads = request.FILES.getlist("file")
+        if not uploads:
+            messages.error(request, "Choose a file to attach.")
+        for upload in uploads:
+            try:
+                services.attachment_add(
+                    agency=self.agency, actor=request.user, task=self.get_task(), upload=upload
+                )
+            except ApplicationError as error:
+                messages.error(request, f"{upload.name}: {error.message}")
+        return self.back()
+
+
+class AttachmentDownloadView(TaskMixin, View):
+    """Files are private: served only to someone who may see the task."""
+
+    def get(self, request, agency_slug, pk, attachment_pk):
+        task = self.get_task()
+        attachment = get_object_or_404(Attachment, agency=self.agency, task=task, pk=attachment_pk)
+        try:
+            handle = attachment.file.open("rb")
+        except FileNotFoundError:
+            raise Http404("The file is missing.") from None
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=attachment.name,
+            content_type=attachment.content_type,
+        )
+
+
+urlpatterns = [
+    path("tasks/<int:pk>/", TaskDetailView.as_view(), name="task_detail"),
+    path("tasks/<int:pk>/comments/", CommentView.as_view(), name="task_comment"),
+    path("tasks/<int:pk>/files/", AttachmentUploadView.as_view(), name="task_attach"),
+    path(
+        "tasks/<int:pk>/files/<int:attachment_pk>/",
+        AttachmentDownloadView.as_view(),
+        name="task_file",
+    ),
+]

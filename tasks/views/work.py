@@ -1,0 +1,2 @@
+# Pages for work; see tasks/urls.py.
+urlpatterns: list = []
