@@ -18,6 +18,7 @@ from billing.models import (
 )
 from billing.request_templates import validate_template
 from clients.models import Client
+from clients.services import client_ensure_active
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.roles import Role
@@ -116,6 +117,7 @@ def contract_create(*, agency, actor, client: Client, dedicated=(), **header) ->
         raise ApplicationError(
             "Unknown client.", code="contract_client_invalid", extra={"field": "client"}
         )
+    client_ensure_active(client=client)
     contract = ServiceContract(agency=agency, client=client, currency=client.currency)
     with transaction.atomic():
         _contract_header_save(contract, header)
@@ -241,6 +243,7 @@ def contract_transition(*, agency, actor, contract: ServiceContract, to: str) ->
         previous = contract.status
         now = timezone.now()
         if to == ContractStatus.ACTIVE and previous == ContractStatus.DRAFT:
+            client_ensure_active(client=contract.client)
             lines = ContractLine.objects.filter(contract=contract, removed_at=None)
             if not lines.exists():
                 raise ApplicationError(

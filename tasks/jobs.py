@@ -28,3 +28,15 @@ def task_completed(*, agency, task_id: int) -> None:
         [(f"Done: {task.title}", body, None, [email]) for email in recipients],
         fail_silently=False,
     )
+
+
+@app.task
+def create_due_recurring_tasks() -> int:
+    """Beat, every 5 minutes: make the tasks of recurring requests whose time has come.
+    A plain job, not an AgencyJob: the sweep spans every agency and enters each one's scope
+    itself (tasks.recurring.recurring_run_due)."""
+    from django.utils import timezone
+
+    from tasks.recurring import recurring_run_due
+
+    return recurring_run_due(now=timezone.now())

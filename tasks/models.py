@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 from core.models import TenantModel
 
@@ -80,6 +81,8 @@ class Task(TenantModel):
         related_name="tasks",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the task last entered the pool (requested, or handed back): how long it waits.
+    queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     completion_summary = models.TextField(blank=True)

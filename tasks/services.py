@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.request_templates import template_form_fields
+from clients.services import client_ensure_active
 from core.audit import audit_record
 from core.errors import ApplicationError, unique_or_error
 from core.roles import Role
@@ -83,8 +84,9 @@ def task_request(
     """A client asks for work. Only a service their active contract names may be requested;
     the service's request-form fields are checked; the due time defaults to the service's
     turnaround from now and may not be in the past."""
-    if client.agency_id != agency.pk or not client.is_active:
-        raise ApplicationError("This client cannot request work.", code="task_client_invalid")
+    if client.agency_id != agency.pk:
+        raise ApplicationError("Unknown client.", code="task_client_invalid")
+    client_ensure_active(client=client)
     line = live_lines_for_client(agency=agency, client=client).filter(service=service).first()
     if line is None:
         raise ApplicationError(
@@ -273,6 +275,7 @@ def task_release(*, agency, actor, membership, task: Task, note: str = "") -> Ta
         _require_assignee(task, membership)
         _stop_timers_on(task)
         task.assignee = None
+        task.queued_at = timezone.now()
         _move(task, S.QUEUED, actor=actor, action="task.released")
         _handover(task, actor, note)
     return task
@@ -296,9 +299,14 @@ def _require_assignee(task: Task, membership) -> None:
 
 
 def task_start(*, agency, actor, membership, task: Task) -> Task:
+    """The assignee begins work on a task they hold. Finished work is reopened only by the
+    client sending it back, never by starting it again."""
     with transaction.atomic():
         task = _locked(task)
         _require_assignee(task, membership)
+        if task.status != S.ASSIGNED:
+            raise ApplicationError("Only an assigned task can be started.",
+                                   code="task_not_startable")
         _start(task, actor)
     return task
 

@@ -1,2 +1,43 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from tasks.api import views
+
+router = SimpleRouter()
+router.register("tasks", views.TaskViewSet, basename="task")
+
+# One URL per move, each with its own view class, so that the roles a move allows are
+# declared on the class where the isolation matrix can check them.
+MOVES = [
+    ("start", views.StartView),
+    ("ask", views.AskView),
+    ("answer", views.AnswerView),
+    ("complete", views.CompleteView),
+    ("approve", views.ApproveView),
+    ("send-back", views.SendBackView),
+    ("release", views.ReleaseView),
+    ("assign", views.AssignView),
+    ("cancel", views.CancelView),
+]
+
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
-agency_urlpatterns: list = []
+agency_urlpatterns = [
+    path("tasks/take-next/", views.TakeNextView.as_view(), name="task-take-next"),
+    *(path(f"tasks/<int:pk>/{move}/", view.as_view(), name=f"task-{move}") for move, view in MOVES),
+    path("tasks/<int:pk>/comments/", views.CommentListView.as_view(), name="task-comments"),
+    path("tasks/<int:pk>/files/", views.AttachmentListView.as_view(), name="task-files"),
+    path(
+        "tasks/<int:pk>/files/<int:file_pk>/download/",
+        views.AttachmentDownloadView.as_view(),
+        name="task-file-download",
+    ),
+    path(
+        "tasks/<int:pk>/time-entries/",
+        views.TimeEntryListView.as_view(),
+        name="task-time-entries",
+    ),
+    path("timer/", views.TimerView.as_view(), name="timer"),
+    path("timer/start/", views.TimerStartView.as_view(), name="timer-start"),
+    path("timer/stop/", views.TimerStopView.as_view(), name="timer-stop"),
+    *router.urls,
+]

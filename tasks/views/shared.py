@@ -20,6 +20,17 @@ from tasks.models import Attachment
 from tasks.selectors import tasks_visible_to
 
 
+def viewer_time_zone(membership, agency, client) -> str:
+    """Whose clock a page shows: a client's people read their business's, an assistant
+    their own, staff the agency's."""
+    if membership.role == Role.CLIENT:
+        return client.time_zone
+    profile = getattr(membership, "assistant_profile", None)
+    if membership.role == Role.ASSISTANT and profile is not None:
+        return profile.time_zone
+    return agency.time_zone
+
+
 class TaskMixin(AgencyViewMixin):
     """Resolves the task in the URL among the tasks this member may see (else 404)."""
 
@@ -76,7 +87,7 @@ class TaskDetailView(TaskMixin, TemplateView):
             is_client=is_client,
             is_staff=role in STAFF_ROLES,
             is_assignee=task.assignee_id == self.membership.pk,
-            viewer_time_zone=task.client.time_zone if is_client else self.agency.time_zone,
+            viewer_time_zone=viewer_time_zone(self.membership, self.agency, task.client),
             **kwargs,
         )
 

@@ -1,2 +1,468 @@
-# Pages for work; see tasks/urls.py.
-urlpatterns: list = []
+"""Pages of the people who do and run the work: the assistant's queue, the actions on the
+task page (start, timer, log time, ask, complete, hand back, assign, cancel) and the admin
+task list with its at-risk view. Rules live in tasks.services; these views parse, call and
+answer, with htmx swaps where the queue page asks for them and a plain redirect otherwise."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import TemplateView
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.models import Membership
+from billing.models import Service
+from clients.models import Client
+from core.errors import ApplicationError
+from core.roles import STAFF_ROLES, Role
+from core.views import AgencyViewMixin, StaffViewMixin
+from tasks import queries, services
+from tasks.models import Task, TaskStatus, TimeEntry
+from tasks.selectors import active_tasks_of, pool_for, with_list_data
+from tasks.views.shared import TaskMixin
+
+ASSISTANT_ONLY = frozenset({Role.ASSISTANT})
+# The pool shows the most urgent slice; Take next always claims from the top of it.
+POOL_SHOWN = 50
+TASKS_PER_PAGE = 50
+
+
+# -- the assistant's queue ---------------------------------------------------------------
+
+
+@dataclass
+class QueueRow:
+    """A task as the queue shows it at one instant."""
+
+    task: Task
+    overdue: bool
+    at_risk: bool
+    client_working: bool
+    is_mine: bool
+    timer: TimeEntry | None  # the assistant's running timer, when it runs on this task
+    timer_seconds: int = 0
+
+    @property
+    def timer_can_start(self) -> bool:
+        return self.is_mine and self.timer is None and self.task.status in TIMER_STATUSES
+
+
+TIMER_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS)
+
+
+def _row(task, now, *, is_mine=False, running=None) -> QueueRow:
+    timer = running if running is not None and running.task_id == task.pk else None
+    return QueueRow(
+        task=task,
+        overdue=queries.is_overdue(task, now),
+        at_risk=queries.is_at_risk(task, now),
+        client_working=queries.is_client_working_day(task.client, now),
+        is_mine=is_mine,
+        timer=timer,
+        timer_seconds=int((now - timer.started_at).total_seconds()) if timer else 0,
+    )
+
+
+class QueueMixin(AgencyViewMixin):
+    """What the queue page and its partials share: the assistant's clock and their blocks,
+    each a fixed number of queries however many tasks there are."""
+
+    allowed_roles = ASSISTANT_ONLY
+
+    @property
+    def profile(self):
+        return getattr(self.membership, "assistant_profile", None)
+
+    @property
+    def zone(self) -> str:
+        # An assistant without a profile yet has no zone of their own: the agency's stands in.
+        return self.profile.time_zone if self.profile else self.agency.time_zone
+
+    def mine_context(self, now) -> dict:
+        running = queries.running_timer_of(agency=self.agency, membership=self.membership)
+        tasks = with_list_data(active_tasks_of(agency=self.agency, membership=self.membership))
+        rows = [_row(task, now, is_mine=True, running=running) for task in tasks]
+        return {
+            "mine": rows,
+            "running": running,
+            "running_seconds": int((now - running.started_at).total_seconds()) if running else 0,
+            "capacity": self.profile.capacity if self.profile else None,
+            "zone": self.zone,
+        }
+
+    def pool_context(self, now) -> dict:
+        tasks = with_list_data(pool_for(agency=self.agency, membership=self.membership))
+        return {
+            "pool": [_row(task, now) for task in tasks[:POOL_SHOWN]],
+            "pool_shown": POOL_SHOWN,
+            "zone": self.zone,
+        }
+
+    def swap_response(self):
+        """The answer to an htmx button on the queue: both blocks and the messages, swapped
+        in place (my tasks into the target, the pool and messages out of band)."""
+        now = timezone.now()
+        context = {"agency": self.agency, "membership": self.membership}
+        context.update(self.mine_context(now), **self.pool_context(now))
+        return render(self.request, "tasks/partials/queue_swap.html", context)
+
+    def after_action(self, task_page=None):
+        if self.request.htmx:
+            return self.swap_response()
+        if task_page is not None:
+            return redirect("task_detail", agency_slug=self.agency.slug, pk=task_page.pk)
+        target = self.request.POST.get("next", "")
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
+        ):
+            return redirect(target)
+        return redirect("assistant_queue", agency_slug=self.agency.slug)
+
+
+class QueueView(QueueMixin, TemplateView):
+    template_name = "tasks/queue.html"
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        kwargs.update(self.mine_context(now), **self.pool_context(now))
+        return super().get_context_data(now=now, **kwargs)
+
+
+class PoolPartialView(QueueMixin, TemplateView):
+    """The pool block alone, which the queue page fetches again every minute."""
+
+    template_name = "tasks/partials/queue_pool.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**self.pool_context(timezone.now()), **kwargs)
+
+
+class TakeNextView(QueueMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug):
+        task = None
+        try:
+            task = services.task_take_next(
+                agency=self.agency, actor=request.user, membership=self.membership
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            if task is None:
+                messages.info(request, "Nothing for you right now.")
+            else:
+                messages.success(request, f"“{task.title}” is yours now.")
+        return self.after_action(task_page=task)
+
+
+class TimerStartView(QueueMixin, TaskMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        task = self.get_task()
+        try:
+            services.timer_start(
+                agency=self.agency, actor=request.user, membership=self.membership, task=task
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Timer running on “{task.title}”.")
+        return self.after_action()
+
+
+class TimerStopView(QueueMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug):
+        try:
+            entry = services.timer_stop(
+                agency=self.agency, actor=request.user, membership=self.membership
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            if entry is None:
+                messages.info(request, "No timer was running.")
+            else:
+                messages.success(
+                    request, f"Timer stopped: {entry.minutes} min on “{entry.task.title}”."
+                )
+        return self.after_action()
+
+
+# -- actions on the task page --------------------------------------------------------------
+
+
+class TaskActionView(TaskMixin, View):
+    """One button of the task page's work panel: call a service, say how it went, go back.
+
+    `perform(task, data)` returns the success message; an ApplicationError becomes an
+    error message. An htmx caller is told to load the page instead of swapping a redirect.
+    """
+
+    http_method_names = ["post"]
+    allowed_roles = ASSISTANT_ONLY
+
+    def post(self, request, agency_slug, pk):
+        task = self.get_task()
+        try:
+            message = self.perform(task, request.POST)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return self.done(self.task_url())
+        messages.success(request, message)
+        return self.done(self.success_url())
+
+    def perform(self, task, data) -> str:
+        raise NotImplementedError
+
+    def task_url(self) -> str:
+        return reverse(
+            "task_detail", kwargs={"agency_slug": self.agency.slug, "pk": self.kwargs["pk"]}
+        )
+
+    def success_url(self) -> str:
+        return self.task_url()
+
+    def done(self, url):
+        return HttpResponseClientRedirect(url) if self.request.htmx else redirect(url)
+
+    def service_kwargs(self, task) -> dict:
+        return {
+            "agency": self.agency,
+            "actor": self.request.user,
+            "membership": self.membership,
+            "task": task,
+        }
+
+
+class TaskStartView(TaskActionView):
+    def perform(self, task, data):
+        # The service's transition table lets a finished task go back to in progress (that
+        # is how a client's send-back works), so "start" must not reopen finished work.
+        if task.status != TaskStatus.ASSIGNED:
+            raise ApplicationError(
+                f"Only an assigned task can be started; this one is "
+                f"{task.get_status_display().lower()}.",
+                code="task_transition_invalid",
+            )
+        services.task_start(**self.service_kwargs(task))
+        return "Started. The task is in progress."
+
+
+class TaskLogTimeView(TaskActionView):
+    def perform(self, task, data):
+        try:
+            minutes = int(data.get("minutes", "").strip())
+        except ValueError:
+            raise ApplicationError(
+                "Give the time as a whole number of minutes.",
+                code="time_entry_out_of_range",
+                extra={"field": "minutes"},
+            ) from None
+        services.time_entry_add(
+            **self.service_kwargs(task), minutes=minutes, note=data.get("note", "")
+        )
+        return f"Logged {minutes} min."
+
+
+class TaskAskView(TaskActionView):
+    def perform(self, task, data):
+        services.task_ask_client(**self.service_kwargs(task), question=data.get("question", ""))
+        return "Question sent. The task waits for the client's answer."
+
+
+class TaskCompleteView(TaskActionView):
+    def perform(self, task, data):
+        services.task_complete(**self.service_kwargs(task), summary=data.get("summary", ""))
+        return "Completed. The client has your summary."
+
+
+class TaskReleaseView(TaskActionView):
+    def perform(self, task, data):
+        services.task_release(**self.service_kwargs(task), note=data.get("note", ""))
+        return f"“{task.title}” is back in the pool."
+
+    def success_url(self):
+        # The task may leave what this assistant can see (e.g. work assigned outside their
+        # skills); their queue is where they go on from anyway.
+        return reverse("assistant_queue", kwargs={"agency_slug": self.agency.slug})
+
+
+class TaskAssignView(TaskActionView):
+    allowed_roles = STAFF_ROLES
+
+    def perform(self, task, data):
+        assignee = None
+        raw = data.get("assignee", "")
+        if raw.isdigit():
+            assignee = (
+                Membership.objects.filter(agency=self.agency, pk=int(raw))
+                .select_related("user")
+                .first()
+            )
+        if assignee is None:
+            raise ApplicationError(
+                "Choose an assistant of the agency.",
+                code="task_assignee_invalid",
+                extra={"field": "assignee"},
+            )
+        services.task_assign(
+            agency=self.agency,
+            actor=self.request.user,
+            task=task,
+            assignee=assignee,
+            note=data.get("note", ""),
+        )
+        return f"Assigned to {assignee.user.get_full_name() or assignee.user.email}."
+
+
+class TaskCancelView(TaskActionView):
+    allowed_roles = STAFF_ROLES
+
+    def perform(self, task, data):
+        services.task_cancel(**self.service_kwargs(task), reason=data.get("reason", ""))
+        return "Cancelled."
+
+
+# -- the admin task list ---------------------------------------------------------------------
+
+
+class TaskFilterForm(forms.Form):
+    """The list's filters, read from the query string; bad input is simply left out."""
+
+    ANY = ""
+    client = forms.ModelChoiceField(queryset=Client.objects.none(), required=False)
+    assignee = forms.ModelChoiceField(
+        queryset=Membership.objects.none(), required=False, label="Assistant"
+    )
+    status = forms.ChoiceField(
+        required=False,
+        choices=[(queries.OPEN, "Open"), *TaskStatus.choices, ("all", "Any status")],
+    )
+    service = forms.ModelChoiceField(queryset=Service.objects.none(), required=False)
+    due = forms.ChoiceField(required=False, choices=list(queries.DUE_FILTERS.items()))
+
+    # What the page shows with no query string: the work still needing someone.
+    DEFAULT_STATUS = queries.OPEN
+    DEFAULT_FILTERS = {
+        "client_id": None,
+        "assignee_id": None,
+        "service_id": None,
+        "status": DEFAULT_STATUS,
+        "due": "all",
+    }
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = Client.objects.filter(agency=agency).order_by("name")
+        self.fields["client"].empty_label = "Any client"
+        self.fields["assignee"].queryset = (
+            Membership.objects.filter(agency=agency, role=Role.ASSISTANT)
+            .select_related("user")
+            .order_by("user__full_name", "user__email")
+        )
+        self.fields["assignee"].empty_label = "Anyone"
+        self.fields["assignee"].label_from_instance = lambda m: (
+            m.user.get_full_name() or m.user.email
+        )
+        self.fields["service"].queryset = Service.objects.filter(agency=agency).order_by("name")
+        self.fields["service"].empty_label = "Any service"
+
+    def filters(self) -> dict:
+        self.is_valid()
+        data = self.cleaned_data
+        status = data.get("status") or self.DEFAULT_STATUS
+        client, assignee, service = data.get("client"), data.get("assignee"), data.get("service")
+        return {
+            "client_id": client.pk if client else None,
+            "assignee_id": assignee.pk if assignee else None,
+            "service_id": service.pk if service else None,
+            "status": None if status == "all" else status,
+            "due": data.get("due") or "all",
+        }
+
+
+@dataclass
+class ListRow:
+    task: Task
+    overdue: bool
+    at_risk: bool
+    waiting_too_long: bool
+
+
+def _list_rows(tasks, now) -> list[ListRow]:
+    return [
+        ListRow(
+            task=task,
+            overdue=queries.is_overdue(task, now),
+            at_risk=queries.is_at_risk(task, now),
+            waiting_too_long=queries.is_waiting_too_long(task, now),
+        )
+        for task in tasks
+    ]
+
+
+class TaskListView(StaffViewMixin, TemplateView):
+    template_name = "tasks/task_list.html"
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        filter_form = TaskFilterForm(self.request.GET, agency=self.agency)
+        filters = filter_form.filters()
+        page = Paginator(
+            queries.task_list(agency=self.agency, now=now, **filters), TASKS_PER_PAGE
+        ).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            page=page,
+            rows=_list_rows(page.object_list, now),
+            filter_form=filter_form,
+            filtered=filters != TaskFilterForm.DEFAULT_FILTERS,
+            at_risk_view=False,
+            **kwargs,
+        )
+
+
+class TaskAtRiskView(StaffViewMixin, TemplateView):
+    template_name = "tasks/task_list.html"
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        page = Paginator(
+            queries.tasks_at_risk(agency=self.agency, now=now), TASKS_PER_PAGE
+        ).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            page=page,
+            rows=_list_rows(page.object_list, now),
+            at_risk_view=True,
+            at_risk_hours=int(queries.AT_RISK_WITHIN / dt.timedelta(hours=1)),
+            unassigned_hours=int(queries.UNASSIGNED_TOO_LONG / dt.timedelta(hours=1)),
+            **kwargs,
+        )
+
+
+urlpatterns = [
+    path("queue/", QueueView.as_view(), name="assistant_queue"),
+    path("queue/pool/", PoolPartialView.as_view(), name="assistant_pool_partial"),
+    path("queue/take-next/", TakeNextView.as_view(), name="assistant_take_next"),
+    path("queue/timer/stop/", TimerStopView.as_view(), name="assistant_timer_stop"),
+    path("tasks/<int:pk>/timer/start/", TimerStartView.as_view(), name="task_timer_start"),
+    path("tasks/<int:pk>/start/", TaskStartView.as_view(), name="task_start"),
+    path("tasks/<int:pk>/log-time/", TaskLogTimeView.as_view(), name="task_log_time"),
+    path("tasks/<int:pk>/ask/", TaskAskView.as_view(), name="task_ask"),
+    path("tasks/<int:pk>/complete/", TaskCompleteView.as_view(), name="task_complete"),
+    path("tasks/<int:pk>/release/", TaskReleaseView.as_view(), name="task_release"),
+    path("tasks/<int:pk>/assign/", TaskAssignView.as_view(), name="task_assign"),
+    path("tasks/<int:pk>/cancel/", TaskCancelView.as_view(), name="task_cancel"),
+    path("tasks/", TaskListView.as_view(), name="task_list"),
+    path("tasks/at-risk/", TaskAtRiskView.as_view(), name="task_at_risk"),
+]

@@ -293,3 +293,17 @@ def test_dedicated_assistants_must_be_assistants_here(agency, other_agency, admi
     assert error.value.code == "contract_assistant_invalid"
     services.contract_update(agency=agency, actor=admin, contract=draft, dedicated=[])
     assert not draft.dedicated.exists()
+
+
+def test_no_new_contract_or_activation_for_an_inactive_client(agency, admin, draft):
+    LineFactory(agency=agency, contract=draft)
+    draft.client.status = "inactive"
+    draft.client.save()
+    with pytest.raises(ApplicationError) as error:
+        services.contract_transition(agency=agency, actor=admin, contract=draft, to="active")
+    assert error.value.code == "client_inactive"
+    with pytest.raises(ApplicationError) as error:
+        services.contract_create(agency=agency, actor=admin, client=draft.client, name="New",
+                                 starts_on=dt.date(2026, 5, 1), billing_cadence="monthly",
+                                 collection_method="charge_automatically")
+    assert error.value.code == "client_inactive"

@@ -206,5 +206,18 @@ ACCOUNT_SIGNUP_OPEN = env.bool("ACCOUNT_SIGNUP_OPEN", default=True)
 # permission check (never as public media).
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_EXTENSIONS = frozenset(
-    "pdf png jpg jpeg gif webp txt csv md doc docx xls xlsx ppt pptx odt ods zip eml".split()
+    [
+        *("pdf", "txt", "csv", "md", "eml", "zip"),
+        *("png", "jpg", "jpeg", "gif", "webp"),
+        *("doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods"),
+    ]
 )
+
+# Beat's periodic sweeps (run by the `beat` process beside the worker).
+CELERY_BEAT_SCHEDULE = {
+    # Recurring client requests become tasks; locked per row, so overlapping runs are safe.
+    "create-due-recurring-tasks": {
+        "task": "tasks.jobs.create_due_recurring_tasks",
+        "schedule": 5 * 60.0,
+    },
+}

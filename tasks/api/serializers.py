@@ -1,0 +1,211 @@
+"""What the tasks API reads and writes. Output serializers describe rows; input serializers
+only parse a body: every rule about what may happen is the services'."""
+
+from zoneinfo import ZoneInfo
+
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Membership
+from billing.api.serializers import AgencyScopedPrimaryKey
+from billing.pricing import task_estimate
+from billing.selectors import terms_in_force
+from tasks.models import Attachment, Comment, Priority, Task, TaskStatus, TimeEntry
+
+OPEN = "open"
+# Ids are checked against the database's range here, so an absurd number is a 400, not an
+# overflow inside the database driver.
+ID = {"min_value": 1, "max_value": 2**63 - 1}
+STATUS_FILTER_CHOICES = [(OPEN, "Any open status"), *TaskStatus.choices]
+ORDERING_CHOICES = ["due_at", "-due_at", "created_at", "-created_at"]
+
+
+@extend_schema_field({"type": "integer", "nullable": True})
+class EstimateField(serializers.Field):
+    """What the task costs at its contract line's terms with the time logged so far, in minor
+    units of the task's currency; null when a retainer's monthly bank decides it. Terms are
+    the version in force at completion (or now, for open work)."""
+
+    def __init__(self, **kwargs):
+        # Not read-only only so that the schema can leave it out of `required`: assistants
+        # never receive it. Nothing ever writes through this serializer.
+        super().__init__(source="*", required=False, **kwargs)
+
+    def to_representation(self, task):
+        terms = terms_in_force(task.contract_line, task.completed_at or self.parent.now)
+        return task_estimate(terms, task.minutes_logged) if terms else None
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    """A task. `max_budget` and `estimate` are minor units of `currency`; times are UTC.
+    `estimate` is given to clients and staff only, never to assistants."""
+
+    estimate = EstimateField()
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "client",
+            "service",
+            "contract_line",
+            "title",
+            "details",
+            "template_data",
+            "priority",
+            "due_at",
+            "max_budget",
+            "currency",
+            "status",
+            "assignee",
+            "minutes_logged",
+            "created_at",
+            "started_at",
+            "completed_at",
+            "completion_summary",
+            "approved_at",
+            "estimate",
+        ]
+        read_only_fields = [f for f in fields if f != "estimate"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.context.get("hide_prices"):
+            del fields["estimate"]
+        return fields
+
+    @property
+    def now(self):
+        # One instant for every row of a response.
+        return self.root.context.setdefault("now", timezone.now())
+
+
+class TaskRequestSerializer(serializers.Serializer):
+    """A client's request. `due_at` without an offset is read in the client's time zone;
+    without a due time the service's turnaround applies. `template_data` holds the
+    service's request-form fields."""
+
+    service = serializers.IntegerField(help_text="A service of one of your contract's lines.", **ID)
+    title = serializers.CharField(max_length=200, allow_blank=True)
+    details = serializers.CharField(required=False, allow_blank=True, default="")
+    due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    max_budget = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        max_value=2**31 - 1,
+        help_text="Minor units of the contract's currency.",
+    )
+    template_data = serializers.DictField(required=False, default=dict)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        client = self.context.get("client")
+        if client is not None:
+            fields["due_at"].timezone = ZoneInfo(client.time_zone)
+        return fields
+
+
+class TaskFilterSerializer(serializers.Serializer):
+    """The list's query parameters."""
+
+    status = serializers.ChoiceField(choices=STATUS_FILTER_CHOICES, required=False)
+    client = serializers.IntegerField(required=False, **ID)
+    assignee = serializers.IntegerField(required=False, help_text="A membership id.", **ID)
+    service = serializers.IntegerField(required=False, **ID)
+    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, default="due_at")
+
+
+class QuestionSerializer(serializers.Serializer):
+    question = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SummarySerializer(serializers.Serializer):
+    summary = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="A handover note (internal)."
+    )
+
+
+class AssignSerializer(NoteSerializer):
+    assignee = AgencyScopedPrimaryKey(model=Membership, help_text="An assistant's membership id.")
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    """A message on a task. Internal ones never reach the client."""
+
+    author_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "author_name", "kind", "body", "internal", "created_at"]
+        read_only_fields = fields
+
+    def get_author_name(self, comment) -> str:
+        return str(comment.author) if comment.author else ""
+
+
+class CommentWriteSerializer(serializers.Serializer):
+    body = serializers.CharField(required=False, allow_blank=True, default="")
+    internal = serializers.BooleanField(
+        default=False, help_text="Only the agency's people see it; ignored for clients."
+    )
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    download = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "size", "content_type", "uploaded_by", "created_at", "download"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_download(self, attachment) -> str:
+        path = reverse(
+            "api:task-file-download",
+            kwargs={
+                "agency_slug": self.context["agency"].slug,
+                "pk": attachment.task_id,
+                "file_pk": attachment.pk,
+            },
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class TimeEntrySerializer(serializers.ModelSerializer):
+    """Time on a task: a running timer has no `ended_at` yet."""
+
+    class Meta:
+        model = TimeEntry
+        fields = ["id", "task", "assistant", "started_at", "ended_at", "minutes", "note", "manual"]
+        read_only_fields = fields
+
+
+class TimeEntryWriteSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(help_text="Between 1 and 720.")
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TimerStartSerializer(serializers.Serializer):
+    task = serializers.IntegerField(help_text="One of your tasks.", **ID)

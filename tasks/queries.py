@@ -1,0 +1,187 @@
+"""Reads for the work pages: the admin task list and its filters, the at-risk view, the
+marks a task row carries (overdue, at risk, the client's working day) and the counts the
+dashboards show. Every list here costs a fixed number of queries, however many rows."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet
+
+from assistants.models import AssistantProfile
+from assistants.schedule import is_on_shift
+from core.roles import Role
+from tasks.models import ACTIVE_STATUSES, OPEN_STATUSES, Task, TaskStatus, TimeEntry
+from tasks.selectors import with_list_data
+
+# A task due within this long that nobody has started is flagged "at risk". One figure for
+# every service on purpose: turnarounds differ per service, but the question the flag asks
+# is the same everywhere ("will this still make it if someone starts now?"), and half a
+# working day is about the smallest span in which a typical VA task gets picked up and done.
+# A per-service threshold would need a field on Service; revisit if agencies ask for it.
+AT_RISK_WITHIN = dt.timedelta(hours=4)
+# Queued work nobody has taken for this long is flagged too: the pool is not draining.
+UNASSIGNED_TOO_LONG = dt.timedelta(hours=2)
+# Work that has not started yet; in_progress and waiting_on_client have someone on it.
+NOT_STARTED = (TaskStatus.REQUESTED, TaskStatus.QUEUED, TaskStatus.ASSIGNED)
+
+# Clients have no working hours of their own yet, so "the client's working day" is the
+# common office week in the client's own time zone: Monday to Friday, 09:00 to 17:00.
+CLIENT_WORKDAYS = range(0, 5)  # datetime.weekday(): Monday .. Friday
+CLIENT_DAY_STARTS = dt.time(9, 0)
+CLIENT_DAY_ENDS = dt.time(17, 0)
+
+
+# -- marks on one row --------------------------------------------------------------------
+
+
+def is_overdue(task: Task, now: dt.datetime) -> bool:
+    return task.status in OPEN_STATUSES and task.due_at < now
+
+
+def is_at_risk(task: Task, now: dt.datetime) -> bool:
+    """Not overdue yet, but due within AT_RISK_WITHIN and nobody has started it."""
+    return task.status in NOT_STARTED and now <= task.due_at < now + AT_RISK_WITHIN
+
+
+def is_waiting_too_long(task: Task, now: dt.datetime) -> bool:
+    """In the pool, unassigned, for longer than UNASSIGNED_TOO_LONG since it (last) entered
+    the pool."""
+    return (
+        task.status in (TaskStatus.REQUESTED, TaskStatus.QUEUED)
+        and task.assignee_id is None
+        and task.queued_at < now - UNASSIGNED_TOO_LONG
+    )
+
+
+def is_client_working_day(client, now: dt.datetime) -> bool:
+    local = now.astimezone(ZoneInfo(client.time_zone))
+    return (
+        local.weekday() in CLIENT_WORKDAYS and CLIENT_DAY_STARTS <= local.time() < CLIENT_DAY_ENDS
+    )
+
+
+# -- the admin list -----------------------------------------------------------------------
+
+OPEN = "open"  # the pseudo-status: every status that still needs someone
+DUE_FILTERS = {
+    "all": "Any time",
+    "overdue": "Overdue",
+    "today": "Due today",
+    "week": "Due this week",
+}
+
+
+def task_list(
+    *,
+    agency,
+    now: dt.datetime,
+    client_id: int | None = None,
+    assignee_id: int | None = None,
+    status: str | None = None,
+    service_id: int | None = None,
+    due: str = "all",
+) -> QuerySet[Task]:
+    """The agency's tasks for the staff list, most urgent first. `status` is a TaskStatus
+    or OPEN; `due` one of DUE_FILTERS, "today" and "this week" in the agency's zone (the
+    week runs Monday to Sunday, as on the agency's calendar)."""
+    tasks = Task.objects.filter(agency=agency)
+    if client_id:
+        tasks = tasks.filter(client_id=client_id)
+    if assignee_id:
+        tasks = tasks.filter(assignee_id=assignee_id)
+    if service_id:
+        tasks = tasks.filter(service_id=service_id)
+    if status == OPEN:
+        tasks = tasks.filter(status__in=OPEN_STATUSES)
+    elif status:
+        tasks = tasks.filter(status=status)
+    if due == "overdue":
+        tasks = tasks.filter(status__in=OPEN_STATUSES, due_at__lt=now)
+    elif due in ("today", "week"):
+        zone = ZoneInfo(agency.time_zone)
+        today = now.astimezone(zone).date()
+        first = today if due == "today" else today - dt.timedelta(days=today.weekday())
+        days = 1 if due == "today" else 7
+        start = dt.datetime.combine(first, dt.time(), tzinfo=zone)
+        end = dt.datetime.combine(first + dt.timedelta(days=days), dt.time(), tzinfo=zone)
+        tasks = tasks.filter(due_at__gte=start, due_at__lt=end)
+    return with_list_data(tasks).order_by("due_at", "-priority", "pk")
+
+
+def tasks_at_risk(*, agency, now: dt.datetime) -> QuerySet[Task]:
+    """Open work that needs an admin's eye: overdue; due within AT_RISK_WITHIN and not
+    started; or waiting in the pool, unassigned, for longer than UNASSIGNED_TOO_LONG since
+    it last entered the pool.
+    """
+    return (
+        with_list_data(Task.objects.filter(agency=agency, status__in=OPEN_STATUSES))
+        .filter(
+            Q(due_at__lt=now)
+            | Q(status__in=NOT_STARTED, due_at__lt=now + AT_RISK_WITHIN)
+            | Q(
+                status__in=(TaskStatus.REQUESTED, TaskStatus.QUEUED),
+                assignee__isnull=True,
+                queued_at__lt=now - UNASSIGNED_TOO_LONG,
+            )
+        )
+        .order_by("due_at", "-priority", "pk")
+    )
+
+
+def work_counts(*, agency, now: dt.datetime) -> dict[str, int]:
+    """The staff dashboard's figures: open tasks and those at risk."""
+    return {
+        "open": Task.objects.filter(agency=agency, status__in=OPEN_STATUSES).count(),
+        "at_risk": tasks_at_risk(agency=agency, now=now).count(),
+    }
+
+
+def active_task_count(*, agency, membership) -> int:
+    return Task.objects.filter(
+        agency=agency, assignee=membership, status__in=ACTIVE_STATUSES
+    ).count()
+
+
+# -- time and people on one task ------------------------------------------------------------
+
+
+def running_timer_of(*, agency, membership) -> TimeEntry | None:
+    """The assistant's running timer (at most one, the database sees to it)."""
+    return (
+        TimeEntry.objects.filter(agency=agency, assistant=membership, ended_at__isnull=True)
+        .select_related("task")
+        .first()
+    )
+
+
+def time_entries_of(*, agency, task: Task) -> QuerySet[TimeEntry]:
+    return (
+        TimeEntry.objects.filter(agency=agency, task=task)
+        .select_related("assistant__user")
+        .order_by("started_at", "pk")
+    )
+
+
+def assistants_for_assignment(*, agency, now: dt.datetime) -> list[AssistantProfile]:
+    """Active assistants to give work to, each with `load` (their active tasks) and
+    `on_shift` (their own working hours include `now`), by name. One query."""
+    profiles = (
+        AssistantProfile.objects.filter(
+            agency=agency,
+            is_active=True,
+            membership__is_active=True,
+            membership__role=Role.ASSISTANT,
+        )
+        .select_related("membership__user")
+        .annotate(
+            load=Count(
+                "membership__assigned_tasks",
+                filter=Q(membership__assigned_tasks__status__in=ACTIVE_STATUSES),
+            )
+        )
+        .order_by("membership__user__full_name", "membership__user__email", "pk")
+    )
+    profiles = list(profiles)
+    for profile in profiles:
+        profile.on_shift = is_on_shift(profile, now)
+    return profiles

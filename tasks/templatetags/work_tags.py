@@ -1,0 +1,85 @@
+"""Data the work pages' templates need beyond their view's context: the dashboards' counts
+and the task page's work panel (its time entries, the viewer's timer, who to assign)."""
+
+from dataclasses import dataclass, field
+
+from django import template
+from django.utils import timezone
+
+from core.roles import STAFF_ROLES, Role
+from tasks import queries
+from tasks.models import TaskStatus
+
+register = template.Library()
+
+
+@register.filter
+def clock(seconds) -> str:
+    """{{ 1510|clock }} -> "0:25:10", a running timer's elapsed time."""
+    seconds = max(int(seconds or 0), 0)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+@register.simple_tag
+def my_active_task_count(agency, membership) -> int:
+    """The assistant dashboard's figure. One query."""
+    return queries.active_task_count(agency=agency, membership=membership)
+
+
+@register.simple_tag
+def staff_work_counts(agency) -> dict[str, int]:
+    """The staff dashboard's figures: open and at-risk tasks. Two queries."""
+    return queries.work_counts(agency=agency, now=timezone.now())
+
+
+@dataclass
+class WorkPanel:
+    """What the task page's work panel shows one member about one task."""
+
+    can_work: bool = False  # the assignee, on open work
+    can_start: bool = False
+    can_time: bool = False  # may start the timer
+    can_log: bool = False
+    can_ask: bool = False
+    can_complete: bool = False
+    in_my_pool: bool = False
+    timer_here: object = None  # the viewer's running timer, when it runs on this task
+    timer_elsewhere: object = None  # the viewer's running timer on another task
+    timer_seconds: int = 0
+    time_entries: list = field(default_factory=list)
+    show_time: bool = False
+    assistants: list = field(default_factory=list)
+
+
+@register.simple_tag
+def work_panel(task, agency, membership, is_assignee) -> WorkPanel:
+    """Which of the work actions this member may take on this task now. The services
+    still decide; this only keeps buttons that would certainly fail off the page."""
+    panel = WorkPanel()
+    is_staff = membership.role in STAFF_ROLES
+    S = TaskStatus
+    if is_assignee and task.is_open:
+        panel.can_work = True
+        panel.can_start = task.status == S.ASSIGNED
+        panel.can_time = task.status in (S.ASSIGNED, S.IN_PROGRESS)
+        panel.can_log = task.status in (S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CLIENT)
+        panel.can_ask = task.status == S.IN_PROGRESS
+        panel.can_complete = task.status in (S.ASSIGNED, S.IN_PROGRESS)
+    # An assistant sees a queued task that is not theirs only because it is in their pool.
+    panel.in_my_pool = (
+        membership.role == Role.ASSISTANT and task.status == S.QUEUED and not is_assignee
+    )
+    if membership.role == Role.ASSISTANT:
+        running = queries.running_timer_of(agency=agency, membership=membership)
+        if running is not None and running.task_id == task.pk:
+            panel.timer_here = running
+            panel.timer_seconds = int((timezone.now() - running.started_at).total_seconds())
+        else:
+            panel.timer_elsewhere = running
+    panel.show_time = is_assignee or is_staff
+    if panel.show_time:
+        panel.time_entries = list(queries.time_entries_of(agency=agency, task=task))
+    if is_staff and task.is_open:
+        panel.assistants = queries.assistants_for_assignment(agency=agency, now=timezone.now())
+    return panel
