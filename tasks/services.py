@@ -305,8 +305,9 @@ def task_start(*, agency, actor, membership, task: Task) -> Task:
         task = _locked(task)
         _require_assignee(task, membership)
         if task.status != S.ASSIGNED:
-            raise ApplicationError("Only an assigned task can be started.",
-                                   code="task_not_startable")
+            raise ApplicationError(
+                "Only an assigned task can be started.", code="task_not_startable"
+            )
         _start(task, actor)
     return task
 

@@ -303,7 +303,13 @@ def test_no_new_contract_or_activation_for_an_inactive_client(agency, admin, dra
         services.contract_transition(agency=agency, actor=admin, contract=draft, to="active")
     assert error.value.code == "client_inactive"
     with pytest.raises(ApplicationError) as error:
-        services.contract_create(agency=agency, actor=admin, client=draft.client, name="New",
-                                 starts_on=dt.date(2026, 5, 1), billing_cadence="monthly",
-                                 collection_method="charge_automatically")
+        services.contract_create(
+            agency=agency,
+            actor=admin,
+            client=draft.client,
+            name="New",
+            starts_on=dt.date(2026, 5, 1),
+            billing_cadence="monthly",
+            collection_method="charge_automatically",
+        )
     assert error.value.code == "client_inactive"
