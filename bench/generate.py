@@ -220,33 +220,40 @@ def bench_exists() -> bool:
 
 
 def reset(progress: Progress) -> None:
-    """Delete every bench agency's rows table by table (one DELETE each, no per-row
-    cascade collection), then the agencies and the bench people."""
+    from django.db.models import Q
+
+    removed = remove_agencies(
+        Q(slug=BIG_SLUG) | Q(slug__startswith=SMALL_PREFIX) | Q(slug=EMPTY_SLUG)
+    )
+    progress.say(f"removed {removed} bench agencies")
+
+
+def remove_agencies(which) -> int:
+    """Delete the matching agencies' rows table by table (one DELETE each, no per-row
+    cascade collection, which PROTECT foreign keys would refuse anyway), then the agencies
+    and the bench people. Returns how many agencies went."""
     from django.apps import apps
     from django.db import transaction
-    from django.db.models import Q
 
     from accounts.models import Agency, User
     from core.models import TenantModel
     from core.tenancy import scopes_disabled
 
     with scopes_disabled(), transaction.atomic():
-        agencies = list(
-            Agency.objects.filter(
-                Q(slug=BIG_SLUG) | Q(slug__startswith=SMALL_PREFIX) | Q(slug=EMPTY_SLUG)
-            ).values_list("pk", flat=True)
-        )
+        agencies = list(Agency.objects.filter(which).values_list("pk", "slug"))
         if not agencies:
-            return
+            return 0
+        ids = [pk for pk, _ in agencies]
         tenant_models = [
             m for m in apps.get_models() if issubclass(m, TenantModel) and not m._meta.proxy
         ]
-        # Children before parents, so that SQLite without deferred checks is content too.
+        # Children before parents, so that the order suits immediate constraint checks too.
         for model in sorted(tenant_models, key=_depth, reverse=True):
-            model.objects.filter(agency_id__in=agencies)._raw_delete(model.objects.db)
-        Agency.objects.filter(pk__in=agencies).delete()
-        User.objects.filter(email__endswith=f".{EMAIL_DOMAIN}").delete()
-    progress.say(f"removed {len(agencies)} bench agencies")
+            model.objects.filter(agency_id__in=ids)._raw_delete(model.objects.db)
+        Agency.objects.filter(pk__in=ids).delete()
+        for _, slug in agencies:
+            User.objects.filter(email__endswith=f"@{slug}.{EMAIL_DOMAIN}").delete()
+    return len(agencies)
 
 
 def _depth(model, seen=()) -> int:
@@ -555,7 +562,7 @@ class World:
                         Comment(
                             agency=self.agency,
                             task=task,
-                            author_id=task.assignee.user_id,
+                            author_id=self.by_membership[task.assignee_id].membership.user_id,
                             kind="question",
                             body="Could you confirm the details before I go on?",
                             created_at=task.started_at + dt.timedelta(minutes=30),
@@ -617,19 +624,20 @@ class World:
             assignee = self._any_assistant(line)
 
         task = Task(
-            agency=self.agency,
-            client=client,
-            contract_line=line,
-            contract=line.contract,
-            service=service,
-            category=service.category,
+            # ids rather than objects: setting related objects costs more than the insert
+            agency_id=self.agency.pk,
+            client_id=client.pk,
+            contract_line_id=line.pk,
+            contract_id=line.contract_id,
+            service_id=service.pk,
+            category_id=service.category_id,
             currency=line.contract.currency,
             title=rng.choice(TITLES.get(service.name, [service.name])),
             details="See the client manual. Attachments follow by e-mail.",
             template_data=self._template_data(service),
             priority=priority,
             status=status,
-            assignee=assignee.membership if assignee else None,
+            assignee_id=assignee.membership.pk if assignee else None,
             requested_by_id=rng.choice(self.requesters[client.pk]),
             max_budget=rng.randrange(5000, 50000, 500) if rng.random() < 0.1 else None,
         )

@@ -145,7 +145,7 @@ def recurring_create(
             "Give the request a title.", code="task_title_required", extra={"field": "title"}
         )
     # One check of the service's form fields, the one every single request goes through.
-    cleaned = services._template_values(service, template_data or {})
+    cleaned = services.task_template_values(service, template_data or {})
     recurring = RecurringRequest(
         agency=agency,
         client=client,

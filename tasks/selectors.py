@@ -1,9 +1,9 @@
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from billing.models import ContractAssistant, ContractLine, ContractStatus
 from core.roles import STAFF_ROLES, Role
-from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
+from tasks.models import ACTIVE_STATUSES, OPEN_STATUSES, Task, TaskStatus
 
 
 def live_lines_for_client(*, agency, client, at=None) -> QuerySet[ContractLine]:
@@ -75,3 +75,25 @@ def tasks_visible_to(*, agency, membership) -> QuerySet[Task]:
 def with_list_data(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """What a task list row shows, in a fixed number of queries."""
     return tasks.select_related("client", "service", "assignee__user", "contract_line")
+
+
+# The tabs of a client's list, in the client's words. "Open" is everything not finished,
+# so a task waiting on the client is both open and waiting on them.
+REQUEST_GROUPS = {
+    "open": ("Open", Q(status__in=OPEN_STATUSES)),
+    "waiting": ("Waiting on you", Q(status=TaskStatus.WAITING_ON_CLIENT)),
+    "approval": (
+        "Awaiting your approval",
+        Q(status=TaskStatus.COMPLETED, approved_at__isnull=True),
+    ),
+    "done": ("Done", Q(status=TaskStatus.COMPLETED, approved_at__isnull=False)),
+    "cancelled": ("Cancelled", Q(status=TaskStatus.CANCELLED)),
+}
+
+
+def request_counts(*, agency, client_id) -> dict[str, int]:
+    """How many of a client's tasks fall in each tab, in one query."""
+    return Task.objects.filter(agency=agency, client_id=client_id).aggregate(
+        all=Count("pk"),
+        **{key: Count("pk", filter=condition) for key, (_, condition) in REQUEST_GROUPS.items()},
+    )

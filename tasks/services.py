@@ -4,6 +4,8 @@ with the actor, and an illegal move is a clear error."""
 
 import datetime as dt
 import math
+import mimetypes
+import os
 
 from django.conf import settings
 from django.db import transaction
@@ -116,7 +118,7 @@ def task_request(
         raise ApplicationError(
             "Give the request a title.", code="task_title_required", extra={"field": "title"}
         )
-    cleaned = _template_values(service, template_data or {})
+    cleaned = task_template_values(service, template_data or {})
     with transaction.atomic():
         task = Task.objects.create(
             agency=agency,
@@ -141,7 +143,7 @@ def task_request(
     return task
 
 
-def _template_values(service, data: dict) -> dict:
+def task_template_values(service, data: dict) -> dict:
     """Check a request's extra fields against the service's template; store them as text."""
     from django import forms
 
@@ -453,11 +455,9 @@ def comment_add(
     return comment
 
 
-def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
-    """Attach a file: at most ATTACHMENT_MAX_BYTES, of a kind the agency works with."""
-    import mimetypes
-    import os
-
+def attachment_check(upload) -> None:
+    """Refuse a file that is not of a kind the agency works with, or is larger than
+    ATTACHMENT_MAX_BYTES. Forms call it before writing anything; attachment_add again."""
     extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
     if extension not in settings.ATTACHMENT_EXTENSIONS:
         raise ApplicationError(
@@ -474,6 +474,12 @@ def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
             code="attachment_too_large",
             extra={"field": "file"},
         )
+
+
+def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
+    """Attach a file to a task (see attachment_check for what is refused). The file is
+    stored under a random name; if its row cannot be written, the file is removed."""
+    attachment_check(upload)
     name = os.path.basename(upload.name)[:200]
     with transaction.atomic():
         attachment = Attachment(
@@ -485,7 +491,7 @@ def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
             content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
         )
         attachment.file.save(name, upload, save=False)
-        try:  # if the row cannot be written, the stored file must not linger
+        try:
             attachment.save()
         except Exception:
             attachment.file.delete(save=False)

@@ -13,8 +13,11 @@ def money(minor, currency):
 
 @register.filter
 def hours(minutes):
-    """{{ minutes|hours }} → "7.5 h" (durations are stored in whole minutes)."""
+    """{{ minutes|hours }}: 50 → "50 min", 95 → "1 h 35 min", 600 → "10 h" (durations are
+    stored in whole minutes)."""
     if minutes is None:
         return "—"
-    value = minutes / 60
-    return f"{value:g} h"
+    whole, rest = divmod(int(minutes), 60)
+    if not whole:
+        return f"{rest} min"
+    return f"{whole} h {rest} min" if rest else f"{whole} h"

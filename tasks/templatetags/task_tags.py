@@ -2,7 +2,7 @@
 
 from django import template
 
-from tasks.views.client import request_counts
+from tasks.selectors import request_counts
 
 register = template.Library()
 

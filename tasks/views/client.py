@@ -6,7 +6,6 @@ the URL, so there is nothing to change in an address to reach another client's w
 """
 
 import datetime as dt
-import os
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -14,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -32,60 +31,12 @@ from core.roles import Role
 from core.views import AgencyViewMixin, ServiceFormView
 from tasks import recurring as recurring_services
 from tasks import services
-from tasks.models import OPEN_STATUSES, Priority, RecurringRequest, Task, TaskStatus
-from tasks.selectors import live_lines_for_client, with_list_data
+from tasks.models import Priority, RecurringRequest, Task, TaskStatus
+from tasks.selectors import REQUEST_GROUPS, live_lines_for_client, request_counts, with_list_data
 from tasks.views.shared import TaskMixin
 
 CLIENT_ONLY = frozenset({Role.CLIENT})
 PAGE_SIZE = 50
-
-# The tabs of a client's list, in the client's words. "Open" is everything not finished,
-# so a task waiting on the client is both open and waiting on them.
-REQUEST_GROUPS = {
-    "open": ("Open", Q(status__in=OPEN_STATUSES)),
-    "waiting": ("Waiting on you", Q(status=TaskStatus.WAITING_ON_CLIENT)),
-    "approval": (
-        "Awaiting your approval",
-        Q(status=TaskStatus.COMPLETED, approved_at__isnull=True),
-    ),
-    "done": ("Done", Q(status=TaskStatus.COMPLETED, approved_at__isnull=False)),
-    "cancelled": ("Cancelled", Q(status=TaskStatus.CANCELLED)),
-}
-
-
-def request_counts(*, agency, client_id) -> dict[str, int]:
-    """How many of a client's tasks fall in each tab, in one query."""
-    return Task.objects.filter(agency=agency, client_id=client_id).aggregate(
-        all=Count("pk"),
-        **{key: Count("pk", filter=condition) for key, (_, condition) in REQUEST_GROUPS.items()},
-    )
-
-
-def attachment_refusal(upload) -> ApplicationError | None:
-    """Why services.attachment_add would refuse this file (its type or size), or None.
-
-    The request form checks every file with this before anything is written, so a refused
-    file leaves no task behind. It states the service's rule with the same settings,
-    messages and codes; tests/tasks/test_client_portal.py holds the two in step.
-    """
-    extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
-    if extension not in settings.ATTACHMENT_EXTENSIONS:
-        return ApplicationError(
-            f"Files of type .{extension or '?'} cannot be attached. Allowed: "
-            + ", ".join(sorted(settings.ATTACHMENT_EXTENSIONS))
-            + ".",
-            code="attachment_type_refused",
-            extra={"field": "file"},
-        )
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
-        return ApplicationError(
-            f"Files may be at most {limit} MB.",
-            code="attachment_too_large",
-            extra={"field": "file"},
-        )
-    return None
-
 
 # -- forms ---------------------------------------------------------------------------------
 
@@ -230,8 +181,9 @@ class TaskRequestForm(ServiceRequestForm):
         uploads = self.cleaned_data["attachments"]
         refusals = []
         for upload in uploads:
-            refusal = attachment_refusal(upload)
-            if refusal is not None:
+            try:
+                services.attachment_check(upload)
+            except ApplicationError as refusal:
                 refusals.append(f"{upload.name}: {refusal.message}")
         if refusals:
             raise forms.ValidationError(refusals)

@@ -149,7 +149,7 @@ def test_rows_show_the_marks_people_and_time(agency, signed_in, spread):
     rows = {row.task.title: row for row in response.context["rows"]}
     assert rows["Late"].overdue and rows["Soon"].at_risk and not rows["Tonight"].at_risk
     html = response.content.decode()
-    assert "Ann Able" in html and "Bob Baker" in html and "1.5 h" in html
+    assert "Ann Able" in html and "Bob Baker" in html and "1 h 30 min" in html
     assert html.count('data-testid="overdue"') == 1 and html.count('data-testid="at-risk"') == 1
     assert "Wed 4 Mar, 10:00" in html  # Late, in the agency's zone (London, GMT in March)
 
