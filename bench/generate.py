@@ -662,7 +662,7 @@ class World:
             created = now - dt.timedelta(minutes=rng.randint(60, 10 * 24 * 60))
             task.due_at = now + dt.timedelta(minutes=rng.randint(-24 * 60, 7 * 24 * 60))
         task.due_at = max(task.due_at, created + dt.timedelta(hours=1))
-        task.created_at = created
+        task.created_at = task.queued_at = created  # the pool's wait counts from the request
 
         if status in ("in_progress", "waiting_on_client", "completed"):
             task.started_at = created + dt.timedelta(minutes=rng.randint(10, 24 * 60))

@@ -101,6 +101,8 @@ class Task(TenantModel):
             # the pool: queued work of a category, most urgent first
             models.Index(fields=["agency", "status", "category", "due_at"]),
             models.Index(fields=["agency", "status", "due_at"]),
+            # staff and API lists over every status, by due time
+            models.Index(fields=["agency", "due_at"]),
             # an assistant's own work
             models.Index(fields=["agency", "assignee", "status", "due_at"]),
             # a client's list, newest first

@@ -36,21 +36,29 @@ def pool_for(*, agency, membership) -> QuerySet[Task]:
     """Queued tasks an assistant may take: of a category they are skilled in, under a
     contract that dedicates nobody, or any category under a contract that dedicates them.
     Most urgent first: earliest due, then highest priority."""
+    eligible = _eligible(agency=agency, membership=membership)
+    if eligible is None:
+        return Task.objects.none()
+    return (
+        Task.objects.filter(agency=agency, status=TaskStatus.QUEUED)
+        .filter(eligible)
+        .order_by("due_at", "-priority", "pk")
+    )
+
+
+def _eligible(*, agency, membership) -> Q | None:
+    """The condition on a task row that makes it the assistant's to take (None: nothing
+    is, e.g. no active profile). Subqueries are on the small contract and skill tables."""
     profile = getattr(membership, "assistant_profile", None)
     if profile is None or not profile.is_active:
-        return Task.objects.none()
+        return None
     dedicated_to_me = ContractAssistant.objects.filter(agency=agency, membership=membership).values(
         "contract"
     )
     dedicated_to_anyone = ContractAssistant.objects.filter(agency=agency).values("contract")
     skills = profile.assistant_skills.values("category")
-    return (
-        Task.objects.filter(agency=agency, status=TaskStatus.QUEUED)
-        .filter(
-            Q(contract__in=dedicated_to_me)
-            | (Q(category__in=skills) & ~Q(contract__in=dedicated_to_anyone))
-        )
-        .order_by("due_at", "-priority", "pk")
+    return Q(contract__in=dedicated_to_me) | (
+        Q(category__in=skills) & ~Q(contract__in=dedicated_to_anyone)
     )
 
 
@@ -68,8 +76,13 @@ def tasks_visible_to(*, agency, membership) -> QuerySet[Task]:
         return tasks
     if membership.role == Role.CLIENT:
         return tasks.filter(client_id=membership.client_id)
-    pool = pool_for(agency=agency, membership=membership).values("pk")
-    return tasks.filter(Q(assignee=membership) | Q(pk__in=pool))
+    # The pool's conditions inline rather than "pk IN (pool)", which made the database scan
+    # every task of the agency.
+    eligible = _eligible(agency=agency, membership=membership)
+    mine = Q(assignee=membership)
+    if eligible is None:
+        return tasks.filter(mine)
+    return tasks.filter(mine | (Q(status=TaskStatus.QUEUED) & eligible))
 
 
 def with_list_data(tasks: QuerySet[Task]) -> QuerySet[Task]:

@@ -218,8 +218,13 @@ def task_take_next(*, agency, actor, membership) -> Task | None:
             )
         pool = pool_for(agency=agency, membership=membership)
         if connection_supports_skip_locked():
+            # Lock one candidate at a time: locking a batch would hide all of it from
+            # everyone else pressing at the same moment, who would be told the pool is empty.
             pool = pool.select_for_update(skip_locked=True, of=("self",))
-        for candidate in pool.values_list("pk", flat=True)[:20]:
+        for _attempt in range(20):
+            candidate = pool.values_list("pk", flat=True).first()
+            if candidate is None:
+                return None
             claimed = Task.objects.filter(
                 pk=candidate, status=S.QUEUED, assignee__isnull=True
             ).update(status=S.ASSIGNED, assignee=membership)

@@ -137,12 +137,6 @@ def test_one_assistant_pressing_from_many_threads_stays_within_capacity(agency, 
         assert held == set(won)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="task_take_next locks its first 20 candidates (FOR UPDATE SKIP LOCKED LIMIT 20), "
-    "so a few concurrent callers lock the whole pool between them and the rest are told it "
-    "is empty; locking one candidate at a time (LIMIT 1) would fix it",
-)
 def test_nobody_is_told_the_pool_is_empty_while_enough_work_is_queued(agency, line):
     for _ in range(TASKS):
         TaskFactory(agency=agency, contract_line=line)
