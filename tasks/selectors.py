@@ -110,3 +110,20 @@ def request_counts(*, agency, client_id) -> dict[str, int]:
         all=Count("pk"),
         **{key: Count("pk", filter=condition) for key, (_, condition) in REQUEST_GROUPS.items()},
     )
+
+
+def attachment_download(attachment):
+    """The stored file as a download under its original name (404 if the file is gone).
+    Callers have already checked that the viewer may see the attachment's task."""
+    from django.http import FileResponse, Http404
+
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing.") from None
+    return FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.name,
+        content_type=attachment.content_type,
+    )

@@ -4,7 +4,7 @@ checks them); which task a caller may act on is `tasks_visible_to`; whether the 
 allowed is the service's decision."""
 
 from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
@@ -38,7 +38,7 @@ from tasks.api.serializers import (
     TimerStartSerializer,
 )
 from tasks.models import OPEN_STATUSES, Attachment, Task, TimeEntry
-from tasks.selectors import tasks_visible_to
+from tasks.selectors import attachment_download, tasks_visible_to
 
 ASSISTANTS = frozenset({Role.ASSISTANT})
 CLIENTS = frozenset({Role.CLIENT})
@@ -340,16 +340,7 @@ class AttachmentDownloadView(OneTaskMixin, generics.GenericAPIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, agency_slug, pk, file_pk):
         attachment = get_object_or_404(Attachment, agency=self.agency, task=self.task, pk=file_pk)
-        try:
-            handle = attachment.file.open("rb")
-        except FileNotFoundError:
-            raise Http404("The file is missing.") from None
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.name,
-            content_type=attachment.content_type,
-        )
+        return attachment_download(attachment)
 
 
 class TimeEntryListView(OneTaskMixin, generics.ListCreateAPIView):

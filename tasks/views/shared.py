@@ -1,7 +1,6 @@
 """The task page every role opens, and its conversation and files."""
 
 from django.contrib import messages
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils import timezone
@@ -17,7 +16,7 @@ from core.roles import STAFF_ROLES, Role
 from core.views import AgencyViewMixin
 from tasks import services
 from tasks.models import Attachment
-from tasks.selectors import tasks_visible_to
+from tasks.selectors import attachment_download, tasks_visible_to
 
 
 def viewer_time_zone(membership, agency, client) -> str:
@@ -134,16 +133,7 @@ class AttachmentDownloadView(TaskMixin, View):
     def get(self, request, agency_slug, pk, attachment_pk):
         task = self.get_task()
         attachment = get_object_or_404(Attachment, agency=self.agency, task=task, pk=attachment_pk)
-        try:
-            handle = attachment.file.open("rb")
-        except FileNotFoundError:
-            raise Http404("The file is missing.") from None
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=attachment.name,
-            content_type=attachment.content_type,
-        )
+        return attachment_download(attachment)
 
 
 urlpatterns = [
