@@ -103,6 +103,12 @@ class Task(TenantModel):
             models.Index(fields=["agency", "status", "due_at"]),
             # staff and API lists over every status, by due time
             models.Index(fields=["agency", "due_at"]),
+            # open work by due time: the lists people look at most, a small share of rows
+            models.Index(
+                fields=["agency", "due_at"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="task_open_by_due",
+            ),
             # an assistant's own work
             models.Index(fields=["agency", "assignee", "status", "due_at"]),
             # a client's list, newest first
