@@ -18,6 +18,7 @@ from clients.models import Client
 from clients.services import client_manual_update
 from core.roles import Role
 from core.tenancy import agency_scope
+from tasks.services import task_request, task_take_next
 
 DEMO_SLUG = "demo"
 CLIENTS = [
@@ -132,6 +133,18 @@ DEMO_CONTRACTS = [
     ),
 ]
 
+DEMO_REQUESTS = [
+    ("Acme Dental", "Inbox triage", "Sort the front-desk inbox before Monday", {}, 2),
+    (
+        "Acme Dental",
+        "Travel booking",
+        "Flights to the Chicago dental expo",
+        {"origin": "Austin", "destination": "Chicago", "depart_on": "2027-02-10"},
+        1,
+    ),
+    ("Bloom Studio", "Monthly bookkeeping", "Reconcile last month's card statements", {}, 1),
+]
+
 
 class Command(BaseCommand):
     help = "Create the demo agency with one person per role (safe to run again)."
@@ -216,6 +229,27 @@ class Command(BaseCommand):
                     agency=agency, actor=None, contract=draft, service=offer[service_name], **terms
                 )
             contract_transition(agency=agency, actor=None, contract=draft, to="active")
+        self.set_up_work(agency, clients, offer)
+
+    def set_up_work(self, agency, clients, offer):
+        """A few requests, so the queue and the request lists are not empty at first sight;
+        Maria has already taken the most urgent one she may do."""
+        people = {
+            m.client_id: m.user for m in Membership.objects.filter(agency=agency, role=Role.CLIENT)
+        }
+        for client_name, service_name, title, template_data, priority in DEMO_REQUESTS:
+            client = clients[client_name]
+            task_request(
+                agency=agency,
+                actor=people.get(client.pk),
+                client=client,
+                service=offer[service_name],
+                title=title,
+                template_data=template_data,
+                priority=priority,
+            )
+        maria = Membership.objects.get(agency=agency, user__email="maria@demo.test")
+        task_take_next(agency=agency, actor=maria.user, membership=maria)
 
     def set_up_assistant(self, agency, membership, setup):
         profile = assistant_profile_ensure(agency=agency, membership=membership)
