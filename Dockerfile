@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 RUN useradd --system --create-home --home-dir /home/app app \
-    && mkdir -p "$VAR_DIR" && chown app "$VAR_DIR"
+    && mkdir -p "$VAR_DIR/media" && chown -R app "$VAR_DIR"
 
 COPY pyproject.toml ./
 RUN pip install .
