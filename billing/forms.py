@@ -81,6 +81,11 @@ class ContractForm(forms.Form):
         initial=14,
         help_text="When invoices are sent: how many days the client has to pay.",
     )
+    requires_approval = forms.BooleanField(
+        required=False,
+        label="Bill on approval",
+        help_text="Bill a task only once the client approves it (otherwise on completion).",
+    )
     dedicated = forms.ModelMultipleChoiceField(
         queryset=Membership.objects.none(),
         required=False,

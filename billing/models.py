@@ -124,6 +124,9 @@ class ServiceContract(TenantModel):
         max_length=24, choices=CollectionMethod.choices, default=CollectionMethod.SEND_INVOICE
     )
     days_until_due = models.PositiveSmallIntegerField(null=True, blank=True)
+    requires_approval = models.BooleanField(
+        default=False, help_text="Bill a task only once the client approves it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -255,3 +258,100 @@ class ContractTerms(TenantModel):
         indexes = [models.Index(fields=["agency", "line", "-effective_from"])]
         ordering = ["-effective_from"]
         verbose_name_plural = "contract terms"
+
+
+class ChargeKind(models.TextChoices):
+    TASK = "task", "Task"
+    RETAINER_FEE = "retainer_fee", "Retainer fee"
+
+
+class ChargeStatus(models.TextChoices):
+    PENDING = "pending", "Unbilled"
+    INVOICED = "invoiced", "Invoiced"
+    WRITTEN_OFF = "written_off", "Written off"
+
+
+class Charge(TenantModel):
+    """What a client owes for one finished task, or for one month of a retainer.
+
+    Made once (billing.charges) from exactly one contract line and the terms version it
+    used, which it keeps a reference to, so a later change of prices never reaches it.
+    The database allows one per task and one retainer fee per line and month.
+    """
+
+    kind = models.CharField(max_length=16, choices=ChargeKind.choices)
+    task = models.ForeignKey(
+        "tasks.Task", null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
+    )
+    contract_line = models.ForeignKey(
+        ContractLine, on_delete=models.PROTECT, related_name="charges"
+    )
+    terms = models.ForeignKey(ContractTerms, on_delete=models.PROTECT, related_name="charges")
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="charges")
+    # The first day of the calendar month (client's zone) a retainer fee pays for, or a
+    # retainer task drew its hours from; empty for flat and hourly work.
+    period_start = models.DateField(null=True, blank=True)
+    minutes_logged = models.PositiveIntegerField(default=0)
+    # After rounding and the minimum; for retainer work, the overage minutes billed.
+    minutes_billed = models.PositiveIntegerField(default=0)
+    minutes_from_bank = models.PositiveIntegerField(default=0)
+    amount = models.PositiveIntegerField(help_text="Minor units of `currency`.")
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=255)
+    # The inputs and each step of the price, so anyone can redo the sum by hand.
+    breakdown = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ChargeStatus.choices, default=ChargeStatus.PENDING
+    )
+    # Deterministic, so a retried push to Stripe is recognised as the same charge.
+    idempotency_key = models.CharField(max_length=80)
+    stripe_invoice_item_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    written_off_at = models.DateTimeField(null=True, blank=True)
+    written_off_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    written_off_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "task"],
+                condition=models.Q(kind=ChargeKind.TASK),
+                name="charge_one_per_task",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "contract_line", "period_start"],
+                condition=models.Q(kind=ChargeKind.RETAINER_FEE),
+                name="charge_one_retainer_fee_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "idempotency_key"], name="charge_idempotency_key_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="charge_amount_gte_0"),
+            models.CheckConstraint(
+                condition=(models.Q(kind=ChargeKind.TASK) & models.Q(task__isnull=False))
+                | (
+                    models.Q(kind=ChargeKind.RETAINER_FEE)
+                    & models.Q(task__isnull=True, period_start__isnull=False)
+                ),
+                name="charge_kind_matches_subject",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=ChargeStatus.WRITTEN_OFF)
+                | models.Q(written_off_at__isnull=False),
+                name="charge_written_off_has_time",
+            ),
+        ]
+        indexes = [
+            # unbilled / held charges, newest first
+            models.Index(fields=["agency", "status", "created_at"]),
+            # one client's charges by status (what goes on their next invoice)
+            models.Index(fields=["agency", "client", "status"]),
+            # a retainer line's bank usage in a month
+            models.Index(fields=["agency", "contract_line", "period_start"]),
+        ]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.description

@@ -105,6 +105,7 @@ HEADER_FIELDS = (
     "billing_cadence",
     "collection_method",
     "days_until_due",
+    "requires_approval",
 )
 # Once a contract is live, only these header fields may change: the rest are terms that
 # billing has relied on.

@@ -29,4 +29,10 @@ urlpatterns = [
         name="line_remove",
     ),
     path("our-contracts/", views.OurContractsView.as_view(), name="our_contracts"),
+    path("billing/charges/", views.ChargeListView.as_view(), name="charge_list"),
+    path(
+        "billing/charges/<int:pk>/write-off/",
+        views.ChargeWriteOffView.as_view(),
+        name="charge_write_off",
+    ),
 ]

@@ -1,13 +1,16 @@
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views import View
 from django.views.generic import TemplateView
 
 from billing import selectors, services
+from billing.charges import charge_list, charge_write_off
 from billing.forms import (
     CategoryForm,
     ContractForm,
@@ -16,7 +19,15 @@ from billing.forms import (
     TemplateFieldFormSet,
     TermsForm,
 )
-from billing.models import ContractLine, ContractStatus, Service, ServiceContract
+from billing.models import (
+    Charge,
+    ChargeStatus,
+    ContractLine,
+    ContractStatus,
+    Service,
+    ServiceContract,
+)
+from clients.models import Client
 from core.errors import ApplicationError
 from core.forms import add_application_error
 from core.roles import Role
@@ -364,3 +375,57 @@ class OurContractsView(AgencyViewMixin, TemplateView):
                 if line.removed_at is None
             ]
         return super().get_context_data(contracts=contracts, **kwargs)
+
+
+# -- charges ----------------------------------------------------------------------------
+
+CHARGES_PER_PAGE = 50
+
+
+class ChargeListView(StaffViewMixin, TemplateView):
+    """What clients owe and what was forgiven: unbilled (pending) charges wait for their
+    invoice; a pending charge can be written off with a reason."""
+
+    template_name = "billing/charge_list.html"
+
+    def get_context_data(self, **kwargs):
+        status = self.request.GET.get("status") or None
+        if status not in ChargeStatus.values:
+            status = None
+        clients = list(Client.objects.filter(agency=self.agency).order_by("name"))
+        client = next((c for c in clients if str(c.pk) == self.request.GET.get("client")), None)
+        page = Paginator(
+            charge_list(agency=self.agency, status=status, client=client), CHARGES_PER_PAGE
+        ).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            page=page,
+            charges=page.object_list,
+            status=status,
+            statuses=ChargeStatus.choices,
+            clients=clients,
+            client=client,
+            filtered=bool(status or client),
+            **kwargs,
+        )
+
+
+class ChargeWriteOffView(StaffViewMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        charge = get_object_or_404(Charge, agency=self.agency, pk=pk)
+        try:
+            charge_write_off(
+                agency=self.agency,
+                actor=request.user,
+                charge=charge,
+                reason=request.POST.get("reason", ""),
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"“{charge.description}” written off.")
+        # Back to the list as it was filtered, and never anywhere else.
+        listing = reverse("charge_list", args=[self.agency.slug])
+        back = request.POST.get("next", "")
+        return redirect(back if back.startswith(listing + "?") else listing)

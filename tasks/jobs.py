@@ -1,21 +1,44 @@
+import logging
+
 from django.conf import settings
 from django.core.mail import send_mass_mail
+from django.db import OperationalError
 from django.urls import reverse
 
 from accounts.models import Membership
+from billing.charges import charge_for_task
+from core.errors import ApplicationError
 from core.jobs import AgencyJob
 from core.roles import Role
 from tasks.models import Task, TaskStatus
 from va_agency.celery import app
 
+logger = logging.getLogger(__name__)
 
-@app.task(base=AgencyJob)
+
+@app.task(
+    base=AgencyJob,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=10,
+)
 def task_completed(*, agency, task_id: int) -> None:
-    """Runs once per completion, after it has committed: the hook billing hangs on. For
-    now it tells the client's people that the work awaits their approval."""
-    task = Task.objects.select_related("client").filter(pk=task_id).first()
+    """Runs once per completion, after it has committed: bills the task (unless its
+    contract bills on the client's approval: then task_approve queues billing.jobs.bill_task)
+    and tells the client's people that the work awaits their approval."""
+    task = Task.objects.select_related("client", "contract").filter(pk=task_id).first()
     if task is None or task.status != TaskStatus.COMPLETED:
-        return  # sent back or cancelled before the job ran: nothing to announce
+        return  # sent back before the job ran: billed when it is completed again
+    if not task.contract.requires_approval:
+        # Before the e-mail: a retry after a lost connection then finds the charge made and
+        # sends the e-mail once, and a failing mail server never costs a charge. A task sent
+        # back and completed again keeps the charge of its first completion (the work was
+        # billed); billing it anew is a person's decision: write off and bill again.
+        try:
+            charge_for_task(agency=agency, task=task)
+        except ApplicationError as error:
+            logger.error("task %s of agency %s not billed: %s", task.pk, agency.pk, error.message)
     link = settings.SITE_URL + reverse("task_detail", args=[agency.slug, task.pk])
     recipients = Membership.objects.filter(
         agency=agency, client=task.client, role=Role.CLIENT, is_active=True

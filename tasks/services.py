@@ -398,7 +398,10 @@ def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Tas
 
 
 def task_approve(*, agency, actor, task: Task) -> Task:
-    """The client accepts the finished work (and the time on it)."""
+    """The client accepts the finished work (and the time on it). Where the contract bills
+    only approved work, approval is the event billing hangs on: one job on commit."""
+    from billing import jobs as billing_jobs
+
     with transaction.atomic():
         task = _locked(task)
         if task.status != S.COMPLETED or task.approved_at is not None:
@@ -409,6 +412,10 @@ def task_approve(*, agency, actor, task: Task) -> Task:
         task.approved_by = actor
         task.save(update_fields=["approved_at", "approved_by"])
         audit_record(agency=agency, actor=actor, action="task.approved", target=task)
+        if task.contract.requires_approval:
+            transaction.on_commit(
+                lambda: billing_jobs.bill_task.delay(agency_id=agency.pk, task_id=task.pk)
+            )
     return task
 
 

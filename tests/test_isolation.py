@@ -205,3 +205,17 @@ def test_platform_staff_see_every_agency_in_the_admin(name, agency, other_agency
     ClientFactory(agency=other_agency)
     staff = UserFactory(is_staff=True, is_superuser=True)
     assert signed_in(staff).get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "admin:billing_servicecontract_changelist",
+        "admin:billing_charge_changelist",
+        "admin:tasks_task_changelist",
+        "admin:tasks_timeentry_changelist",
+    ],
+)
+def test_platform_staff_read_billing_and_tasks_in_the_admin(name, signed_in, db):
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    assert signed_in(staff).get(reverse(name)).status_code == 200

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import Membership
 from billing.models import (
+    Charge,
     ContractLine,
     ContractStatus,
     ContractTerms,
@@ -121,6 +122,7 @@ class ContractSerializer(serializers.ModelSerializer):
             "billing_cadence",
             "collection_method",
             "days_until_due",
+            "requires_approval",
             "dedicated",
             "lines",
             "activated_at",
@@ -150,6 +152,7 @@ class ContractWriteSerializer(serializers.ModelSerializer):
             "billing_cadence",
             "collection_method",
             "days_until_due",
+            "requires_approval",
             "dedicated",
         ]
 
@@ -162,3 +165,63 @@ class ContractWriteSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=ContractStatus.choices)
+
+
+CHARGE_FIELDS = [
+    "id",
+    "kind",
+    "task",
+    "task_title",
+    "contract_line",
+    "service_name",
+    "terms",
+    "client",
+    "period_start",
+    "minutes_logged",
+    "minutes_billed",
+    "minutes_from_bank",
+    "amount",
+    "currency",
+    "description",
+    "breakdown",
+    "status",
+    "created_at",
+]
+
+
+class ClientChargeSerializer(serializers.ModelSerializer):
+    """A charge as its client sees it: what was billed and how the price was worked out.
+    Whether and why the agency wrote it off is the agency's business beyond the status."""
+
+    task_title = serializers.CharField(source="task.title", read_only=True, allow_null=True)
+    service_name = serializers.CharField(source="contract_line.service.name", read_only=True)
+
+    class Meta:
+        model = Charge
+        fields = CHARGE_FIELDS
+        read_only_fields = CHARGE_FIELDS
+        extra_kwargs = {
+            "amount": {"help_text": "Minor units of `currency`."},
+            "minutes_billed": {
+                "help_text": "After rounding and the minimum; on a retainer, the overage."
+            },
+        }
+
+
+class ChargeSerializer(ClientChargeSerializer):
+    """A charge for the agency's staff, with its write-off and Stripe details."""
+
+    class Meta(ClientChargeSerializer.Meta):
+        fields = [
+            *CHARGE_FIELDS,
+            "idempotency_key",
+            "stripe_invoice_item_id",
+            "written_off_at",
+            "written_off_by",
+            "written_off_reason",
+        ]
+        read_only_fields = fields
+
+
+class WriteOffSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)

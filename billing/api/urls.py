@@ -6,6 +6,7 @@ router = SimpleRouter()
 router.register("service-categories", views.CategoryViewSet, basename="category")
 router.register("services", views.ServiceViewSet, basename="service")
 router.register("contracts", views.ContractViewSet, basename="contract")
+router.register("charges", views.ChargeViewSet, basename="charge")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
 agency_urlpatterns = router.urls

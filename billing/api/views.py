@@ -1,5 +1,6 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -7,6 +8,8 @@ from rest_framework.response import Response
 from billing import selectors, services
 from billing.api.serializers import (
     CategorySerializer,
+    ChargeSerializer,
+    ClientChargeSerializer,
     ContractSerializer,
     ContractWriteSerializer,
     LineCreateSerializer,
@@ -14,9 +17,20 @@ from billing.api.serializers import (
     ServiceSerializer,
     TermsSerializer,
     TransitionSerializer,
+    WriteOffSerializer,
 )
-from billing.models import ContractLine, Service, ServiceCategory, ServiceContract
+from billing.charges import charge_list, charge_write_off
+from billing.models import (
+    Charge,
+    ChargeStatus,
+    ContractLine,
+    Service,
+    ServiceCategory,
+    ServiceContract,
+)
+from clients.models import Client
 from core.api.views import AgencyAPIMixin, StaffAPIMixin
+from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 
 
@@ -189,3 +203,75 @@ class ContractViewSet(
             agency=self.agency, actor=request.user, line=self.line(line_pk)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=ChargeStatus.values,
+                description="Only this status (pending: not invoiced yet).",
+            ),
+            OpenApiParameter(
+                "client", OpenApiTypes.INT, description="Only this client's (staff only)."
+            ),
+        ]
+    )
+)
+class ChargeViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Charges, newest first: one per billed task and one per retainer month. Staff see
+    every client's and write off unbilled ones; a client member sees their own client's,
+    without the agency's write-off notes."""
+
+    allowed_roles = STAFF_ROLES | {Role.CLIENT}
+    write_roles = STAFF_ROLES
+    serializer_class = ChargeSerializer
+    queryset = Charge.objects.none()  # names the model for the schema only
+
+    def get_serializer_class(self):
+        if getattr(self, "membership", None) and self.membership.role == Role.CLIENT:
+            return ClientChargeSerializer
+        return ChargeSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        status_filter = params.get("status") or None
+        if status_filter is not None and status_filter not in ChargeStatus.values:
+            raise ApplicationError(
+                f"Unknown status “{status_filter}”; use one of: {', '.join(ChargeStatus.values)}.",
+                code="charge_status_invalid",
+                extra={"field": "status"},
+            )
+        if self.membership.role == Role.CLIENT:
+            client = self.membership.client
+        elif params.get("client"):
+            client = Client.objects.filter(agency=self.agency, pk=_int_or_none(params["client"]))
+            client = client.first()
+            if client is None:
+                raise ApplicationError(
+                    "Unknown client.", code="charge_client_invalid", extra={"field": "client"}
+                )
+        else:
+            client = None
+        return charge_list(agency=self.agency, status=status_filter, client=client)
+
+    @extend_schema(request=WriteOffSerializer, responses=ChargeSerializer)
+    @action(detail=True, methods=["post"], url_path="write-off")
+    def write_off(self, request, **kwargs):
+        """Forgive an unbilled charge: {"reason": "..."} (required; audited)."""
+        charge = self.get_object()
+        body = WriteOffSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        charge = charge_write_off(
+            agency=self.agency,
+            actor=request.user,
+            charge=charge,
+            reason=body.validated_data["reason"],
+        )
+        return Response(ChargeSerializer(charge_list(agency=self.agency).get(pk=charge.pk)).data)
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.isdigit() else None

@@ -220,4 +220,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.jobs.create_due_recurring_tasks",
         "schedule": 5 * 60.0,
     },
+    # Each retainer's monthly fee, made at the start of the client's month (idempotent).
+    "charge-retainer-fees": {
+        "task": "billing.jobs.charge_retainer_fees",
+        "schedule": 60 * 60.0,
+    },
 }

@@ -1,0 +1,417 @@
+"""Charges: what a finished task, or a month of a retainer, costs the client. Each is made
+once, priced under the terms version in force when the work was completed, and keeps that
+version, so a later change of prices never reaches it.
+
+Every charge is made inside a transaction that locks its contract line: two tasks of one
+retainer line finishing together draw on the month's bank one after the other, never both
+from the same minutes. The database holds one charge per task and one retainer fee per line
+and month, so a retried or duplicated job finds the charge already made and returns it.
+"""
+
+import datetime as dt
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from billing import pricing
+from billing.models import (
+    Charge,
+    ChargeKind,
+    ChargeStatus,
+    ContractLine,
+    ContractTerms,
+    PricingModel,
+)
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.times import local_midnight
+from tasks.models import Task, TaskStatus
+
+logger = logging.getLogger(__name__)
+
+
+def task_charge_key(task_id: int) -> str:
+    return f"charge-task-{task_id}"
+
+
+def retainer_fee_key(line_id: int, period_start: dt.date) -> str:
+    return f"charge-retainer-{line_id}-{period_start:%Y-%m}"
+
+
+# -- a finished task ----------------------------------------------------------------------
+
+
+def charge_for_task(*, agency, task: Task) -> Charge:
+    """Price a finished task and store its one charge; return the charge it already has.
+
+    Billed only once completed, and, when the contract asks for it, once the client has
+    approved. The price comes from the line's terms in force at completion: a flat fee; or
+    the minutes rounded up to the increment and raised to the minimum at the hourly rate; or,
+    on a retainer, minutes drawn from the month's bank (calendar month in the client's zone)
+    with the rest at the overage rate, and that month's retainer fee made too.
+    """
+    existing = _task_charge(agency, task.pk)
+    if existing is not None:
+        return existing
+    task = Task.objects.select_related("client", "contract", "service").get(
+        agency=agency, pk=task.pk
+    )
+    if task.status != TaskStatus.COMPLETED or task.completed_at is None:
+        raise ApplicationError("Only finished work is billed.", code="charge_task_not_completed")
+    if task.contract.requires_approval and task.approved_at is None:
+        raise ApplicationError(
+            "This contract bills work once the client approves it.",
+            code="charge_task_not_approved",
+        )
+    try:
+        with transaction.atomic():
+            # The lock orders every charge of the line, so the bank is read and drawn by
+            # one charge at a time.
+            line = ContractLine.objects.select_for_update().get(
+                agency=agency, pk=task.contract_line_id
+            )
+            existing = _task_charge(agency, task.pk)  # made while we waited for the lock
+            if existing is not None:
+                return existing
+            versions = list(ContractTerms.objects.filter(line=line).order_by("-effective_from"))
+            terms = _terms_at(versions, task.completed_at)
+            charge = Charge(
+                agency=agency,
+                kind=ChargeKind.TASK,
+                task=task,
+                contract_line=line,
+                terms=terms,
+                client=task.client,
+                minutes_logged=task.minutes_logged,
+                currency=task.contract.currency,
+                description=task.title[:255],
+                idempotency_key=task_charge_key(task.pk),
+            )
+            steps = {
+                "pricing_model": terms.pricing_model,
+                "terms_id": terms.pk,
+                "terms_effective_from": terms.effective_from.isoformat(),
+                "completed_at": task.completed_at.isoformat(),
+                "minutes_logged": task.minutes_logged,
+            }
+            if terms.effective_from > task.completed_at:
+                steps["note"] = "completed before the line's first terms; those terms used"
+            if terms.pricing_model == PricingModel.FLAT:
+                charge.amount = pricing.price_flat(terms)
+                steps["flat_fee"] = terms.flat_fee
+            elif terms.pricing_model == PricingModel.HOURLY:
+                price = pricing.price_hourly(task.minutes_logged, terms)
+                charge.minutes_billed, charge.amount = price
+                steps |= {
+                    "hourly_rate": terms.hourly_rate,
+                    "rounding_increment_minutes": terms.rounding_increment_minutes,
+                    "rounded_minutes": pricing.billable_minutes(
+                        task.minutes_logged, increment=terms.rounding_increment_minutes
+                    ),
+                    "minimum_minutes": terms.minimum_minutes,
+                    "minutes_billed": price.minutes_billed,
+                }
+            else:
+                steps |= _draw_from_bank(agency, line, versions, terms, task, charge)
+            steps["amount"] = charge.amount
+            charge.breakdown = steps
+            charge.save()
+            audit_record(
+                agency=agency,
+                actor=None,
+                action="charge.created",
+                target=charge,
+                task=task.pk,
+                amount=charge.amount,
+                currency=charge.currency,
+            )
+    except IntegrityError:
+        # A racing job made it first (on a database that did not make us wait).
+        existing = _task_charge(agency, task.pk)
+        if existing is None:
+            raise
+        return existing
+    return charge
+
+
+def _task_charge(agency, task_id: int) -> Charge | None:
+    return Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task_id=task_id).first()
+
+
+def _terms_at(versions: list[ContractTerms], at: dt.datetime) -> ContractTerms:
+    """The version in force at a moment (versions newest first). Work finished before the
+    line's first terms took effect can only have been done under those first terms."""
+    if not versions:
+        raise ApplicationError("This service has no terms to bill by.", code="charge_no_terms")
+    for version in versions:
+        if version.effective_from <= at:
+            return version
+    return versions[-1]
+
+
+def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -> dict:
+    """Price a retainer task against its month's bank and make sure the month's fee exists.
+
+    The month's size (included hours, rollover cap) comes from the terms it was bought
+    under (`_period_terms`); the increment and overage rate from the terms in force at
+    completion. Bank usage is what the line's task charges of the month drew, written-off
+    ones included: writing off forgives the money, not the hours the work took.
+    """
+    zone = task.client.time_zone
+    # Work finished before the line's first terms counts in the month those terms began.
+    period_start = pricing.period_start_for(max(task.completed_at, terms.effective_from), zone)
+    used = _bank_usage(agency, line)
+    bank, rollover = _bank(versions, period_start, zone, used)
+    used_before = used.get(period_start, 0)
+    bank_left = max(bank - used_before, 0)
+    price = pricing.price_retainer_task(task.minutes_logged, bank_left, terms)
+    charge.period_start = period_start
+    charge.minutes_from_bank = price.from_bank
+    charge.minutes_billed = price.overage_minutes
+    charge.amount = price.amount
+    _retainer_fee(agency, line, versions, period_start, zone)
+    return {
+        "period_start": period_start.isoformat(),
+        "bank_minutes": bank,
+        "rollover_minutes": rollover,
+        "bank_used_before": used_before,
+        "bank_left_before": bank_left,
+        "rounding_increment_minutes": terms.rounding_increment_minutes,
+        "rounded_minutes": price.from_bank + price.overage_minutes,
+        "minutes_from_bank": price.from_bank,
+        "overage_minutes": price.overage_minutes,
+        "overage_rate": terms.overage_rate,
+    }
+
+
+def _bank_usage(agency, line: ContractLine) -> dict[dt.date, int]:
+    rows = (
+        Charge.objects.filter(
+            agency=agency, contract_line=line, kind=ChargeKind.TASK, period_start__isnull=False
+        )
+        .values("period_start")
+        .annotate(used=Sum("minutes_from_bank"))
+        .order_by()
+    )
+    return {row["period_start"]: row["used"] or 0 for row in rows}
+
+
+def _period_bounds(period_start: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
+    return (
+        local_midnight(period_start, zone),
+        local_midnight(pricing.next_period(period_start), zone),
+    )
+
+
+def _period_terms(versions, period_start: dt.date, zone: str) -> ContractTerms | None:
+    """The retainer terms a month is bought under: those in force when it begins, or, when
+    the line starts (or turns into a retainer) during the month, the first retainer version
+    of the month. None: the line was no retainer that month."""
+    begins, ends = _period_bounds(period_start, zone)
+    for version in versions:  # newest first
+        if version.effective_from <= begins:
+            if version.pricing_model == PricingModel.RETAINER:
+                return version
+            break
+    during = [
+        v
+        for v in versions
+        if begins < v.effective_from < ends and v.pricing_model == PricingModel.RETAINER
+    ]
+    return min(during, key=lambda v: v.effective_from) if during else None
+
+
+def _bank(versions, period_start: dt.date, zone: str, used: dict) -> tuple[int, int]:
+    """(bank, rollover) of a month, walking the line's months from its first."""
+    first = pricing.period_start_for(min(v.effective_from for v in versions), zone)
+    history = []
+    for month in pricing.periods_between(first, period_start):
+        terms = _period_terms(versions, month, zone)
+        history.append(
+            pricing.RetainerMonth(
+                terms.included_minutes, terms.rollover_cap_minutes, used.get(month, 0)
+            )
+            if terms is not None
+            else None
+        )
+    terms = _period_terms(versions, period_start, zone)
+    return pricing.retainer_bank_for_month(
+        history, included=terms.included_minutes, cap=terms.rollover_cap_minutes
+    )
+
+
+# -- a retainer month ---------------------------------------------------------------------
+
+
+def retainer_fee_charge(*, agency, contract_line: ContractLine, period_start: dt.date) -> Charge:
+    """The retainer fee of one month (calendar month in the client's zone) of a line,
+    made once: at the terms the month was bought under."""
+    period_start = period_start.replace(day=1)
+    existing = _fee_charge(agency, contract_line.pk, period_start)
+    if existing is not None:
+        return existing
+    line = ContractLine.objects.select_related("contract__client").get(
+        agency=agency, pk=contract_line.pk
+    )
+    versions = list(ContractTerms.objects.filter(line=line).order_by("-effective_from"))
+    return _retainer_fee(agency, line, versions, period_start, line.contract.client.time_zone)
+
+
+def _fee_charge(agency, line_id: int, period_start: dt.date) -> Charge | None:
+    return Charge.objects.filter(
+        agency=agency,
+        kind=ChargeKind.RETAINER_FEE,
+        contract_line_id=line_id,
+        period_start=period_start,
+    ).first()
+
+
+def _retainer_fee(agency, line, versions, period_start: dt.date, zone: str) -> Charge:
+    existing = _fee_charge(agency, line.pk, period_start)
+    if existing is not None:
+        return existing
+    terms = _period_terms(versions, period_start, zone)
+    if terms is None:
+        raise ApplicationError(
+            "This service was not on a retainer that month.", code="charge_not_retainer"
+        )
+    contract = line.contract
+    try:
+        with transaction.atomic():
+            charge = Charge.objects.create(
+                agency=agency,
+                kind=ChargeKind.RETAINER_FEE,
+                contract_line=line,
+                terms=terms,
+                client_id=contract.client_id,
+                period_start=period_start,
+                amount=terms.retainer_fee,
+                currency=contract.currency,
+                description=f"Retainer fee {period_start:%B %Y}: {line.service.name}"[:255],
+                idempotency_key=retainer_fee_key(line.pk, period_start),
+                breakdown={
+                    "pricing_model": PricingModel.RETAINER,
+                    "terms_id": terms.pk,
+                    "terms_effective_from": terms.effective_from.isoformat(),
+                    "period_start": period_start.isoformat(),
+                    "retainer_fee": terms.retainer_fee,
+                    "included_minutes": terms.included_minutes,
+                    "rollover_cap_minutes": terms.rollover_cap_minutes,
+                    "amount": terms.retainer_fee,
+                },
+            )
+            audit_record(
+                agency=agency,
+                actor=None,
+                action="charge.created",
+                target=charge,
+                period_start=period_start.isoformat(),
+                amount=charge.amount,
+                currency=charge.currency,
+            )
+    except IntegrityError:
+        existing = _fee_charge(agency, line.pk, period_start)
+        if existing is None:
+            raise
+        return existing
+    return charge
+
+
+def retainer_fees_due(*, now: dt.datetime) -> int:
+    """Beat's sweep: make this month's retainer fee for every retainer line of an active
+    contract that has none yet, in each client's own month. Returns how many were made.
+
+    It spans agencies on purpose (scopes off for the one query that finds what is due, then
+    each charge is made inside its agency's scope) and reads only lines with no fee charge
+    for the current UTC month, so after the first run of a month it touches nothing.
+    """
+    from django.db.models import Exists, OuterRef
+
+    from billing.models import ContractStatus, PricingModel
+    from core.tenancy import agency_scope, scopes_disabled
+
+    utc_month = now.astimezone(dt.UTC).date().replace(day=1)
+    with scopes_disabled():
+        charged = Charge.objects.filter(
+            contract_line=OuterRef("pk"), kind=ChargeKind.RETAINER_FEE, period_start=utc_month
+        )
+        lines = list(
+            ContractLine.objects.filter(
+                contract__status=ContractStatus.ACTIVE,
+                removed_at=None,
+                terms__pricing_model=PricingModel.RETAINER,
+            )
+            .exclude(Exists(charged))
+            .select_related("agency", "contract__client")
+            .distinct()
+        )
+    made = 0
+    for line in lines:
+        period = pricing.period_start_for(now, line.contract.client.time_zone)
+        with agency_scope(line.agency):
+            try:
+                before = _fee_charge(line.agency, line.pk, period)
+                retainer_fee_charge(agency=line.agency, contract_line=line, period_start=period)
+            except ApplicationError:
+                continue  # not on a retainer this month (e.g. the retainer starts later)
+            made += before is None
+    return made
+
+
+# -- people's decisions -------------------------------------------------------------------
+
+
+def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
+    """Forgive an unbilled charge, with the reason (audited). Invoiced charges are settled
+    on the invoice, not here; a written-off charge stays, so the task is never billed
+    again by accident."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(
+            "Say why this charge is written off.",
+            code="charge_reason_required",
+            extra={"field": "reason"},
+        )
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(agency=agency, pk=charge.pk)
+        if charge.status != ChargeStatus.PENDING:
+            raise ApplicationError(
+                f"Only unbilled charges can be written off; this one is "
+                f"{charge.get_status_display().lower()}.",
+                code="charge_not_pending",
+                extra={"status": charge.status},
+            )
+        charge.status = ChargeStatus.WRITTEN_OFF
+        charge.written_off_at = timezone.now()
+        charge.written_off_by = actor
+        charge.written_off_reason = reason
+        charge.save(
+            update_fields=["status", "written_off_at", "written_off_by", "written_off_reason"]
+        )
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="charge.written_off",
+            target=charge,
+            reason=reason,
+            amount=charge.amount,
+            currency=charge.currency,
+        )
+    return charge
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def charge_list(*, agency, status: str | None = None, client=None) -> QuerySet[Charge]:
+    """Charges newest first, with what a list row shows loaded alongside."""
+    charges = Charge.objects.filter(agency=agency).select_related(
+        "client", "task", "contract_line__service", "terms", "written_off_by"
+    )
+    if status:
+        charges = charges.filter(status=status)
+    if client is not None:
+        charges = charges.filter(client=client)
+    return charges.order_by("-created_at", "-pk")

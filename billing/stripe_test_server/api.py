@@ -1,0 +1,1219 @@
+"""Stripe's API for the endpoints the product uses: customers, payment methods, invoice
+items, invoices, webhook endpoints and events, held in memory.
+
+Every handler runs under `StripeState.lock`, so a request is atomic: idempotent replays,
+webhook fan-out and totals never see half a request. Objects are partitioned by account
+(the API key, plus Stripe-Account when sent), as Stripe partitions them: one agency's
+key never sees, lists or receives webhooks for another's objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import string
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import StripeError, bad_param, missing
+from .fixtures import build
+from .webhooks import Delivery
+
+Account = tuple[str, str | None]
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+# Stripe's name for each object in "No such ..." messages.
+_LABELS = {
+    "customer": "customer",
+    "invoice": "invoice",
+    "invoiceitem": "invoiceitem",
+    "payment_method": "PaymentMethod",
+    "webhook_endpoint": "webhook endpoint",
+    "event": "event",
+}
+
+
+@dataclass(frozen=True)
+class TestCard:
+    brand: str
+    last4: str
+    decline_code: str | None = None
+    decline_message: str | None = None
+
+
+# Stripe's magic test payment methods, usable directly wherever a payment method id goes.
+TEST_PAYMENT_METHODS = {
+    "pm_card_visa": TestCard("visa", "4242"),
+    "pm_card_mastercard": TestCard("mastercard", "4444"),
+    "pm_card_chargeDeclined": TestCard(
+        "visa", "0002", "generic_decline", "Your card was declined."
+    ),
+    "pm_card_chargeDeclinedInsufficientFunds": TestCard(
+        "visa", "9995", "insufficient_funds", "Your card has insufficient funds."
+    ),
+}
+
+# Card numbers accepted on the hosted invoice page, as Stripe's test cards.
+TEST_CARD_NUMBERS = {
+    "4242424242424242": "pm_card_visa",
+    "5555555555554444": "pm_card_mastercard",
+    "4000000000000002": "pm_card_chargeDeclined",
+    "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
+}
+
+INVOICE_EVENTS = (
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "invoice.sent",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
+)
+EVENT_TYPES = (*INVOICE_EVENTS, "invoiceitem.created", "customer.created")
+
+
+@dataclass
+class RequestContext:
+    account: Account
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    public_url: str = "http://127.0.0.1"
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+# --- parameters -------------------------------------------------------------------------
+
+
+def _known(params: dict, *allowed: str) -> None:
+    for name in params:
+        if name not in allowed and name != "expand":
+            raise bad_param(name, f"Received unknown parameter: {name}")
+
+
+def _str(params: dict, name: str, *, required: bool = False) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        if required:
+            raise bad_param(name, f"Missing required param: {name}.", "parameter_missing")
+        return None
+    if not isinstance(value, str):
+        raise bad_param(name, f"Invalid string: {value!r}")
+    return value
+
+
+def _int(params: dict, name: str, *, required: bool = False, minimum: int | None = None):
+    value = _str(params, name, required=required)
+    if value is None:
+        return None
+    if not re.fullmatch(r"-?\d+", value):
+        raise bad_param(name, f"Invalid integer: {value}")
+    number = int(value)
+    if minimum is not None and number < minimum:
+        raise bad_param(name, f"Invalid {name}: must be at least {minimum}")
+    return number
+
+
+def _bool(params: dict, name: str) -> bool | None:
+    value = _str(params, name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise bad_param(name, f"Invalid boolean: {value}")
+    return value == "true"
+
+
+def _choice(params: dict, name: str, choices: tuple[str, ...], default: str | None = None):
+    value = _str(params, name)
+    if value is None:
+        return default
+    if value not in choices:
+        raise bad_param(
+            name, f"Invalid {name}: must be one of {', '.join(choices)}", "parameter_invalid_string"
+        )
+    return value
+
+
+def _currency(params: dict, name: str = "currency") -> str | None:
+    value = _str(params, name)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise bad_param(name, f"Invalid currency: {value}")
+    return value.lower()
+
+
+def _dict(params: dict, name: str) -> dict | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, dict):
+        raise bad_param(name, f"Invalid object: {name} must be a hash")
+    return value
+
+
+def _metadata(current: dict, params: dict) -> dict:
+    """Stripe's metadata update: keys merge, an empty value removes a key, "" clears all."""
+    value = params.get("metadata")
+    if value is None:
+        return current
+    if value == "":
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise bad_param("metadata", "Invalid object: metadata must be a hash of strings")
+    merged = dict(current)
+    for key, item in value.items():
+        if len(key) > 40:
+            raise bad_param(f"metadata[{key}]", "Metadata keys can be at most 40 characters.")
+        if len(item) > 500:
+            raise bad_param(f"metadata[{key}]", "Metadata values can be at most 500 characters.")
+        if item == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = item
+    if len(merged) > 50:
+        raise bad_param("metadata", "Metadata can have at most 50 keys.")
+    return merged
+
+
+def _expand_paths(params: dict) -> list[list[str]]:
+    value = params.get("expand") or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(path, str) for path in value):
+        raise bad_param("expand", "Invalid array: expand must be a list of strings")
+    return [path.split(".") for path in value]
+
+
+# --- state ------------------------------------------------------------------------------
+
+
+class StripeState:
+    def __init__(self, deliver: Callable[[Delivery], None] | None = None):
+        self.lock = threading.RLock()
+        self.deliver = deliver or (lambda delivery: None)
+        self.routes = [
+            (method, re.compile(pattern), getattr(self, handler))
+            for method, pattern, handler in ROUTES
+        ]
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.objects: dict[str, dict] = {}
+            self.owners: dict[str, Account] = {}
+            self.invoice_item_ids: dict[str, list[str]] = {}  # invoice id -> items, oldest first
+            self.line_ids: dict[str, str] = {}  # invoice item id -> its line item id
+            self.cards: dict[str, TestCard] = {}  # payment method id -> how it behaves
+            self.secrets: dict[str, str] = {}  # webhook endpoint id -> signing secret
+            self.sent_at: dict[str, int] = {}  # invoice id -> when it was last sent
+            # Stripe keeps days_until_due internally and turns it into due_date on finalizing.
+            self.days_until_due: dict[str, int | None] = {}
+            self.api_versions: dict[Account, str] = {}
+
+    def dispatch(self, method: str, path: str, params: dict, ctx: RequestContext, version=None):
+        handler, match = self._route(method, path)
+        with self.lock:
+            if version:
+                # Like Stripe, an account's events use the version it first called with.
+                self.api_versions.setdefault(ctx.account, version)
+            body = handler(ctx, params, **match.groupdict())
+            for path_parts in _expand_paths(params):
+                body = self._expand(body, path_parts, ctx)
+            return body
+
+    def _route(self, method: str, path: str):
+        for route_method, pattern, handler in self.routes:
+            match = pattern.fullmatch(path)
+            if match and route_method == method:
+                return handler, match
+        raise StripeError(
+            404,
+            f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
+            "or we can help at https://support.stripe.com/.",
+        )
+
+    # --- storage helpers ----------------------------------------------------------------
+
+    def _store(self, obj: dict, ctx: RequestContext) -> dict:
+        self.objects[obj["id"]] = obj
+        self.owners[obj["id"]] = ctx.account
+        return obj
+
+    def _get(self, kind: str, object_id: str, ctx: RequestContext, param: str = "id") -> dict:
+        obj = self.objects.get(object_id)
+        if obj is None or obj["object"] != kind or self.owners[object_id] != ctx.account:
+            raise missing(_LABELS[kind], object_id, param)
+        return obj
+
+    def _all(self, kind: str, ctx: RequestContext) -> list[dict]:
+        """This account's objects of a kind, newest first as Stripe lists them."""
+        return [
+            obj
+            for object_id, obj in reversed(self.objects.items())
+            if obj["object"] == kind and self.owners[object_id] == ctx.account
+        ]
+
+    def _page(self, items: list[dict], params: dict, url: str) -> dict:
+        limit = _int(params, "limit", minimum=1)
+        limit = 10 if limit is None else limit
+        if limit > 100:
+            raise bad_param("limit", "Invalid limit: must be between 1 and 100")
+        after, before = _str(params, "starting_after"), _str(params, "ending_before")
+        ids = [item["id"] for item in items]
+        for name, cursor in (("starting_after", after), ("ending_before", before)):
+            if cursor is not None and cursor not in ids:
+                raise bad_param(name, f"No such object: '{cursor}'", "resource_missing")
+        if after is not None:
+            rest = items[ids.index(after) + 1 :]
+            page, has_more = rest[:limit], len(rest) > limit
+        elif before is not None:
+            rest = items[: ids.index(before)]
+            page, has_more = rest[-limit:], len(rest) > limit
+        else:
+            page, has_more = items[:limit], len(items) > limit
+        return {
+            "object": "list",
+            "data": copy.deepcopy(page),
+            "has_more": has_more,
+            "url": url,
+        }
+
+    def _expand(self, node, parts: list[str], ctx: RequestContext):
+        if isinstance(node, list):
+            return [self._expand(item, parts, ctx) for item in node]
+        if not isinstance(node, dict) or parts[0] not in node:
+            return node
+        value = node[parts[0]]
+        if isinstance(value, str) and self.owners.get(value) == ctx.account:
+            value = copy.deepcopy(self.objects[value])
+        node[parts[0]] = self._expand(value, parts[1:], ctx) if parts[1:] else value
+        return node
+
+    def _emit(self, ctx: RequestContext, event_type: str, obj: dict) -> dict:
+        event = build(
+            "event",
+            id=new_id("evt"),
+            created=_now(),
+            api_version=self.api_versions.get(ctx.account),
+            data={"object": copy.deepcopy(obj)},
+            livemode=False,
+            pending_webhooks=0,
+            request={"id": ctx.request_id, "idempotency_key": ctx.idempotency_key},
+            type=event_type,
+        )
+        self._store(event, ctx)
+        endpoints = [
+            endpoint
+            for endpoint in self._all("webhook_endpoint", ctx)
+            if endpoint["status"] == "enabled"
+            and ("*" in endpoint["enabled_events"] or event_type in endpoint["enabled_events"])
+        ]
+        event["pending_webhooks"] = len(endpoints)
+        payload = json.dumps(event, indent=2).encode()
+        for endpoint in reversed(endpoints):
+            self.deliver(
+                Delivery(
+                    event["id"],
+                    endpoint["id"],
+                    endpoint["url"],
+                    self.secrets[endpoint["id"]],
+                    payload,
+                )
+            )
+        return event
+
+    def delivery_settled(self, delivery: Delivery, delivered: bool) -> None:
+        with self.lock:
+            event = self.objects.get(delivery.event_id)
+            if delivered and event is not None:
+                event["pending_webhooks"] = max(event["pending_webhooks"] - 1, 0)
+
+    # --- customers ----------------------------------------------------------------------
+
+    def customer_create(self, ctx, params):
+        _known(
+            params,
+            "email",
+            "name",
+            "description",
+            "phone",
+            "metadata",
+            "invoice_settings",
+            "payment_method",
+            "preferred_locales",
+        )
+        customer = build(
+            "customer",
+            id=new_id("cus"),
+            created=_now(),
+            address=None,
+            currency=None,
+            discount=None,
+            shipping=None,
+            email=_str(params, "email"),
+            name=_str(params, "name"),
+            description=_str(params, "description"),
+            phone=_str(params, "phone"),
+            metadata=_metadata({}, params),
+            invoice_prefix=secrets.token_hex(4).upper(),
+            next_invoice_sequence=1,
+            preferred_locales=params.get("preferred_locales") or [],
+            invoice_settings={
+                "custom_fields": None,
+                "default_payment_method": None,
+                "footer": None,
+                "rendering_options": None,
+            },
+        )
+        self._store(customer, ctx)
+        attached: dict[str, str] = {}
+        if (payment_method := _str(params, "payment_method")) is not None:
+            self._attach(ctx, payment_method, customer, "payment_method", attached)
+        self._apply_invoice_settings(ctx, customer, params, attached)
+        self._emit(ctx, "customer.created", customer)
+        return copy.deepcopy(customer)
+
+    def customer_list(self, ctx, params):
+        _known(params, "email", "limit", "starting_after", "ending_before")
+        email = _str(params, "email")
+        customers = [c for c in self._all("customer", ctx) if email is None or c["email"] == email]
+        return self._page(customers, params, "/v1/customers")
+
+    def customer_retrieve(self, ctx, params, id):
+        _known(params)
+        return copy.deepcopy(self._get("customer", id, ctx))
+
+    def customer_update(self, ctx, params, id):
+        _known(
+            params,
+            "email",
+            "name",
+            "description",
+            "phone",
+            "metadata",
+            "invoice_settings",
+            "preferred_locales",
+        )
+        customer = self._get("customer", id, ctx)
+        for name in ("email", "name", "description", "phone"):
+            if name in params:
+                customer[name] = _str(params, name)
+        customer["metadata"] = _metadata(customer["metadata"], params)
+        if "preferred_locales" in params:
+            customer["preferred_locales"] = params["preferred_locales"] or []
+        self._apply_invoice_settings(ctx, customer, params, {})
+        return copy.deepcopy(customer)
+
+    def _apply_invoice_settings(self, ctx, customer, params, attached):
+        settings = _dict(params, "invoice_settings")
+        if settings is None:
+            return
+        _known(settings, "default_payment_method", "footer")
+        if "footer" in settings:
+            customer["invoice_settings"]["footer"] = _str(settings, "footer")
+        if "default_payment_method" in settings:
+            param = "invoice_settings[default_payment_method]"
+            payment_method = _str(settings, "default_payment_method")
+            if payment_method is not None:
+                payment_method = self._payment_method_for(
+                    ctx, payment_method, customer, param, attached
+                )
+            customer["invoice_settings"]["default_payment_method"] = payment_method
+
+    # --- payment methods ----------------------------------------------------------------
+
+    def _materialize(self, ctx, magic_id: str) -> dict:
+        """A new payment method from one of Stripe's magic test ids, as Stripe clones them."""
+        card = TEST_PAYMENT_METHODS[magic_id]
+        payment_method = build(
+            "payment_method",
+            id=new_id("pm"),
+            created=_now(),
+            customer=None,
+            metadata={},
+            allow_redisplay="unspecified",
+            billing_details={
+                "address": {
+                    "city": None,
+                    "country": None,
+                    "line1": None,
+                    "line2": None,
+                    "postal_code": None,
+                    "state": None,
+                },
+                "email": None,
+                "name": None,
+                "phone": None,
+                "tax_id": None,
+            },
+            card={
+                "brand": card.brand,
+                "checks": {
+                    "address_line1_check": None,
+                    "address_postal_code_check": None,
+                    "cvc_check": None,
+                },
+                "country": "US",
+                "display_brand": card.brand,
+                "exp_month": 12,
+                "exp_year": time.gmtime().tm_year + 3,
+                "fingerprint": f"test{card.brand[:4]}{card.last4}",
+                "funding": "credit",
+                "generated_from": None,
+                "last4": card.last4,
+                "networks": {"available": [card.brand], "preferred": None},
+                "three_d_secure_usage": {"supported": True},
+                "wallet": None,
+                "regulated_status": "unregulated",
+            },
+        )
+        self.cards[payment_method["id"]] = card
+        return self._store(payment_method, ctx)
+
+    def _attach(self, ctx, payment_method_id, customer, param, attached=None) -> dict:
+        if attached is not None and payment_method_id in attached:
+            return self.objects[attached[payment_method_id]]
+        if payment_method_id in TEST_PAYMENT_METHODS:
+            payment_method = self._materialize(ctx, payment_method_id)
+            if attached is not None:
+                attached[payment_method_id] = payment_method["id"]
+        else:
+            payment_method = self._get("payment_method", payment_method_id, ctx, param)
+        if payment_method["customer"] not in (None, customer["id"]):
+            raise bad_param(
+                param,
+                "The payment method you provided has already been attached to a customer.",
+                "payment_method_unexpected_state",
+            )
+        payment_method["customer"] = customer["id"]
+        return payment_method
+
+    def _payment_method_for(self, ctx, payment_method_id, customer, param, attached=None) -> str:
+        """A payment method usable for this customer: a magic id is attached on the fly, a
+        stored one must already belong to the customer."""
+        if payment_method_id in TEST_PAYMENT_METHODS or payment_method_id in (attached or {}):
+            return self._attach(ctx, payment_method_id, customer, param, attached)["id"]
+        payment_method = self._get("payment_method", payment_method_id, ctx, param)
+        if payment_method["customer"] != customer["id"]:
+            raise bad_param(
+                param,
+                f"The customer does not have a payment method with the ID {payment_method_id}. "
+                "The payment method must be attached to the customer.",
+                "resource_missing",
+            )
+        return payment_method_id
+
+    def payment_method_retrieve(self, ctx, params, id):
+        _known(params)
+        if id in TEST_PAYMENT_METHODS:
+            return copy.deepcopy(self._materialize(ctx, id))
+        return copy.deepcopy(self._get("payment_method", id, ctx))
+
+    def payment_method_attach(self, ctx, params, id):
+        _known(params, "customer")
+        customer_id = _str(params, "customer", required=True)
+        customer = self._get("customer", customer_id, ctx, "customer")
+        return copy.deepcopy(self._attach(ctx, id, customer, "payment_method"))
+
+    def payment_method_detach(self, ctx, params, id):
+        _known(params)
+        payment_method = self._get("payment_method", id, ctx)
+        if payment_method["customer"] is None:
+            raise StripeError(
+                400,
+                "The payment method you provided is not attached to a customer so detachment "
+                "is impossible.",
+                code="payment_method_unexpected_state",
+            )
+        customer = self.objects[payment_method["customer"]]
+        if customer["invoice_settings"]["default_payment_method"] == id:
+            customer["invoice_settings"]["default_payment_method"] = None
+        payment_method["customer"] = None
+        return copy.deepcopy(payment_method)
+
+    def customer_payment_methods(self, ctx, params, id):
+        _known(params, "type", "limit", "starting_after", "ending_before")
+        self._get("customer", id, ctx)
+        kind = _str(params, "type")
+        methods = [
+            pm
+            for pm in self._all("payment_method", ctx)
+            if pm["customer"] == id and kind in (None, pm["type"])
+        ]
+        return self._page(methods, params, f"/v1/customers/{id}/payment_methods")
+
+    # --- invoice items ------------------------------------------------------------------
+
+    def invoiceitem_create(self, ctx, params):
+        _known(
+            params,
+            "customer",
+            "amount",
+            "currency",
+            "description",
+            "metadata",
+            "invoice",
+            "period",
+            "quantity",
+            "unit_amount",
+            "discountable",
+        )
+        customer = self._get("customer", _str(params, "customer", required=True), ctx, "customer")
+        quantity = _int(params, "quantity", minimum=1) or 1
+        unit_amount = _int(params, "unit_amount")
+        amount = _int(params, "amount", required=unit_amount is None)
+        if amount is None:
+            amount = unit_amount * quantity
+        elif unit_amount is not None:
+            raise bad_param("unit_amount", "You may only specify one of amount and unit_amount.")
+        currency = _currency(params) or customer["currency"]
+        if currency is None:
+            raise bad_param("currency", "Missing required param: currency.", "parameter_missing")
+        invoice = None
+        if (invoice_id := _str(params, "invoice")) is not None:
+            invoice = self._get("invoice", invoice_id, ctx, "invoice")
+            if invoice["status"] != "draft":
+                raise bad_param(
+                    "invoice",
+                    f"Invoice {invoice_id} is no longer editable: only draft invoices take "
+                    "new items.",
+                    "invoice_not_editable",
+                )
+            if invoice["customer"] != customer["id"]:
+                raise bad_param("invoice", "The invoice belongs to a different customer.")
+            if invoice["currency"] != currency:
+                raise bad_param(
+                    "currency",
+                    f"The currency of the invoice item ({currency}) must match the invoice's "
+                    f"currency ({invoice['currency']}).",
+                )
+        period = _dict(params, "period") or {}
+        now = _now()
+        item = build(
+            "invoiceitem",
+            id=new_id("ii"),
+            amount=amount,
+            currency=currency,
+            customer=customer["id"],
+            date=now,
+            description=_str(params, "description"),
+            discountable=_bool(params, "discountable") is not False,
+            invoice=None,
+            livemode=False,
+            metadata=_metadata({}, params),
+            parent=None,
+            period={
+                "start": _int(period, "start") or now,
+                "end": _int(period, "end") or now,
+            },
+            pricing={"type": "price_details", "unit_amount_decimal": str(amount // quantity)},
+            net_amount=amount,
+            quantity=quantity,
+            quantity_decimal=str(quantity),
+        )
+        self._store(item, ctx)
+        self.line_ids[item["id"]] = new_id("il")
+        if customer["currency"] is None:
+            customer["currency"] = currency
+        if invoice is not None:
+            self._add_to_invoice(invoice, item)
+        self._emit(ctx, "invoiceitem.created", item)
+        return copy.deepcopy(item)
+
+    def invoiceitem_retrieve(self, ctx, params, id):
+        _known(params)
+        return copy.deepcopy(self._get("invoiceitem", id, ctx))
+
+    def invoiceitem_list(self, ctx, params):
+        _known(params, "customer", "invoice", "pending", "limit", "starting_after", "ending_before")
+        customer, invoice = _str(params, "customer"), _str(params, "invoice")
+        pending = _bool(params, "pending")
+        items = [
+            item
+            for item in self._all("invoiceitem", ctx)
+            if customer in (None, item["customer"])
+            and invoice in (None, item["invoice"])
+            and (pending is None or pending == (item["invoice"] is None))
+        ]
+        return self._page(items, params, "/v1/invoiceitems")
+
+    def invoiceitem_delete(self, ctx, params, id):
+        _known(params)
+        item = self._get("invoiceitem", id, ctx)
+        if item["invoice"] is not None:
+            invoice = self.objects[item["invoice"]]
+            if invoice["status"] != "draft":
+                raise StripeError(
+                    400,
+                    "Invoice items on a finalized invoice can't be deleted.",
+                    code="invoice_not_editable",
+                )
+            self.invoice_item_ids[invoice["id"]].remove(id)
+            self._refresh_totals(invoice)
+        del self.objects[id]
+        return {"id": id, "object": "invoiceitem", "deleted": True}
+
+    # --- invoices -----------------------------------------------------------------------
+
+    def _add_to_invoice(self, invoice: dict, item: dict) -> None:
+        item["invoice"] = invoice["id"]
+        self.invoice_item_ids[invoice["id"]].append(item["id"])
+        self._refresh_totals(invoice)
+
+    def _line(self, item: dict) -> dict:
+        return build(
+            "line_item",
+            id=self.line_ids[item["id"]],
+            amount=item["amount"],
+            currency=item["currency"],
+            description=item["description"],
+            discountable=item["discountable"],
+            invoice=item["invoice"],
+            livemode=False,
+            metadata=dict(item["metadata"]),
+            period=dict(item["period"]),
+            quantity=item["quantity"],
+            quantity_decimal=item["quantity_decimal"],
+            subtotal=item["amount"],
+            taxes=[],
+            pretax_credit_amounts=[],
+            pricing=dict(item["pricing"]),
+            parent={
+                "invoice_item_details": {
+                    "invoice_item": item["id"],
+                    "proration": False,
+                    "proration_details": {"credited_items": None},
+                    "subscription": None,
+                },
+                "subscription_item_details": None,
+                "type": "invoice_item_details",
+            },
+        )
+
+    def _lines(self, invoice: dict) -> list[dict]:
+        return [self._line(self.objects[i]) for i in self.invoice_item_ids[invoice["id"]]]
+
+    def _refresh_totals(self, invoice: dict) -> None:
+        lines = self._lines(invoice)
+        total = sum(line["amount"] for line in lines)
+        amount_due = max(total, 0)
+        invoice.update(
+            subtotal=total,
+            subtotal_excluding_tax=total,
+            total=total,
+            total_excluding_tax=total,
+            amount_due=amount_due,
+            amount_remaining=amount_due - invoice["amount_paid"],
+            lines={
+                "object": "list",
+                "data": lines[:10],
+                "has_more": len(lines) > 10,
+                "url": f"/v1/invoices/{invoice['id']}/lines",
+            },
+        )
+
+    def invoice_create(self, ctx, params):
+        _known(
+            params,
+            "customer",
+            "collection_method",
+            "days_until_due",
+            "due_date",
+            "auto_advance",
+            "pending_invoice_items_behavior",
+            "metadata",
+            "description",
+            "currency",
+            "default_payment_method",
+            "footer",
+        )
+        customer = self._get("customer", _str(params, "customer", required=True), ctx, "customer")
+        collection_method = _choice(
+            params,
+            "collection_method",
+            ("charge_automatically", "send_invoice"),
+            "charge_automatically",
+        )
+        days_until_due = _int(params, "days_until_due", minimum=0)
+        due_date = _int(params, "due_date")
+        if collection_method == "send_invoice" and days_until_due is None and due_date is None:
+            raise bad_param(
+                "days_until_due",
+                "Missing required param: days_until_due or due_date when collection_method is "
+                "send_invoice.",
+                "parameter_missing",
+            )
+        if collection_method == "charge_automatically" and (days_until_due or due_date):
+            raise bad_param(
+                "days_until_due" if days_until_due else "due_date",
+                "days_until_due and due_date can only be set when collection_method is "
+                "send_invoice.",
+            )
+        behaviour = _choice(
+            params, "pending_invoice_items_behavior", ("include", "exclude"), "exclude"
+        )
+        pending = [
+            item
+            for item in reversed(self._all("invoiceitem", ctx))
+            if item["customer"] == customer["id"] and item["invoice"] is None
+        ]
+        currency = _currency(params)
+        if currency is None and behaviour == "include" and pending:
+            currencies = {item["currency"] for item in pending}
+            if len(currencies) > 1:
+                raise bad_param(
+                    "currency",
+                    "The customer has pending invoice items in more than one currency "
+                    f"({', '.join(sorted(currencies))}); pass currency to choose one.",
+                )
+            currency = currencies.pop()
+        currency = currency or customer["currency"] or "usd"
+        default_payment_method = _str(params, "default_payment_method")
+        if default_payment_method is not None:
+            default_payment_method = self._payment_method_for(
+                ctx, default_payment_method, customer, "default_payment_method"
+            )
+        auto_advance = bool(_bool(params, "auto_advance"))
+        now = _now()
+        invoice = build(
+            "invoice",
+            id=new_id("in"),
+            created=now,
+            customer=customer["id"],
+            customer_email=customer["email"],
+            customer_name=customer["name"],
+            customer_phone=customer["phone"],
+            customer_address=None,
+            customer_shipping=None,
+            currency=currency,
+            collection_method=collection_method,
+            description=_str(params, "description"),
+            footer=_str(params, "footer"),
+            metadata=_metadata({}, params),
+            auto_advance=auto_advance,
+            automatically_finalizes_at=now + 3600 if auto_advance else None,
+            automatic_tax={
+                "enabled": False,
+                "liability": None,
+                "status": None,
+                "disabled_reason": None,
+                "provider": None,
+            },
+            default_payment_method=default_payment_method,
+            due_date=due_date,
+            effective_at=None,
+            from_invoice=None,
+            hosted_invoice_url=None,
+            invoice_pdf=None,
+            last_finalization_error=None,
+            lines={},
+            next_payment_attempt=None,
+            number=None,
+            parent=None,
+            payment_settings={
+                "default_mandate": None,
+                "payment_method_options": None,
+                "payment_method_types": None,
+            },
+            period_start=now,
+            period_end=now,
+            shipping_cost=None,
+            shipping_details=None,
+            status="draft",
+            status_transitions={
+                "finalized_at": None,
+                "marked_uncollectible_at": None,
+                "paid_at": None,
+                "voided_at": None,
+            },
+            amount_paid=0,
+            amount_overpaid=0,
+            attempt_count=0,
+            attempted=False,
+            total_taxes=[],
+            total_pretax_credit_amounts=[],
+            webhooks_delivered_at=now,
+        )
+        self.invoice_item_ids[invoice["id"]] = []
+        self.days_until_due[invoice["id"]] = days_until_due
+        self._store(invoice, ctx)
+        if behaviour == "include":
+            for item in pending:
+                if item["currency"] == currency:
+                    item["invoice"] = invoice["id"]
+                    self.invoice_item_ids[invoice["id"]].append(item["id"])
+        self._refresh_totals(invoice)
+        self._emit(ctx, "invoice.created", invoice)
+        return copy.deepcopy(invoice)
+
+    def invoice_retrieve(self, ctx, params, id):
+        _known(params)
+        return copy.deepcopy(self._get("invoice", id, ctx))
+
+    def invoice_update(self, ctx, params, id):
+        _known(
+            params,
+            "metadata",
+            "description",
+            "auto_advance",
+            "footer",
+            "days_until_due",
+            "due_date",
+            "collection_method",
+            "default_payment_method",
+        )
+        invoice = self._get("invoice", id, ctx)
+        draft_only = {"days_until_due", "due_date", "collection_method", "default_payment_method"}
+        if invoice["status"] != "draft" and draft_only & set(params):
+            name = sorted(draft_only & set(params))[0]
+            raise bad_param(
+                name, f"You can only update {name} on a draft invoice.", "invoice_not_editable"
+            )
+        invoice["metadata"] = _metadata(invoice["metadata"], params)
+        for name in ("description", "footer"):
+            if name in params:
+                invoice[name] = _str(params, name)
+        if "auto_advance" in params:
+            invoice["auto_advance"] = bool(_bool(params, "auto_advance"))
+        if "collection_method" in params:
+            invoice["collection_method"] = _choice(
+                params, "collection_method", ("charge_automatically", "send_invoice")
+            )
+        if "days_until_due" in params:
+            self.days_until_due[id] = _int(params, "days_until_due", minimum=0)
+        if "due_date" in params:
+            invoice["due_date"] = _int(params, "due_date")
+        if "default_payment_method" in params:
+            payment_method = _str(params, "default_payment_method")
+            if payment_method is not None:
+                customer = self.objects[invoice["customer"]]
+                payment_method = self._payment_method_for(
+                    ctx, payment_method, customer, "default_payment_method"
+                )
+            invoice["default_payment_method"] = payment_method
+        return copy.deepcopy(invoice)
+
+    def invoice_delete(self, ctx, params, id):
+        _known(params)
+        invoice = self._get("invoice", id, ctx)
+        if invoice["status"] != "draft":
+            raise StripeError(
+                400, "You can only delete draft invoices.", code="invoice_not_editable"
+            )
+        # As on Stripe, the items of a deleted draft go back to pending.
+        for item_id in self.invoice_item_ids.pop(id):
+            self.objects[item_id]["invoice"] = None
+        del self.objects[id]
+        return {"id": id, "object": "invoice", "deleted": True}
+
+    def invoice_list(self, ctx, params):
+        _known(
+            params,
+            "customer",
+            "status",
+            "collection_method",
+            "limit",
+            "starting_after",
+            "ending_before",
+        )
+        customer = _str(params, "customer")
+        status = _choice(params, "status", ("draft", "open", "paid", "uncollectible", "void"))
+        collection_method = _choice(
+            params, "collection_method", ("charge_automatically", "send_invoice")
+        )
+        invoices = [
+            invoice
+            for invoice in self._all("invoice", ctx)
+            if customer in (None, invoice["customer"])
+            and status in (None, invoice["status"])
+            and collection_method in (None, invoice["collection_method"])
+        ]
+        return self._page(invoices, params, "/v1/invoices")
+
+    def invoice_lines(self, ctx, params, id):
+        _known(params, "limit", "starting_after", "ending_before")
+        invoice = self._get("invoice", id, ctx)
+        return self._page(self._lines(invoice), params, f"/v1/invoices/{id}/lines")
+
+    def _require_status(self, invoice: dict, allowed: tuple[str, ...], action: str) -> None:
+        if invoice["status"] not in allowed:
+            raise StripeError(
+                400,
+                f"You can only {action} an invoice whose status is {' or '.join(allowed)}; "
+                f"{invoice['id']} is {invoice['status']}.",
+                code="invoice_unexpected_status" if invoice["status"] != "draft" else None,
+            )
+
+    def _finalize(self, ctx, invoice: dict) -> None:
+        now = _now()
+        customer = self.objects[invoice["customer"]]
+        invoice["number"] = f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
+        customer["next_invoice_sequence"] += 1
+        invoice.update(
+            status="open",
+            effective_at=now,
+            automatically_finalizes_at=None,
+            customer_email=customer["email"],
+            customer_name=customer["name"],
+            customer_phone=customer["phone"],
+            hosted_invoice_url=f"{ctx.public_url}/hosted/invoices/{invoice['id']}",
+        )
+        invoice["status_transitions"]["finalized_at"] = now
+        days_until_due = self.days_until_due.get(invoice["id"])
+        if invoice["collection_method"] == "send_invoice" and invoice["due_date"] is None:
+            invoice["due_date"] = now + (days_until_due or 0) * 86400
+        self._emit(ctx, "invoice.finalized", invoice)
+        if invoice["amount_due"] == 0:
+            # Stripe settles a finalized invoice with nothing to collect at once.
+            self._mark_paid(ctx, invoice)
+
+    def _mark_paid(self, ctx, invoice: dict) -> None:
+        invoice.update(
+            status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, attempted=True
+        )
+        invoice["status_transitions"]["paid_at"] = _now()
+        self._emit(ctx, "invoice.paid", invoice)
+        self._emit(ctx, "invoice.payment_succeeded", invoice)
+
+    def invoice_finalize(self, ctx, params, id):
+        _known(params, "auto_advance")
+        invoice = self._get("invoice", id, ctx)
+        if invoice["status"] != "draft":
+            raise StripeError(
+                400,
+                "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+                code="invoice_unexpected_status",
+            )
+        if "auto_advance" in params:
+            invoice["auto_advance"] = bool(_bool(params, "auto_advance"))
+        self._finalize(ctx, invoice)
+        return copy.deepcopy(invoice)
+
+    def invoice_pay(self, ctx, params, id):
+        _known(params, "payment_method", "paid_out_of_band", "off_session", "forgive")
+        invoice = self._get("invoice", id, ctx)
+        if invoice["status"] == "paid":
+            raise StripeError(400, "Invoice is already paid", code="invoice_already_paid")
+        self._require_status(invoice, ("draft", "open", "uncollectible"), "pay")
+        payment_method = _str(params, "payment_method")
+        paid_out_of_band = bool(_bool(params, "paid_out_of_band"))
+        customer = self.objects[invoice["customer"]]
+        if payment_method is not None:
+            payment_method = self._payment_method_for(
+                ctx, payment_method, customer, "payment_method"
+            )
+        else:
+            payment_method = (
+                invoice["default_payment_method"]
+                or customer["invoice_settings"]["default_payment_method"]
+            )
+        if invoice["status"] == "draft":
+            # Paying a draft finalizes it first, as on Stripe.
+            self._finalize(ctx, invoice)
+            if invoice["status"] == "paid":
+                return copy.deepcopy(invoice)
+        if paid_out_of_band:
+            self._mark_paid(ctx, invoice)
+            return copy.deepcopy(invoice)
+        if payment_method is None:
+            raise bad_param(
+                "payment_method",
+                "Cannot charge a customer that has no active card or default payment method.",
+                "invoice_no_payment_method_types",
+            )
+        self._charge(ctx, invoice, payment_method)
+        return copy.deepcopy(invoice)
+
+    def _charge(self, ctx, invoice: dict, payment_method_id: str) -> None:
+        card = self.cards[payment_method_id]
+        invoice["attempted"] = True
+        invoice["attempt_count"] += 1
+        if card.decline_code is None:
+            self._mark_paid(ctx, invoice)
+            return
+        self._emit(ctx, "invoice.payment_failed", invoice)
+        raise StripeError(
+            402,
+            card.decline_message,
+            type="card_error",
+            code="card_declined",
+            param="",
+            decline_code=card.decline_code,
+            charge=new_id("ch"),
+            payment_method=copy.deepcopy(self.objects[payment_method_id]),
+        )
+
+    def invoice_send(self, ctx, params, id):
+        _known(params)
+        invoice = self._get("invoice", id, ctx)
+        if invoice["collection_method"] != "send_invoice":
+            raise StripeError(
+                400,
+                "You can only manually send an invoice if its collection method is 'send_invoice'.",
+            )
+        self._require_status(invoice, ("draft", "open"), "send")
+        if invoice["status"] == "draft":
+            self._finalize(ctx, invoice)
+        self.sent_at[id] = _now()
+        self._emit(ctx, "invoice.sent", invoice)
+        return copy.deepcopy(invoice)
+
+    def invoice_void(self, ctx, params, id):
+        _known(params)
+        invoice = self._get("invoice", id, ctx)
+        self._require_status(invoice, ("open", "uncollectible"), "void")
+        invoice["status"] = "void"
+        invoice["status_transitions"]["voided_at"] = _now()
+        self._emit(ctx, "invoice.voided", invoice)
+        return copy.deepcopy(invoice)
+
+    def invoice_mark_uncollectible(self, ctx, params, id):
+        _known(params)
+        invoice = self._get("invoice", id, ctx)
+        self._require_status(invoice, ("open",), "mark uncollectible")
+        invoice["status"] = "uncollectible"
+        invoice["status_transitions"]["marked_uncollectible_at"] = _now()
+        self._emit(ctx, "invoice.marked_uncollectible", invoice)
+        return copy.deepcopy(invoice)
+
+    # --- hosted invoice page ------------------------------------------------------------
+
+    def hosted_invoice(self, invoice_id: str) -> dict:
+        with self.lock:
+            invoice = self.objects.get(invoice_id)
+            if invoice is None or invoice["object"] != "invoice" or invoice["status"] == "draft":
+                raise missing("invoice", invoice_id)
+            return copy.deepcopy(invoice)
+
+    def hosted_pay(self, invoice_id: str, card_number: str, public_url: str) -> str | None:
+        """Pay from the hosted page; returns the decline message, or None when paid."""
+        with self.lock:
+            invoice = self.objects.get(invoice_id)
+            if invoice is None or invoice["object"] != "invoice" or invoice["status"] == "draft":
+                raise missing("invoice", invoice_id)
+            if invoice["status"] not in ("open", "uncollectible"):
+                return f"This invoice is {invoice['status']} and can't be paid."
+            magic_id = TEST_CARD_NUMBERS.get(re.sub(r"[\s-]", "", card_number))
+            if magic_id is None:
+                return "Use a Stripe test card number, such as 4242 4242 4242 4242."
+            ctx = RequestContext(account=self.owners[invoice_id], public_url=public_url)
+            payment_method = self._materialize(ctx, magic_id)
+            try:
+                self._charge(ctx, invoice, payment_method["id"])
+            except StripeError as declined:
+                return declined.message
+            return None
+
+    # --- webhook endpoints and events ---------------------------------------------------
+
+    def webhook_endpoint_create(self, ctx, params):
+        _known(params, "url", "enabled_events", "description", "metadata", "api_version")
+        url = _str(params, "url", required=True)
+        if not re.match(r"https?://", url):
+            raise bad_param("url", f"Invalid URL: {url}", "url_invalid")
+        events = params.get("enabled_events")
+        if (
+            not events
+            or not isinstance(events, list)
+            or not all(isinstance(e, str) for e in events)
+        ):
+            raise bad_param(
+                "enabled_events", "Missing required param: enabled_events.", "parameter_missing"
+            )
+        unknown = [e for e in events if e != "*" and not re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", e)]
+        if unknown:
+            raise bad_param("enabled_events", f"Invalid event type: {unknown[0]}")
+        endpoint = build(
+            "webhook_endpoint",
+            id=new_id("we"),
+            created=_now(),
+            api_version=_str(params, "api_version"),
+            description=_str(params, "description"),
+            enabled_events=events,
+            livemode=False,
+            metadata=_metadata({}, params),
+            status="enabled",
+            url=url,
+        )
+        self._store(endpoint, ctx)
+        self.secrets[endpoint["id"]] = "whsec_" + secrets.token_hex(16)
+        # Stripe shows the signing secret only in the response that creates the endpoint.
+        return {**copy.deepcopy(endpoint), "secret": self.secrets[endpoint["id"]]}
+
+    def webhook_endpoint_list(self, ctx, params):
+        _known(params, "limit", "starting_after", "ending_before")
+        return self._page(self._all("webhook_endpoint", ctx), params, "/v1/webhook_endpoints")
+
+    def webhook_endpoint_retrieve(self, ctx, params, id):
+        _known(params)
+        return copy.deepcopy(self._get("webhook_endpoint", id, ctx))
+
+    def webhook_endpoint_delete(self, ctx, params, id):
+        _known(params)
+        self._get("webhook_endpoint", id, ctx)
+        del self.objects[id]
+        return {"id": id, "object": "webhook_endpoint", "deleted": True}
+
+    def event_list(self, ctx, params):
+        _known(params, "type", "types", "limit", "starting_after", "ending_before")
+        event_type = _str(params, "type")
+        types = params.get("types") or None
+        events = [
+            event
+            for event in self._all("event", ctx)
+            if event_type in (None, event["type"]) and (types is None or event["type"] in types)
+        ]
+        return self._page(events, params, "/v1/events")
+
+    def event_retrieve(self, ctx, params, id):
+        _known(params)
+        return copy.deepcopy(self._get("event", id, ctx))
+
+
+_ID = r"(?P<id>[A-Za-z0-9_]+)"
+
+ROUTES = [
+    ("POST", r"/v1/customers", "customer_create"),
+    ("GET", r"/v1/customers", "customer_list"),
+    ("GET", rf"/v1/customers/{_ID}", "customer_retrieve"),
+    ("POST", rf"/v1/customers/{_ID}", "customer_update"),
+    ("GET", rf"/v1/customers/{_ID}/payment_methods", "customer_payment_methods"),
+    ("GET", rf"/v1/payment_methods/{_ID}", "payment_method_retrieve"),
+    ("POST", rf"/v1/payment_methods/{_ID}/attach", "payment_method_attach"),
+    ("POST", rf"/v1/payment_methods/{_ID}/detach", "payment_method_detach"),
+    ("POST", r"/v1/invoiceitems", "invoiceitem_create"),
+    ("GET", r"/v1/invoiceitems", "invoiceitem_list"),
+    ("GET", rf"/v1/invoiceitems/{_ID}", "invoiceitem_retrieve"),
+    ("DELETE", rf"/v1/invoiceitems/{_ID}", "invoiceitem_delete"),
+    ("POST", r"/v1/invoices", "invoice_create"),
+    ("GET", r"/v1/invoices", "invoice_list"),
+    ("GET", rf"/v1/invoices/{_ID}", "invoice_retrieve"),
+    ("POST", rf"/v1/invoices/{_ID}", "invoice_update"),
+    ("DELETE", rf"/v1/invoices/{_ID}", "invoice_delete"),
+    ("GET", rf"/v1/invoices/{_ID}/lines", "invoice_lines"),
+    ("POST", rf"/v1/invoices/{_ID}/finalize", "invoice_finalize"),
+    ("POST", rf"/v1/invoices/{_ID}/pay", "invoice_pay"),
+    ("POST", rf"/v1/invoices/{_ID}/send", "invoice_send"),
+    ("POST", rf"/v1/invoices/{_ID}/void", "invoice_void"),
+    ("POST", rf"/v1/invoices/{_ID}/mark_uncollectible", "invoice_mark_uncollectible"),
+    ("POST", r"/v1/webhook_endpoints", "webhook_endpoint_create"),
+    ("GET", r"/v1/webhook_endpoints", "webhook_endpoint_list"),
+    ("GET", rf"/v1/webhook_endpoints/{_ID}", "webhook_endpoint_retrieve"),
+    ("DELETE", rf"/v1/webhook_endpoints/{_ID}", "webhook_endpoint_delete"),
+    ("GET", r"/v1/events", "event_list"),
+    ("GET", rf"/v1/events/{_ID}", "event_retrieve"),
+]

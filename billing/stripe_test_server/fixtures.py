@@ -1,0 +1,90 @@
+"""Stripe's canonical example objects, the template every returned object is built from.
+
+Objects are a deep copy of the fixture with the fields the server models overridden, so
+they carry exactly Stripe's fields and types. A few fixture values illustrate features we
+do not model (a coupon discount on the customer, a quote as the invoice's parent, a
+finalization error); those are reset to what Stripe returns without the feature, which is
+null. `NULLABLE` lists those paths so the shape test can tell a deliberate null from drift.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+from pathlib import Path
+
+# ../shared/stripe/fixtures3.json seen from the repository root (/work/main).
+FIXTURES_PATH = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
+
+NULLABLE: dict[str, set[str]] = {
+    "customer": {
+        "address",
+        "currency",
+        "discount",
+        "shipping",
+        "invoice_settings.rendering_options",
+    },
+    "invoice": {
+        "automatic_tax.liability",
+        "customer_address",
+        "customer_shipping",
+        "due_date",
+        "effective_at",
+        "from_invoice",
+        "last_finalization_error",
+        "next_payment_attempt",
+        "parent",
+        "payment_settings.payment_method_options",
+        "shipping_cost",
+        "shipping_details",
+    },
+    "invoiceitem": {"parent"},
+    "line_item": {
+        "parent.subscription_item_details",
+        "parent.invoice_item_details.proration_details.credited_items",
+    },
+    # Stripe's test cards carry no billing details and no CVC check.
+    "payment_method": {
+        "billing_details.address.city",
+        "billing_details.address.country",
+        "billing_details.address.line1",
+        "billing_details.address.postal_code",
+        "billing_details.address.state",
+        "billing_details.email",
+        "billing_details.phone",
+        "card.checks.cvc_check",
+        "card.generated_from",
+        "card.wallet",
+    },
+    "webhook_endpoint": {"description"},
+    "event": {"request.id", "request.idempotency_key"},
+}
+
+_lock = threading.Lock()
+_loaded: dict | None = None
+
+
+def fixtures_path() -> Path:
+    return Path(os.environ.get("STRIPE_FIXTURES") or FIXTURES_PATH)
+
+
+def fixture(kind: str) -> dict:
+    """A fresh deep copy of Stripe's example object of this kind."""
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            with fixtures_path().open(encoding="utf-8") as handle:
+                _loaded = json.load(handle)["resources"]
+    return copy.deepcopy(_loaded[kind])
+
+
+def build(kind: str, **fields) -> dict:
+    """Stripe's example `kind` object with `fields` set; every key set must exist in it."""
+    shaped = fixture(kind)
+    unknown = set(fields) - set(shaped)
+    if unknown:
+        raise KeyError(f"{kind} has no field(s) {sorted(unknown)} in Stripe's fixture")
+    shaped.update(fields)
+    return shaped
