@@ -1,8 +1,10 @@
 import logging
 
+import stripe
 from django.db import OperationalError
 
 from billing.charges import charge_for_task
+from billing.models import Charge
 from core.errors import ApplicationError
 from core.jobs import AgencyJob
 from tasks.models import Task
@@ -27,10 +29,18 @@ def bill_task(*, agency, task_id: int) -> int | None:
     if task is None:
         return None
     try:
-        return charge_for_task(agency=agency, task=task).pk
+        charge = charge_for_task(agency=agency, task=task)
     except ApplicationError as error:
         logger.error("task %s of agency %s not billed: %s", task_id, agency.pk, error.message)
         return None
+    # Straight away: this job runs after the approval committed, and the charge is
+    # committed by now (charge_for_task's own transaction). If queuing fails, beat's
+    # close_billing_periods pushes the charge later.
+    try:
+        push_charge.delay(agency_id=agency.pk, charge_id=charge.pk)
+    except Exception:
+        logger.exception("charge %s of agency %s not queued for Stripe", charge.pk, agency.pk)
+    return charge.pk
 
 
 @app.task
@@ -41,3 +51,53 @@ def charge_retainer_fees() -> int:
     from billing.charges import retainer_fees_due
 
     return retainer_fees_due(now=timezone.now())
+
+
+# -- Stripe -------------------------------------------------------------------------------
+
+# Worth retrying with the same idempotency keys (Stripe unreachable, failing or busy); a
+# refusal of the request itself (stripe.InvalidRequestError and the like) would be refused
+# again, so it is logged instead.
+STRIPE_RETRYABLE = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+
+
+@app.task(
+    base=AgencyJob,
+    # A charge not found yet was queued by a caller whose transaction had not committed.
+    autoretry_for=(*STRIPE_RETRYABLE, OperationalError, Charge.DoesNotExist),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=12,
+    acks_late=True,
+)
+def push_charge(*, agency, charge_id: int) -> int | None:
+    """Send a new charge to Stripe (queued by the job that made the charge): at once on
+    an invoice of its own for per-task billing, else as a pending item for the period's
+    invoice. Safe to run any number of times: every Stripe request is idempotent."""
+    from billing.invoicing import push_charge as push
+
+    try:
+        charge = push(agency=agency, charge_id=charge_id)
+    except STRIPE_RETRYABLE:
+        raise
+    except (stripe.StripeError, ApplicationError) as error:
+        logger.error("charge %s of agency %s not sent to Stripe: %s", charge_id, agency.pk, error)
+        return None
+    return charge.pk if charge is not None else None
+
+
+@app.task(
+    autoretry_for=STRIPE_RETRYABLE,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+    acks_late=True,
+)
+def close_billing_periods() -> int:
+    """Beat, hourly: an invoice per client for each weekly or monthly period that has
+    ended, and per-task billing a lost job left half-way (billing.invoicing)."""
+    from django.utils import timezone
+
+    from billing.invoicing import close_billing_periods as close
+
+    return close(now=timezone.now())

@@ -306,6 +306,9 @@ class Charge(TenantModel):
     # Deterministic, so a retried push to Stripe is recognised as the same charge.
     idempotency_key = models.CharField(max_length=80)
     stripe_invoice_item_id = models.CharField(max_length=64, blank=True)
+    invoice = models.ForeignKey(
+        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     written_off_at = models.DateTimeField(null=True, blank=True)
     written_off_by = models.ForeignKey(
@@ -350,8 +353,163 @@ class Charge(TenantModel):
             models.Index(fields=["agency", "client", "status"]),
             # a retainer line's bank usage in a month
             models.Index(fields=["agency", "contract_line", "period_start"]),
+            # beat's sweep across agencies: unbilled charges by age (billing.invoicing)
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="pending"),
+                name="charge_unbilled_by_age",
+            ),
         ]
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
         return self.description
+
+
+# -- Stripe -------------------------------------------------------------------------------
+
+
+class StripeAccount(TenantModel):
+    """The agency's own Stripe account: its secret key and webhook signing secret, both
+    encrypted at rest (billing.stripe_access). Without one the platform's account bills."""
+
+    secret_key_encrypted = models.TextField()
+    webhook_secret_encrypted = models.TextField(blank=True)
+    # What a person may see of the key (its kind and last four), kept apart so showing it
+    # never needs the decrypted key.
+    key_prefix = models.CharField(max_length=8)
+    key_last4 = models.CharField(max_length=4)
+    livemode = models.BooleanField(default=False)
+    connected_at = models.DateTimeField()
+    connected_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(default=True)
+    last_check_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency"], name="stripe_account_one_per_agency")
+        ]
+
+    def __str__(self) -> str:
+        return self.masked_key
+
+    def __repr__(self) -> str:
+        return f"<StripeAccount {self.masked_key}>"
+
+    @property
+    def masked_key(self) -> str:
+        return f"{self.key_prefix}…{self.key_last4}"
+
+    @property
+    def secret_key(self) -> str:
+        from billing.stripe_access import decrypt
+
+        return decrypt(self.secret_key_encrypted)
+
+    @property
+    def webhook_secret(self) -> str:
+        from billing.stripe_access import decrypt
+
+        return decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+    UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+
+
+# How far along an invoice is: our copy only ever moves up, so a late or replayed event
+# never rolls it back. Uncollectible sits below paid and void because Stripe still lets
+# an uncollectible invoice be paid or voided; paid and void are both final.
+INVOICE_STATUS_RANK = {
+    InvoiceStatus.DRAFT: 0,
+    InvoiceStatus.OPEN: 1,
+    InvoiceStatus.UNCOLLECTIBLE: 2,
+    InvoiceStatus.PAID: 3,
+    InvoiceStatus.VOID: 3,
+}
+
+
+class Invoice(TenantModel):
+    """Our copy of one Stripe invoice: for one per-task charge, or for a client's charges
+    of one weekly or monthly period. Stripe is the source of truth for its status."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="invoices")
+    contract = models.ForeignKey(
+        ServiceContract, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
+    )
+    stripe_invoice_id = models.CharField(max_length=64, blank=True)
+    number = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    collection_method = models.CharField(max_length=24, choices=CollectionMethod.choices)
+    currency = models.CharField(max_length=3)
+    amount_due = models.PositiveIntegerField(default=0)
+    amount_paid = models.PositiveIntegerField(default=0)
+    hosted_invoice_url = models.URLField(max_length=500, blank=True)
+    # The billing period (client's zone, end exclusive) of a weekly or monthly invoice;
+    # empty on a per-task invoice.
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    due_date = models.DateTimeField(null=True, blank=True)
+    payment_failed = models.BooleanField(default=False)
+    last_payment_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "stripe_invoice_id"],
+                condition=~models.Q(stripe_invoice_id=""),
+                name="invoice_stripe_id_unique",
+            ),
+            # One invoice per client and period (per-task invoices have no period).
+            models.UniqueConstraint(
+                fields=["agency", "client", "period_start", "period_end"],
+                name="invoice_one_per_client_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_start__isnull=True, period_end__isnull=True)
+                | models.Q(period_end__gt=models.F("period_start")),
+                name="invoice_period_in_order",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "status", "-created_at"]),
+            models.Index(fields=["agency", "client", "-created_at"]),
+        ]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.number or self.stripe_invoice_id or f"Invoice {self.pk}"
+
+
+class StripeEvent(TenantModel):
+    """A webhook event received from Stripe, kept by its id so a redelivery is ignored."""
+
+    event_id = models.CharField(max_length=64)
+    type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "event_id"], name="stripe_event_once")
+        ]
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from billing.charges import charge_for_task
+from billing.jobs import push_charge
 from core.errors import ApplicationError
 from core.jobs import AgencyJob
 from core.roles import Role
@@ -36,9 +37,20 @@ def task_completed(*, agency, task_id: int) -> None:
         # back and completed again keeps the charge of its first completion (the work was
         # billed); billing it anew is a person's decision: write off and bill again.
         try:
-            charge_for_task(agency=agency, task=task)
+            charge = charge_for_task(agency=agency, task=task)
         except ApplicationError as error:
             logger.error("task %s of agency %s not billed: %s", task.pk, agency.pk, error.message)
+        else:
+            # Its own job, so Stripe being down never holds back the e-mail (or the reverse).
+            # Queued straight away: this job runs after the completion committed and the
+            # charge is committed by now, so there is no transaction left to wait for.
+            # If queuing fails, beat's close_billing_periods pushes the charge later.
+            try:
+                push_charge.delay(agency_id=agency.pk, charge_id=charge.pk)
+            except Exception:
+                logger.exception(
+                    "charge %s of agency %s not queued for Stripe", charge.pk, agency.pk
+                )
     link = settings.SITE_URL + reverse("task_detail", args=[agency.slug, task.pk])
     recipients = Membership.objects.filter(
         agency=agency, client=task.client, role=Role.CLIENT, is_active=True

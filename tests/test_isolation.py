@@ -20,6 +20,9 @@ from tests.factories import ClientFactory, UserFactory
 
 # Non-tenant URLs by name (namespaced where they have one), with what an anonymous GET gets.
 PUBLIC, LOGIN, API_AUTH, BY_TOKEN = "public", "login", "api-auth", "by-token"
+# Called by another service (Stripe), proven by a signature: an anonymous POST without a
+# valid one gets 400 and changes nothing; any other method gets 405.
+WEBHOOK = "webhook"
 NON_TENANT = {
     "home": PUBLIC,
     "healthz": PUBLIC,
@@ -31,6 +34,7 @@ NON_TENANT = {
     "api:me": API_AUTH,
     "api:schema": PUBLIC,
     "api:docs": PUBLIC,
+    "stripe_webhook": WEBHOOK,
 }
 # The Django admin is platform-staff tooling (it sees every agency on purpose).
 PLATFORM_ADMIN_NAMESPACE = "admin:"
@@ -176,6 +180,22 @@ def test_non_tenant_route_treats_anonymous_as_declared(route, client, db):
         assert response["Location"].startswith(reverse("account_login"))
     elif expected == API_AUTH:
         assert response.status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in OTHER_ROUTES if NON_TENANT.get(r.name) == WEBHOOK], ids=route_id
+)
+def test_webhook_route_refuses_unsigned_calls(route, client, agency, settings):
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_isolation_matrix"  # so the signature is checked
+    # The URL names its agency by slug, under a kwarg other than agency_slug.
+    url = reverse(route.name, kwargs={k: agency.slug for k in route.kwargs})
+    assert client.get(url).status_code == 405
+    response = client.post(url, data=b"{}", content_type="application/json")
+    assert response.status_code == 400
+    response = client.post(
+        url, data=b"{}", content_type="application/json", HTTP_STRIPE_SIGNATURE="t=1,v1=00"
+    )
+    assert response.status_code == 400
 
 
 def test_invitation_link_with_a_bad_token_is_a_clear_400(client, db):

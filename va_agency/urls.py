@@ -6,6 +6,7 @@ import assistants.urls
 import billing.urls
 import clients.urls
 import tasks.urls
+from billing.webhooks import stripe_webhook
 from core.health import healthz
 
 # Every page that acts inside one agency lives under /a/<agency_slug>/ and is built on
@@ -23,6 +24,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("va_agency.api_urls")),
     path("healthz", healthz, name="healthz"),
+    # Called by Stripe, not by a member: outside /a/<slug>/, proven by its signature. The
+    # kwarg is not `agency_slug` because no agency scope or membership guards it.
+    path("billing/stripe/webhook/<slug:agency>/", stripe_webhook, name="stripe_webhook"),
     path("a/<slug:agency_slug>/", include(agency_urlpatterns)),
     *accounts.urls.urlpatterns,
 ]

@@ -226,3 +226,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60.0,
     },
 }
+
+# Stripe (billing.stripe_access). An agency that connects its own account bills through
+# it; otherwise the platform's key does. No key at all: nothing is pushed to Stripe and
+# charges wait, unbilled, until one is configured.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# None: Stripe itself. Development points it at the in-repo test server.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default=None)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+# A Fernet key for agencies' Stripe secrets at rest; derived from SECRET_KEY when unset
+# (so rotating SECRET_KEY then needs the agencies to reconnect).
+STRIPE_KEYS_ENCRYPTION_KEY = env.str("STRIPE_KEYS_ENCRYPTION_KEY", default="")
+
+# Weekly and monthly invoices, once each client's period has ended in their zone; hourly
+# so every zone's Monday / first of the month is caught within the hour (idempotent).
+CELERY_BEAT_SCHEDULE["close-billing-periods"] = {
+    "task": "billing.jobs.close_billing_periods",
+    "schedule": 60 * 60.0,
+}

@@ -1,0 +1,477 @@
+"""Charges to Stripe, exactly once: invoice items, invoices, finalizing, paying or sending.
+
+Every request to Stripe carries an idempotency key derived from our own ids, so a retried
+job (lost connection, crashed worker, duplicate delivery) gets Stripe's first answer back
+instead of a second object. Each step's result is recorded as soon as Stripe answers, and a
+step already recorded is skipped, so a retry resumes where the last attempt stopped.
+
+- Per-task contracts: `invoice_charge_now` makes a draft invoice for the one charge, adds
+  the charge's item to it, finalizes it and charges the card or sends it.
+- Weekly and monthly contracts: `push_charge` adds the charge as a pending invoice item;
+  beat's `close_billing_periods` later makes one invoice per client and period (Monday to
+  Monday, or the calendar month, in the client's zone) from the pending items.
+"""
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+import stripe
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing import pricing
+from billing.models import (
+    INVOICE_STATUS_RANK,
+    BillingCadence,
+    Charge,
+    ChargeStatus,
+    CollectionMethod,
+    Invoice,
+    InvoiceStatus,
+    ServiceContract,
+)
+from billing.stripe_access import stripe_client_for, stripe_enabled_for
+from clients.models import Client
+from core.errors import ApplicationError
+from core.times import local_midnight
+
+logger = logging.getLogger(__name__)
+
+# Errors worth retrying later with the same idempotency keys; anything else Stripe says
+# would be said again.
+RETRYABLE = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
+# A per-task charge still unbilled this long after it was made lost its job somewhere:
+# beat's sweep bills it.
+STRAGGLER_AGE = dt.timedelta(minutes=15)
+
+
+# -- customers ----------------------------------------------------------------------------
+
+
+def stripe_customer_for(*, agency, client: Client, stripe_client=None) -> str:
+    """The client's Stripe customer id, creating the customer the first time.
+
+    The row lock makes a second worker wait for the first one's id; the deterministic
+    idempotency key makes even a worker that crashed after Stripe answered get the same
+    customer back on its retry.
+    """
+    if client.stripe_customer_id:
+        return client.stripe_customer_id
+    stripe_client = stripe_client or stripe_client_for(agency)
+    with transaction.atomic():
+        locked = Client.objects.select_for_update().get(agency=agency, pk=client.pk)
+        if not locked.stripe_customer_id:
+            params = {
+                "name": locked.name,
+                "metadata": {"agency_id": str(agency.pk), "client_id": str(locked.pk)},
+            }
+            if locked.billing_email:
+                params["email"] = locked.billing_email
+            customer = stripe_client.v1.customers.create(
+                params=params, options={"idempotency_key": f"customer-{agency.pk}-{locked.pk}"}
+            )
+            locked.stripe_customer_id = customer.id
+            locked.save(update_fields=["stripe_customer_id"])
+    client.stripe_customer_id = locked.stripe_customer_id
+    return client.stripe_customer_id
+
+
+# -- our copy of a Stripe invoice ---------------------------------------------------------
+
+
+def _moment(timestamp) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC) if timestamp else None
+
+
+def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
+    """Bring our invoice up to what Stripe says, forward only: a status never moves back
+    (an old event or a stale read never reopens a paid invoice). Returns the fields changed,
+    unsaved."""
+    before = {field: getattr(invoice, field) for field in _MIRRORED}
+    status = data.get("status")
+    current = INVOICE_STATUS_RANK[invoice.status]
+    rank = INVOICE_STATUS_RANK.get(status, -1)
+    if rank > current:
+        invoice.status = status
+    if rank >= current:
+        # Amounts and dates as of this state or a later one; never those of an older one.
+        invoice.amount_due = data.get("amount_due") or 0
+        invoice.amount_paid = max(invoice.amount_paid, data.get("amount_paid") or 0)
+    invoice.number = data.get("number") or invoice.number
+    invoice.hosted_invoice_url = data.get("hosted_invoice_url") or invoice.hosted_invoice_url
+    invoice.due_date = _moment(data.get("due_date")) or invoice.due_date
+    transitions = data.get("status_transitions") or {}
+    invoice.finalized_at = invoice.finalized_at or _moment(transitions.get("finalized_at"))
+    invoice.paid_at = invoice.paid_at or _moment(transitions.get("paid_at"))
+    invoice.voided_at = invoice.voided_at or _moment(transitions.get("voided_at"))
+    if invoice.status == InvoiceStatus.PAID:
+        invoice.payment_failed = False
+    return [field for field in _MIRRORED if getattr(invoice, field) != before[field]]
+
+
+_MIRRORED = [
+    "status",
+    "amount_due",
+    "amount_paid",
+    "number",
+    "hosted_invoice_url",
+    "due_date",
+    "finalized_at",
+    "paid_at",
+    "voided_at",
+    "payment_failed",
+]
+
+
+def _save_from_stripe(invoice: Invoice, stripe_invoice) -> Invoice:
+    changed = invoice_apply_stripe(invoice, stripe_invoice.to_dict())
+    if changed:
+        invoice.save(update_fields=changed)
+    return invoice
+
+
+def _record_invoice(agency, *, client, contract, stripe_invoice, period=(None, None)) -> Invoice:
+    """Our row for a Stripe invoice just created (or replayed): made once per Stripe id."""
+    existing = Invoice.objects.filter(agency=agency, stripe_invoice_id=stripe_invoice.id).first()
+    if existing is not None:
+        return existing
+    invoice = Invoice(
+        agency=agency,
+        client=client,
+        contract=contract,
+        stripe_invoice_id=stripe_invoice.id,
+        collection_method=stripe_invoice.collection_method,
+        currency=stripe_invoice.currency.upper(),
+        period_start=period[0],
+        period_end=period[1],
+    )
+    invoice_apply_stripe(invoice, stripe_invoice.to_dict())
+    try:
+        with transaction.atomic():
+            invoice.save()
+    except IntegrityError:
+        # A racing worker recorded it first.
+        return Invoice.objects.get(agency=agency, stripe_invoice_id=stripe_invoice.id)
+    return invoice
+
+
+def _invoice_params(customer_id: str, contract: ServiceContract, currency: str) -> dict:
+    params = {
+        "customer": customer_id,
+        "collection_method": contract.collection_method,
+        "currency": currency.lower(),
+        # We finalize and collect ourselves, step by step; Stripe must not race us.
+        "auto_advance": False,
+    }
+    if contract.collection_method == CollectionMethod.SEND_INVOICE:
+        params["days_until_due"] = contract.days_until_due or 0
+    return params
+
+
+def _advance(agency, stripe_client, invoice: Invoice) -> Invoice:
+    """Finalize a draft, then charge the card on file or send it, as its contract says.
+    A declined card (or no card at all) is recorded on the invoice, not raised."""
+    key_id = invoice.stripe_invoice_id
+    if invoice.status == InvoiceStatus.DRAFT:
+        try:
+            finalized = stripe_client.v1.invoices.finalize_invoice(
+                key_id,
+                params={"auto_advance": False},
+                options={"idempotency_key": f"fin-{key_id}"},
+            )
+        except stripe.InvalidRequestError as error:
+            if error.code != "invoice_unexpected_status":
+                raise
+            finalized = stripe_client.v1.invoices.retrieve(key_id)  # finalized elsewhere
+        _save_from_stripe(invoice, finalized)
+    if invoice.status != InvoiceStatus.OPEN:
+        return invoice
+    if invoice.collection_method == CollectionMethod.SEND_INVOICE:
+        if invoice.sent_at is None:
+            stripe_client.v1.invoices.send_invoice(
+                key_id, options={"idempotency_key": f"send-{key_id}"}
+            )
+            invoice.sent_at = timezone.now()
+            invoice.save(update_fields=["sent_at"])
+        return invoice
+    if invoice.payment_failed:
+        return invoice  # Stripe's own retries (or a person) take it from here
+    try:
+        paid = stripe_client.v1.invoices.pay(key_id, options={"idempotency_key": f"pay-{key_id}"})
+    except stripe.CardError as error:
+        _payment_failed(invoice, error.user_message or "The card was declined.")
+    except stripe.InvalidRequestError as error:
+        if error.code == "invoice_already_paid":
+            _save_from_stripe(invoice, stripe_client.v1.invoices.retrieve(key_id))
+        elif error.code == "invoice_no_payment_method_types" or error.param == "payment_method":
+            _payment_failed(invoice, "The client has no card on file.")
+        else:
+            raise
+    else:
+        _save_from_stripe(invoice, paid)
+    return invoice
+
+
+def _payment_failed(invoice: Invoice, message: str) -> None:
+    invoice.payment_failed = True
+    invoice.last_payment_error = message[:255]
+    invoice.save(update_fields=["payment_failed", "last_payment_error"])
+    logger.info("invoice %s: payment failed: %s", invoice.pk, message)
+
+
+# -- pushing a charge ---------------------------------------------------------------------
+
+
+def _item_params(charge: Charge, customer_id: str) -> dict:
+    metadata = {"charge_id": str(charge.pk)}
+    if charge.task_id:
+        metadata["task_id"] = str(charge.task_id)
+    return {
+        "customer": customer_id,
+        "amount": charge.amount,
+        "currency": charge.currency.lower(),
+        "description": charge.description,
+        "metadata": metadata,
+    }
+
+
+def _item_key(charge: Charge) -> str:
+    return f"ii-{charge.idempotency_key}"
+
+
+def _load(agency, charge_id: int) -> Charge:
+    return Charge.objects.select_related("client", "contract_line__contract", "invoice").get(
+        agency=agency, pk=charge_id
+    )
+
+
+def push_charge(*, agency, charge_id: int) -> Charge | None:
+    """Send one charge to Stripe as its contract's cadence says. Returns None when there is
+    nothing to do: written off, already done, or Stripe not set up for the agency."""
+    charge = _load(agency, charge_id)
+    if charge.status == ChargeStatus.WRITTEN_OFF:
+        return None
+    if not stripe_enabled_for(agency):
+        logger.warning("agency %s has no Stripe key: charge %s waits", agency.pk, charge.pk)
+        return None
+    if charge.contract_line.contract.billing_cadence == BillingCadence.PER_TASK:
+        invoice_charge_now(agency=agency, charge=charge)
+    else:
+        push_invoice_item(agency=agency, charge=charge)
+    return charge
+
+
+def push_invoice_item(*, agency, charge: Charge, stripe_client=None) -> Charge:
+    """A weekly or monthly contract's charge as a pending item, for the period's invoice."""
+    if charge.stripe_invoice_item_id or charge.status != ChargeStatus.PENDING:
+        return charge
+    stripe_client = stripe_client or stripe_client_for(agency)
+    customer_id = stripe_customer_for(
+        agency=agency, client=charge.client, stripe_client=stripe_client
+    )
+    item = stripe_client.v1.invoice_items.create(
+        params=_item_params(charge, customer_id), options={"idempotency_key": _item_key(charge)}
+    )
+    Charge.objects.filter(agency=agency, pk=charge.pk).update(stripe_invoice_item_id=item.id)
+    charge.stripe_invoice_item_id = item.id
+    return charge
+
+
+def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
+    """A per-task charge on an invoice of its own: draft, item, finalize, pay or send.
+
+    The draft comes first, under a key of the charge, and excludes pending items; the
+    item is then created on it under its own key. A retry at any point finds the same
+    draft and the same item, so the charge reaches Stripe once and on one invoice.
+    """
+    charge = _load(agency, charge.pk)
+    if charge.status == ChargeStatus.WRITTEN_OFF:
+        return None
+    contract = charge.contract_line.contract
+    stripe_client = stripe_client_for(agency)
+    customer_id = stripe_customer_for(
+        agency=agency, client=charge.client, stripe_client=stripe_client
+    )
+    invoice = charge.invoice
+    if invoice is None:
+        params = _invoice_params(customer_id, contract, charge.currency)
+        params |= {
+            "pending_invoice_items_behavior": "exclude",
+            "metadata": {"agency_id": str(agency.pk), "charge_id": str(charge.pk)},
+        }
+        created = stripe_client.v1.invoices.create(
+            params=params, options={"idempotency_key": f"inv-charge-{charge.pk}"}
+        )
+        invoice = _record_invoice(
+            agency, client=charge.client, contract=contract, stripe_invoice=created
+        )
+        Charge.objects.filter(agency=agency, pk=charge.pk).update(invoice=invoice)
+    if not charge.stripe_invoice_item_id:
+        params = _item_params(charge, customer_id) | {"invoice": invoice.stripe_invoice_id}
+        item = stripe_client.v1.invoice_items.create(
+            params=params, options={"idempotency_key": _item_key(charge)}
+        )
+        Charge.objects.filter(agency=agency, pk=charge.pk).update(
+            stripe_invoice_item_id=item.id, status=ChargeStatus.INVOICED
+        )
+        if invoice.status == InvoiceStatus.DRAFT:
+            # The draft's totals now include the item.
+            refreshed = stripe_client.v1.invoices.retrieve(invoice.stripe_invoice_id)
+            _save_from_stripe(invoice, refreshed)
+    return _advance(agency, stripe_client, invoice)
+
+
+# -- closing weekly and monthly periods ---------------------------------------------------
+
+
+def billing_period(cadence: str, moment: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
+    """The period (start, end exclusive; dates in the client's zone) a moment falls in:
+    Monday to Monday for weekly billing, the calendar month for monthly."""
+    day = moment.astimezone(ZoneInfo(zone)).date()
+    if cadence == BillingCadence.WEEKLY:
+        start = day - dt.timedelta(days=day.weekday())
+        return start, start + dt.timedelta(days=7)
+    start = day.replace(day=1)
+    return start, pricing.next_period(start)
+
+
+def close_client_period(
+    *, agency, client: Client, period: tuple[dt.date, dt.date], charge_ids: list[int]
+) -> Invoice | None:
+    """One invoice for a client's charges of a period that has ended: push any item still
+    missing, invoice the pending items, mark the charges on it invoiced, collect."""
+    stripe_client = stripe_client_for(agency)
+    charges = list(
+        Charge.objects.filter(
+            agency=agency, pk__in=charge_ids, status=ChargeStatus.PENDING, invoice=None
+        )
+        .select_related("client", "contract_line__contract")
+        .order_by("created_at", "pk")
+    )
+    if not charges:
+        return None  # written off, or put on an invoice, since the sweep looked
+    for charge in charges:
+        push_invoice_item(agency=agency, charge=charge, stripe_client=stripe_client)
+    invoice = Invoice.objects.filter(
+        agency=agency, client=client, period_start=period[0], period_end=period[1]
+    ).first()
+    if invoice is None:
+        # The newest contract decides how the invoice is collected.
+        contract = max(
+            (c.contract_line.contract for c in charges), key=lambda c: (c.starts_on, c.pk)
+        )
+        customer_id = stripe_customer_for(agency=agency, client=client, stripe_client=stripe_client)
+        params = _invoice_params(customer_id, contract, charges[0].currency)
+        params |= {
+            "pending_invoice_items_behavior": "include",
+            "metadata": {
+                "agency_id": str(agency.pk),
+                "client_id": str(client.pk),
+                "period_start": period[0].isoformat(),
+                "period_end": period[1].isoformat(),
+            },
+        }
+        created = stripe_client.v1.invoices.create(
+            params=params, options={"idempotency_key": f"inv-{client.pk}-{period[0]}"}
+        )
+        invoice = _record_invoice(
+            agency, client=client, contract=contract, stripe_invoice=created, period=period
+        )
+    # The charges whose items Stripe put on the invoice: those of the period, and any
+    # pushed since that were still pending when it was made.
+    on_invoice = {
+        line.parent.invoice_item_details.invoice_item
+        for line in stripe_client.v1.invoices.line_items.list(
+            invoice.stripe_invoice_id, params={"limit": 100}
+        ).auto_paging_iter()
+        if line.parent and line.parent.invoice_item_details
+    }
+    Charge.objects.filter(
+        agency=agency, client=client, stripe_invoice_item_id__in=on_invoice, invoice=None
+    ).exclude(status=ChargeStatus.WRITTEN_OFF).update(invoice=invoice, status=ChargeStatus.INVOICED)
+    return _advance(agency, stripe_client, invoice)
+
+
+def close_billing_periods(*, now: dt.datetime) -> int:
+    """Beat's sweep: an invoice for every client period that has ended with unbilled
+    charges, and whatever per-task billing a lost job left half-way. Returns how many
+    invoices it made or moved on.
+
+    It spans agencies on purpose: one query with scopes off (on the index of unbilled
+    charges by age) finds the work, then each agency's is done inside its own scope.
+    A failure is logged and the rest still runs; if Stripe was unreachable the first such
+    error is raised at the end, so the job retries (every step is idempotent).
+    """
+    from core.tenancy import scopes_disabled
+
+    with scopes_disabled():
+        charges = list(
+            Charge.objects.filter(status=ChargeStatus.PENDING, created_at__lt=now)
+            .select_related("agency", "client", "contract_line__contract")
+            .order_by("created_at", "pk")
+        )
+        stuck = list(
+            Invoice.objects.filter(status=InvoiceStatus.DRAFT, created_at__lt=now - STRAGGLER_AGE)
+            .exclude(stripe_invoice_id="")
+            .select_related("agency")
+        )
+    periods = defaultdict(list)  # (agency id, client id, period) -> charge ids
+    stragglers = []
+    for charge in charges:
+        cadence = charge.contract_line.contract.billing_cadence
+        if cadence == BillingCadence.PER_TASK:
+            if charge.created_at < now - STRAGGLER_AGE:
+                stragglers.append(charge)
+        elif charge.invoice_id is None:
+            zone = charge.client.time_zone
+            period = billing_period(cadence, charge.created_at, zone)
+            if local_midnight(period[1], zone) <= now:
+                periods[(charge.agency_id, charge.client_id, period)].append(charge)
+    sweep = _Sweep()
+    for (_, _, period), group in sorted(periods.items(), key=lambda entry: entry[0]):
+        sweep.run(
+            group[0].agency,
+            close_client_period,
+            client=group[0].client,
+            period=period,
+            charge_ids=[charge.pk for charge in group],
+        )
+    for charge in stragglers:
+        sweep.run(charge.agency, push_charge, charge_id=charge.pk)
+    for invoice in stuck:
+        sweep.run(invoice.agency, _advance_stuck, invoice=invoice)
+    if sweep.retry is not None:
+        raise sweep.retry
+    return sweep.done
+
+
+def _advance_stuck(*, agency, invoice: Invoice) -> Invoice:
+    return _advance(agency, stripe_client_for(agency), invoice)
+
+
+class _Sweep:
+    """Runs each piece of a sweep in its agency's scope, counting successes and keeping
+    going past failures."""
+
+    def __init__(self):
+        self.done = 0
+        self.retry: Exception | None = None
+
+    def run(self, agency, service, **kwargs) -> None:
+        from core.tenancy import agency_scope
+
+        with agency_scope(agency):
+            if not stripe_enabled_for(agency):
+                return
+            try:
+                if service(agency=agency, **kwargs) is not None:
+                    self.done += 1
+            except RETRYABLE as error:
+                logger.warning("agency %s: Stripe unavailable (%s); retried", agency.pk, error)
+                self.retry = self.retry or error
+            except (stripe.StripeError, ApplicationError) as error:
+                logger.error(
+                    "agency %s: %s(%s) not done: %s", agency.pk, service.__name__, kwargs, error
+                )
