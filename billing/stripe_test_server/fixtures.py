@@ -70,6 +70,18 @@ def fixtures_path() -> Path:
     return Path(os.environ.get("STRIPE_FIXTURES") or FIXTURES_PATH)
 
 
+def check_available() -> None:
+    """Fail at start, with the reason, rather than on the first request: the fixtures live
+    in ../shared beside the repository (or wherever STRIPE_FIXTURES points)."""
+    path = fixtures_path()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Stripe's fixtures are not at {path}: keep ../shared/stripe/fixtures3.json beside "
+            "the repository, or set STRIPE_FIXTURES to the file."
+        )
+    fixture("customer")
+
+
 def fixture(kind: str) -> dict:
     """A fresh deep copy of Stripe's example object of this kind."""
     global _loaded

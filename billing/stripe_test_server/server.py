@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from . import fixtures
 from .api import RequestContext, StripeState, new_id
 from .errors import StripeError
 from .forms import parse_form
@@ -124,6 +125,7 @@ class StripeTestServer:
         webhook_attempts: int = 4,
         webhook_backoff: tuple[float, ...] = (0.5, 1.0, 2.0),
     ):
+        fixtures.check_available()
         self.deliverer = WebhookDeliverer(max_attempts=webhook_attempts, backoff=webhook_backoff)
         self.state = StripeState(deliver=self.deliverer.enqueue)
         self.deliverer.on_result = self.state.delivery_settled
