@@ -12,6 +12,7 @@ step already recorded is skipped, so a retry resumes where the last attempt stop
   Monday, or the calendar month, in the client's zone) from the pending items.
 """
 
+import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
@@ -34,6 +35,7 @@ from billing.models import (
 )
 from billing.stripe_access import stripe_client_for, stripe_enabled_for
 from clients.models import Client
+from core.audit import audit_record
 from core.errors import ApplicationError
 from core.times import local_midnight
 
@@ -475,3 +477,131 @@ class _Sweep:
                 logger.error(
                     "agency %s: %s(%s) not done: %s", agency.pk, service.__name__, kwargs, error
                 )
+
+
+# -- a person acting on an invoice ---------------------------------------------------------
+
+VOIDABLE = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+
+
+def _stripe_refused(invoice: Invoice, action: str, error: stripe.StripeError) -> ApplicationError:
+    """What a person is told when Stripe says no (or cannot be reached): never a 500."""
+    if isinstance(error, RETRYABLE):
+        return ApplicationError(
+            f"Stripe could not be reached to {action} invoice {invoice}. Try again in a minute.",
+            code="stripe_unreachable",
+            extra={"error": type(error).__name__},
+        )
+    return ApplicationError(
+        f"Stripe refused to {action} invoice {invoice}: {error.user_message or error}",
+        code="stripe_refused",
+        extra={"error": type(error).__name__, "stripe_code": getattr(error, "code", None)},
+    )
+
+
+def _in_stripe(invoice: Invoice) -> None:
+    if not invoice.stripe_invoice_id:
+        raise ApplicationError(
+            f"Invoice {invoice} was never created in Stripe.", code="invoice_not_in_stripe"
+        )
+
+
+def invoice_void(*, agency, actor, invoice: Invoice, reason: str) -> Invoice:
+    """Void an open (or uncollectible) invoice in Stripe, with the reason (audited).
+
+    The idempotency key is the invoice's own, so a double click or a retried request
+    voids once; our copy then moves forward only, as it does for a webhook.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(
+            "Say why this invoice is voided.",
+            code="invoice_void_reason_required",
+            extra={"field": "reason"},
+        )
+    invoice = Invoice.objects.get(agency=agency, pk=invoice.pk)
+    if invoice.status not in VOIDABLE:
+        raise ApplicationError(
+            f"Only open or uncollectible invoices can be voided; this one is "
+            f"{invoice.get_status_display().lower()}.",
+            code="invoice_not_voidable",
+            extra={"status": invoice.status},
+        )
+    _in_stripe(invoice)
+    stripe_client = stripe_client_for(agency)
+    try:
+        voided = stripe_client.v1.invoices.void_invoice(
+            invoice.stripe_invoice_id, options={"idempotency_key": f"void-{invoice.pk}"}
+        )
+    except stripe.InvalidRequestError as error:
+        if error.code == "invoice_unexpected_status":
+            # Paid or voided in Stripe since our copy last heard: catch up, then say so.
+            with contextlib.suppress(stripe.StripeError):
+                _save_from_stripe(
+                    invoice, stripe_client.v1.invoices.retrieve(invoice.stripe_invoice_id)
+                )
+        raise _stripe_refused(invoice, "void", error) from None
+    except stripe.StripeError as error:
+        raise _stripe_refused(invoice, "void", error) from None
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(agency=agency, pk=invoice.pk)
+        changed = invoice_apply_stripe(invoice, voided.to_dict())
+        invoice.voided_at = invoice.voided_at or timezone.now()
+        invoice.void_reason = reason
+        invoice.save(update_fields=sorted({*changed, "voided_at", "void_reason"}))
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="invoice.voided",
+            target=invoice,
+            reason=reason,
+            stripe_invoice_id=invoice.stripe_invoice_id,
+            amount_due=invoice.amount_due,
+            currency=invoice.currency,
+        )
+    return invoice
+
+
+def invoice_resend(*, agency, actor, invoice: Invoice) -> Invoice:
+    """Send an open invoice (one the client pays by link) to the client again (audited).
+
+    A resend is a deliberate repeat, so the key cannot be the invoice's alone (Stripe would
+    answer every later resend with the first one's result and send nothing). It carries
+    the minute instead: a double click or a retried request within the minute sends one
+    e-mail, a resend asked for later sends another.
+    """
+    invoice = Invoice.objects.get(agency=agency, pk=invoice.pk)
+    if invoice.collection_method != CollectionMethod.SEND_INVOICE:
+        raise ApplicationError(
+            "This invoice is charged to the card on file; there is nothing to send.",
+            code="invoice_not_sendable",
+            extra={"collection_method": invoice.collection_method},
+        )
+    if invoice.status != InvoiceStatus.OPEN:
+        raise ApplicationError(
+            f"Only open invoices can be sent again; this one is "
+            f"{invoice.get_status_display().lower()}.",
+            code="invoice_not_open",
+            extra={"status": invoice.status},
+        )
+    _in_stripe(invoice)
+    now = timezone.now()
+    try:
+        stripe_client_for(agency).v1.invoices.send_invoice(
+            invoice.stripe_invoice_id,
+            options={"idempotency_key": f"resend-{invoice.pk}-{now:%Y%m%d%H%M}"},
+        )
+    except stripe.StripeError as error:
+        raise _stripe_refused(invoice, "send", error) from None
+    with transaction.atomic():
+        if invoice.sent_at is None:
+            invoice.sent_at = now
+            invoice.save(update_fields=["sent_at"])
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="invoice.resent",
+            target=invoice,
+            stripe_invoice_id=invoice.stripe_invoice_id,
+        )
+    return invoice

@@ -3,10 +3,13 @@ import datetime as dt
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from billing.models import (
+    Charge,
     ContractAssistant,
     ContractLine,
     ContractStatus,
     ContractTerms,
+    Invoice,
+    InvoiceStatus,
     Service,
     ServiceCategory,
     ServiceContract,
@@ -74,3 +77,30 @@ def terms_scheduled(line: ContractLine, at: dt.datetime) -> list[ContractTerms]:
     return sorted(
         (v for v in line.terms.all() if v.effective_from > at), key=lambda v: v.effective_from
     )
+
+
+def invoice_list(
+    *, agency, client=None, status: str | None = None, include_drafts: bool = True
+) -> QuerySet[Invoice]:
+    """Invoices newest first, with their client and their lines (the charges, with task,
+    service and terms) loaded alongside: a list or an invoice page costs the same queries
+    whatever its size. Drafts are the agency's work in progress; clients never see them."""
+    invoices = (
+        Invoice.objects.filter(agency=agency)
+        .select_related("client", "contract")
+        .prefetch_related(
+            Prefetch(
+                "charges",
+                queryset=Charge.objects.select_related(
+                    "task", "contract_line__service", "terms"
+                ).order_by("created_at", "pk"),
+            )
+        )
+    )
+    if client is not None:
+        invoices = invoices.filter(client=client)
+    if status:
+        invoices = invoices.filter(status=status)
+    if not include_drafts:
+        invoices = invoices.exclude(status=InvoiceStatus.DRAFT)
+    return invoices.order_by("-created_at", "-pk")

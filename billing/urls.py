@@ -35,4 +35,15 @@ urlpatterns = [
         views.ChargeWriteOffView.as_view(),
         name="charge_write_off",
     ),
+    path("our-invoices/", views.OurInvoicesView.as_view(), name="our_invoices"),
+    path("our-invoices/<int:pk>/", views.OurInvoiceDetailView.as_view(), name="our_invoice_detail"),
+    path("billing/invoices/", views.InvoiceListView.as_view(), name="invoice_list"),
+    path("billing/invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice_detail"),
+    path("billing/invoices/<int:pk>/void/", views.InvoiceVoidView.as_view(), name="invoice_void"),
+    path(
+        "billing/invoices/<int:pk>/resend/",
+        views.InvoiceResendView.as_view(),
+        name="invoice_resend",
+    ),
+    path("settings/stripe/", views.StripeSettingsView.as_view(), name="stripe_settings"),
 ]

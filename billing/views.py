@@ -1,3 +1,5 @@
+from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -19,14 +21,22 @@ from billing.forms import (
     TemplateFieldFormSet,
     TermsForm,
 )
+from billing.invoicing import VOIDABLE, invoice_resend, invoice_void
 from billing.models import (
     Charge,
     ChargeStatus,
+    CollectionMethod,
     ContractLine,
     ContractStatus,
+    Invoice,
+    InvoiceStatus,
     Service,
     ServiceContract,
+    StripeAccount,
+    StripeEvent,
 )
+from billing.selectors import invoice_list
+from billing.stripe_access import stripe_account_check, stripe_account_connect
 from clients.models import Client
 from core.errors import ApplicationError
 from core.forms import add_application_error
@@ -429,3 +439,184 @@ class ChargeWriteOffView(StaffViewMixin, View):
         listing = reverse("charge_list", args=[self.agency.slug])
         back = request.POST.get("next", "")
         return redirect(back if back.startswith(listing + "?") else listing)
+
+
+# -- invoices ---------------------------------------------------------------------------
+
+INVOICES_PER_PAGE = 50
+
+
+class OurInvoicesView(AgencyViewMixin, TemplateView):
+    """A client member's invoices from the agency (drafts stay internal), with a link to
+    pay the open ones on Stripe's page."""
+
+    allowed_roles = frozenset({Role.CLIENT})
+    template_name = "billing/our_invoices.html"
+
+    def get_context_data(self, **kwargs):
+        client = self.membership.client
+        page = Paginator(
+            invoice_list(agency=self.agency, client=client, include_drafts=False),
+            INVOICES_PER_PAGE,
+        ).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            page=page, invoices=page.object_list, client=client, **kwargs
+        )
+
+
+class OurInvoiceDetailView(AgencyViewMixin, TemplateView):
+    allowed_roles = frozenset({Role.CLIENT})
+    template_name = "billing/our_invoice_detail.html"
+
+    def get_context_data(self, **kwargs):
+        client = self.membership.client
+        invoice = get_object_or_404(
+            invoice_list(agency=self.agency, client=client, include_drafts=False),
+            pk=self.kwargs["pk"],
+        )
+        return super().get_context_data(invoice=invoice, client=client, **kwargs)
+
+
+class InvoiceListView(StaffViewMixin, TemplateView):
+    template_name = "billing/invoice_list.html"
+
+    def get_context_data(self, **kwargs):
+        status = self.request.GET.get("status") or None
+        if status not in InvoiceStatus.values:
+            status = None
+        clients = list(Client.objects.filter(agency=self.agency).order_by("name"))
+        client = next((c for c in clients if str(c.pk) == self.request.GET.get("client")), None)
+        page = Paginator(
+            invoice_list(agency=self.agency, status=status, client=client), INVOICES_PER_PAGE
+        ).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            page=page,
+            invoices=page.object_list,
+            status=status,
+            statuses=InvoiceStatus.choices,
+            clients=clients,
+            client=client,
+            filtered=bool(status or client),
+            **kwargs,
+        )
+
+
+class InvoiceDetailView(StaffViewMixin, TemplateView):
+    template_name = "billing/invoice_detail.html"
+
+    def get_context_data(self, **kwargs):
+        invoice = get_object_or_404(invoice_list(agency=self.agency), pk=self.kwargs["pk"])
+        events = []
+        if invoice.stripe_invoice_id:
+            events = StripeEvent.objects.filter(
+                agency=self.agency, object_id=invoice.stripe_invoice_id
+            )
+        return super().get_context_data(
+            invoice=invoice,
+            events=events,
+            can_void=invoice.status in VOIDABLE,
+            can_resend=invoice.status == InvoiceStatus.OPEN
+            and invoice.collection_method == CollectionMethod.SEND_INVOICE,
+            **kwargs,
+        )
+
+
+class InvoiceActionView(StaffViewMixin, View):
+    """POST only: act on one invoice through a service, then back to its page."""
+
+    http_method_names = ["post"]
+
+    def act(self, invoice: Invoice) -> str:
+        raise NotImplementedError
+
+    def post(self, request, agency_slug, pk):
+        invoice = get_object_or_404(Invoice, agency=self.agency, pk=pk)
+        try:
+            done = self.act(invoice)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, done)
+        return redirect("invoice_detail", agency_slug=self.agency.slug, pk=invoice.pk)
+
+
+class InvoiceVoidView(InvoiceActionView):
+    def act(self, invoice):
+        invoice_void(
+            agency=self.agency,
+            actor=self.request.user,
+            invoice=invoice,
+            reason=self.request.POST.get("reason", ""),
+        )
+        return f"Invoice {invoice} voided."
+
+
+class InvoiceResendView(InvoiceActionView):
+    def act(self, invoice):
+        invoice_resend(agency=self.agency, actor=self.request.user, invoice=invoice)
+        return f"Invoice {invoice} sent to {invoice.client.name} again."
+
+
+# -- the agency's Stripe account --------------------------------------------------------
+
+
+class StripeConnectForm(forms.Form):
+    # Secrets are write-only: never rendered back into the page, even after an error.
+    secret_key = forms.CharField(
+        label="Secret key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="From Stripe's dashboard, Developers → API keys: sk_live_… or a restricted "
+        "rk_live_… key with customer and invoice access.",
+    )
+    webhook_secret = forms.CharField(
+        label="Webhook signing secret",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="whsec_…, shown when you add the webhook endpoint below in Stripe.",
+    )
+
+
+class StripeSettingsView(StaffViewMixin, TemplateView):
+    """Which Stripe account bills for the agency: its own (connect, replace, test it) or
+    the platform's."""
+
+    template_name = "billing/stripe_settings.html"
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("form", StripeConnectForm())
+        return super().get_context_data(
+            account=StripeAccount.objects.filter(agency=self.agency)
+            .select_related("connected_by")
+            .first(),
+            platform_configured=bool(settings.STRIPE_SECRET_KEY),
+            webhook_url=self.request.build_absolute_uri(
+                reverse("stripe_webhook", args=[self.agency.slug])
+            ),
+            **kwargs,
+        )
+
+    def post(self, request, agency_slug):
+        back = redirect("stripe_settings", agency_slug=self.agency.slug)
+        if request.POST.get("action") == "check":
+            try:
+                account = stripe_account_check(agency=self.agency, actor=request.user)
+            except ApplicationError as error:
+                messages.error(request, error.message)
+            else:
+                if account.last_check_ok:
+                    messages.success(request, "Stripe accepted the key.")
+                else:
+                    messages.error(request, account.last_check_error)
+            return back
+        form = StripeConnectForm(request.POST)
+        if form.is_valid():
+            try:
+                account = stripe_account_connect(
+                    agency=self.agency, actor=request.user, **form.cleaned_data
+                )
+            except ApplicationError as error:
+                add_application_error(form, error)
+            else:
+                messages.success(request, f"Stripe account {account.masked_key} connected.")
+                return back
+        return self.render_to_response(self.get_context_data(form=form))

@@ -8,6 +8,7 @@ from billing.models import (
     ContractLine,
     ContractStatus,
     ContractTerms,
+    Invoice,
     Service,
     ServiceCategory,
     ServiceContract,
@@ -224,4 +225,59 @@ class ChargeSerializer(ClientChargeSerializer):
 
 
 class WriteOffSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+INVOICE_FIELDS = [
+    "id",
+    "client",
+    "number",
+    "status",
+    "collection_method",
+    "currency",
+    "amount_due",
+    "amount_paid",
+    "hosted_invoice_url",
+    "period_start",
+    "period_end",
+    "due_date",
+    "created_at",
+    "finalized_at",
+    "paid_at",
+    "voided_at",
+    "lines",
+]
+
+
+class ClientInvoiceSerializer(serializers.ModelSerializer):
+    """An invoice as its client sees it, with its lines (the charges on it). Amounts are
+    minor units of `currency`; `period_end` is exclusive."""
+
+    lines = ClientChargeSerializer(many=True, read_only=True, source="charges")
+
+    class Meta:
+        model = Invoice
+        fields = INVOICE_FIELDS
+        read_only_fields = INVOICE_FIELDS
+
+
+class InvoiceSerializer(ClientInvoiceSerializer):
+    """An invoice for the agency's staff, with its Stripe and collection details."""
+
+    lines = ChargeSerializer(many=True, read_only=True, source="charges")
+
+    class Meta(ClientInvoiceSerializer.Meta):
+        fields = [
+            *INVOICE_FIELDS,
+            "contract",
+            "stripe_invoice_id",
+            "payment_failed",
+            "last_payment_error",
+            "sent_at",
+            "void_reason",
+        ]
+        read_only_fields = fields
+
+
+class VoidSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)

@@ -7,6 +7,7 @@ router.register("service-categories", views.CategoryViewSet, basename="category"
 router.register("services", views.ServiceViewSet, basename="service")
 router.register("contracts", views.ContractViewSet, basename="contract")
 router.register("charges", views.ChargeViewSet, basename="charge")
+router.register("invoices", views.InvoiceViewSet, basename="invoice")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
 agency_urlpatterns = router.urls

@@ -10,20 +10,26 @@ from billing.api.serializers import (
     CategorySerializer,
     ChargeSerializer,
     ClientChargeSerializer,
+    ClientInvoiceSerializer,
     ContractSerializer,
     ContractWriteSerializer,
+    InvoiceSerializer,
     LineCreateSerializer,
     LineSerializer,
     ServiceSerializer,
     TermsSerializer,
     TransitionSerializer,
+    VoidSerializer,
     WriteOffSerializer,
 )
 from billing.charges import charge_list, charge_write_off
+from billing.invoicing import invoice_resend, invoice_void
 from billing.models import (
     Charge,
     ChargeStatus,
     ContractLine,
+    Invoice,
+    InvoiceStatus,
     Service,
     ServiceCategory,
     ServiceContract,
@@ -275,3 +281,83 @@ class ChargeViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewS
 
 def _int_or_none(value: str) -> int | None:
     return int(value) if value.isdigit() else None
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=InvoiceStatus.values),
+            OpenApiParameter(
+                "client", OpenApiTypes.INT, description="Only this client's (staff only)."
+            ),
+        ]
+    )
+)
+class InvoiceViewSet(
+    AgencyAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Invoices, newest first, with their lines. Staff see every client's (drafts too) and
+    void or resend them; a client member sees their own client's issued invoices."""
+
+    allowed_roles = STAFF_ROLES | {Role.CLIENT}
+    write_roles = STAFF_ROLES
+    serializer_class = InvoiceSerializer
+    queryset = Invoice.objects.none()  # names the model for the schema only
+
+    def get_serializer_class(self):
+        if getattr(self, "membership", None) and self.membership.role == Role.CLIENT:
+            return ClientInvoiceSerializer
+        return InvoiceSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        status_filter = params.get("status") or None
+        if status_filter is not None and status_filter not in InvoiceStatus.values:
+            raise ApplicationError(
+                f"Unknown status “{status_filter}”; use one of: {', '.join(InvoiceStatus.values)}.",
+                code="invoice_status_invalid",
+                extra={"field": "status"},
+            )
+        if self.membership.role == Role.CLIENT:
+            return selectors.invoice_list(
+                agency=self.agency,
+                client=self.membership.client,
+                status=status_filter,
+                include_drafts=False,
+            )
+        client = None
+        if params.get("client"):
+            client = Client.objects.filter(
+                agency=self.agency, pk=_int_or_none(params["client"])
+            ).first()
+            if client is None:
+                raise ApplicationError(
+                    "Unknown client.", code="invoice_client_invalid", extra={"field": "client"}
+                )
+        return selectors.invoice_list(agency=self.agency, status=status_filter, client=client)
+
+    def fresh(self, invoice):
+        return InvoiceSerializer(selectors.invoice_list(agency=self.agency).get(pk=invoice.pk)).data
+
+    @extend_schema(request=VoidSerializer, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def void(self, request, **kwargs):
+        """Void an open or uncollectible invoice in Stripe: {"reason": "..."} (required;
+        audited)."""
+        invoice = self.get_object()
+        body = VoidSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        invoice = invoice_void(
+            agency=self.agency,
+            actor=request.user,
+            invoice=invoice,
+            reason=body.validated_data["reason"],
+        )
+        return Response(self.fresh(invoice))
+
+    @extend_schema(request=None, responses=InvoiceSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request, **kwargs):
+        """E-mail an open invoice (paid by link) to the client again (audited)."""
+        invoice = invoice_resend(agency=self.agency, actor=request.user, invoice=self.get_object())
+        return Response(self.fresh(invoice))
