@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.caps import check_request_within_cap
 from billing.request_templates import template_form_fields
 from clients.services import client_ensure_active
 from core.audit import audit_record
@@ -82,10 +83,12 @@ def task_request(
     priority: int = Priority.NORMAL,
     max_budget: int | None = None,
     template_data=None,
+    over_cap_approved: bool = False,
 ) -> Task:
     """A client asks for work. Only a service their active contract names may be requested;
     the service's request-form fields are checked; the due time defaults to the service's
-    turnaround from now and may not be in the past."""
+    turnaround from now and may not be in the past; a line's monthly budget cap blocks the
+    request, or needs the client's approval to go over, as its terms say."""
     if client.agency_id != agency.pk:
         raise ApplicationError("Unknown client.", code="task_client_invalid")
     client_ensure_active(client=client)
@@ -119,6 +122,9 @@ def task_request(
             "Give the request a title.", code="task_title_required", extra={"field": "title"}
         )
     cleaned = task_template_values(service, template_data or {})
+    over_cap = check_request_within_cap(
+        agency=agency, line=line, max_budget=max_budget, over_cap_approved=over_cap_approved
+    )
     with transaction.atomic():
         task = Task.objects.create(
             agency=agency,
@@ -138,7 +144,12 @@ def task_request(
             requested_by=actor,
         )
         audit_record(
-            agency=agency, actor=actor, action="task.requested", target=task, status=S.QUEUED
+            agency=agency,
+            actor=actor,
+            action="task.requested",
+            target=task,
+            status=S.QUEUED,
+            **({"over_budget_cap_approved": True} if over_cap else {}),
         )
     return task
 

@@ -101,6 +101,10 @@ class TaskRequestSerializer(serializers.Serializer):
         help_text="Minor units of the contract's currency.",
     )
     template_data = serializers.DictField(required=False, default=dict)
+    over_cap_approved = serializers.BooleanField(
+        default=False,
+        help_text="Approve passing the line's monthly budget cap when its terms ask for it.",
+    )
 
     def get_fields(self):
         fields = super().get_fields()

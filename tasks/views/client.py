@@ -150,6 +150,11 @@ class TaskRequestForm(ServiceRequestForm):
         help_text="The most this may cost; the assistant asks you before going over.",
     )
     attachments = MultipleFileField(label="Files (optional)")
+    over_cap_approved = forms.BooleanField(
+        required=False,
+        label="I approve going over this service's monthly budget",
+        help_text="Shown when this request would pass the budget your contract sets.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -343,6 +348,7 @@ class ClientTaskCreateView(ClientFormMixin, ServiceFormView):
                     due_at=form.due_at(),
                     priority=data["priority"],
                     max_budget=data["max_budget"],
+                    over_cap_approved=data["over_cap_approved"],
                     template_data=form.template_data(),
                 )
                 for upload in data["attachments"]:
