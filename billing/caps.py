@@ -16,7 +16,6 @@ from billing.models import CapBehaviour, Charge, ChargeStatus, ContractLine, Pri
 from billing.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.money import format_money
-from core.times import local_midnight
 
 
 def month_spent(*, agency, line: ContractLine, at: dt.datetime) -> int:
@@ -24,7 +23,7 @@ def month_spent(*, agency, line: ContractLine, at: dt.datetime) -> int:
     charges do not count)."""
     zone = line.contract.client.time_zone
     month = pricing.period_start_for(at, zone)
-    start, end = local_midnight(month, zone), local_midnight(pricing.next_period(month), zone)
+    start, end = pricing.period_bounds(month, zone)
     spent = (
         Charge.objects.filter(
             agency=agency, contract_line=line, created_at__gte=start, created_at__lt=end

@@ -26,7 +26,6 @@ from billing.models import (
 )
 from core.audit import audit_record
 from core.errors import ApplicationError
-from core.times import local_midnight
 from tasks.models import Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -198,18 +197,11 @@ def _bank_usage(agency, line: ContractLine) -> dict[dt.date, int]:
     return {row["period_start"]: row["used"] or 0 for row in rows}
 
 
-def _period_bounds(period_start: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
-    return (
-        local_midnight(period_start, zone),
-        local_midnight(pricing.next_period(period_start), zone),
-    )
-
-
 def _period_terms(versions, period_start: dt.date, zone: str) -> ContractTerms | None:
     """The retainer terms a month is bought under: those in force when it begins, or, when
     the line starts (or turns into a retainer) during the month, the first retainer version
     of the month. None: the line was no retainer that month."""
-    begins, ends = _period_bounds(period_start, zone)
+    begins, ends = pricing.period_bounds(period_start, zone)
     for version in versions:  # newest first
         if version.effective_from <= begins:
             if version.pricing_model == PricingModel.RETAINER:

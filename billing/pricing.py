@@ -23,6 +23,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from billing.models import ContractTerms, PricingModel
+from core.times import local_midnight
 
 
 def billable_minutes(minutes: int, *, increment: int, minimum: int = 0) -> int:
@@ -126,6 +127,14 @@ def retainer_bank_for_month(
 def period_start_for(moment: dt.datetime, zone: str) -> dt.date:
     """The first day of the calendar month, in the client's zone, that a moment falls in."""
     return moment.astimezone(ZoneInfo(zone)).date().replace(day=1)
+
+
+def period_bounds(period_start: dt.date, zone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The moments a month begins and ends (exclusive) in the client's zone."""
+    return (
+        local_midnight(period_start, zone),
+        local_midnight(next_period(period_start), zone),
+    )
 
 
 def next_period(period_start: dt.date) -> dt.date:

@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo
+
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -10,7 +12,7 @@ def live_lines_for_client(*, agency, client, at=None) -> QuerySet[ContractLine]:
     """The services a client may request now: lines of their active contract, in force
     today. Paused, draft and ended contracts offer nothing."""
     at = at or timezone.now()
-    today = timezone.localdate(at, timezone=_zone(client.time_zone))
+    today = at.astimezone(ZoneInfo(client.time_zone)).date()
     return (
         ContractLine.objects.filter(
             agency=agency,
@@ -24,12 +26,6 @@ def live_lines_for_client(*, agency, client, at=None) -> QuerySet[ContractLine]:
         .select_related("service", "service__category", "contract")
         .order_by("service__name")
     )
-
-
-def _zone(name):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 def pool_for(*, agency, membership) -> QuerySet[Task]:

@@ -26,7 +26,7 @@ from core.views import AgencyViewMixin, StaffViewMixin
 from tasks import queries, services
 from tasks.models import Task, TaskStatus, TimeEntry
 from tasks.selectors import active_tasks_of, pool_for, with_list_data
-from tasks.views.shared import TaskMixin
+from tasks.views.shared import TaskMixin, viewer_time_zone
 
 ASSISTANT_ONLY = frozenset({Role.ASSISTANT})
 # The pool shows the most urgent slice; Take next always claims from the top of it.
@@ -83,7 +83,7 @@ class QueueMixin(AgencyViewMixin):
     @property
     def zone(self) -> str:
         # An assistant without a profile yet has no zone of their own: the agency's stands in.
-        return self.profile.time_zone if self.profile else self.agency.time_zone
+        return viewer_time_zone(self.membership, self.agency, client=None)
 
     def mine_context(self, now) -> dict:
         running = queries.running_timer_of(agency=self.agency, membership=self.membership)
