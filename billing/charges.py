@@ -16,6 +16,7 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from billing import pricing
+from billing.caps import month_spent
 from billing.models import (
     Charge,
     ChargeKind,
@@ -115,12 +116,15 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             else:
                 steps |= _draw_from_bank(agency, line, versions, terms, task, charge)
             steps["amount"] = charge.amount
+            held = _hold_past_cap(agency, line, terms, task, charge)
+            if held:
+                steps["budget_cap"] = held
             charge.breakdown = steps
             charge.save()
             audit_record(
                 agency=agency,
                 actor=None,
-                action="charge.created",
+                action="charge.held" if held else "charge.created",
                 target=charge,
                 task=task.pk,
                 amount=charge.amount,
@@ -133,6 +137,27 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             raise
         return existing
     return charge
+
+
+def _hold_past_cap(agency, line, terms, task: Task, charge: Charge) -> dict | None:
+    """Hold a charge that takes the line past its monthly budget cap, for the client's
+    approval; what the cap was and what had been spent, when it is held.
+
+    The request-time check (billing.caps) lets work in when its least cost fits, but hourly
+    time or retainer overage can still pass the cap while the work is done. Whether the line
+    says "block" or "ask", the cap is the client's promise not to pay more without saying
+    yes, so the charge waits either way; a client who approved going over when asking has
+    said yes already. Runs under the line's lock, so two charges never both fit the last
+    room under the cap.
+    """
+    cap = terms.monthly_budget_cap
+    if cap is None or charge.amount == 0 or task.over_cap_approved:
+        return None
+    spent = month_spent(agency=agency, line=line, at=timezone.now())
+    if spent + charge.amount <= cap:
+        return None
+    charge.status = ChargeStatus.HELD
+    return {"cap": cap, "spent_before": spent, "cap_behaviour": terms.cap_behaviour}
 
 
 def _task_charge(agency, task_id: int) -> Charge | None:
@@ -356,7 +381,7 @@ def retainer_fees_due(*, now: dt.datetime) -> int:
 
 
 def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
-    """Forgive an unbilled charge, with the reason (audited). Invoiced charges are settled
+    """Forgive an unbilled or held charge, with the reason (audited). Invoiced charges are settled
     on the invoice, not here; a written-off charge stays, so the task is never billed
     again by accident."""
     reason = (reason or "").strip()
@@ -368,7 +393,7 @@ def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
         )
     with transaction.atomic():
         charge = Charge.objects.select_for_update().get(agency=agency, pk=charge.pk)
-        if charge.status != ChargeStatus.PENDING:
+        if charge.status not in (ChargeStatus.PENDING, ChargeStatus.HELD):
             raise ApplicationError(
                 f"Only unbilled charges can be written off; this one is "
                 f"{charge.get_status_display().lower()}.",
@@ -391,6 +416,37 @@ def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
             amount=charge.amount,
             currency=charge.currency,
         )
+    return charge
+
+
+def charge_release(*, agency, actor, charge: Charge) -> Charge:
+    """The client approves a charge held at their budget cap (or staff record their yes):
+    it becomes unbilled and goes to Stripe like any other, on the invoice of the period it
+    was approved in. A client member may approve only their own client's charges."""
+    with transaction.atomic():
+        charge = Charge.objects.select_for_update().get(agency=agency, pk=charge.pk)
+        if charge.status != ChargeStatus.HELD:
+            raise ApplicationError(
+                f"Only a charge held for approval can be approved; this one is "
+                f"{charge.get_status_display().lower()}.",
+                code="charge_not_held",
+                extra={"status": charge.status},
+            )
+        charge.status = ChargeStatus.PENDING
+        charge.released_at = timezone.now()
+        charge.released_by = actor
+        charge.save(update_fields=["status", "released_at", "released_by"])
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="charge.released",
+            target=charge,
+            amount=charge.amount,
+            currency=charge.currency,
+        )
+        from billing.jobs import push_charge  # billing.jobs imports this module
+
+        transaction.on_commit(lambda: push_charge.delay(agency_id=agency.pk, charge_id=charge.pk))
     return charge
 
 

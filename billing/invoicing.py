@@ -249,11 +249,15 @@ def _load(agency, charge_id: int) -> Charge:
     )
 
 
+# Written off (forgiven), or held at a budget cap until the client approves it.
+NOT_BILLABLE = (ChargeStatus.WRITTEN_OFF, ChargeStatus.HELD)
+
+
 def push_charge(*, agency, charge_id: int) -> Charge | None:
     """Send one charge to Stripe as its contract's cadence says. Returns None when there is
-    nothing to do: written off, already done, or Stripe not set up for the agency."""
+    nothing to do: written off, held, already done, or Stripe not set up for the agency."""
     charge = _load(agency, charge_id)
-    if charge.status == ChargeStatus.WRITTEN_OFF:
+    if charge.status in NOT_BILLABLE:
         return None
     if not stripe_enabled_for(agency):
         logger.warning("agency %s has no Stripe key: charge %s waits", agency.pk, charge.pk)
@@ -289,7 +293,7 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
     draft and the same item, so the charge reaches Stripe once and on one invoice.
     """
     charge = _load(agency, charge.pk)
-    if charge.status == ChargeStatus.WRITTEN_OFF:
+    if charge.status in NOT_BILLABLE:
         return None
     contract = charge.contract_line.contract
     stripe_client = stripe_client_for(agency)
@@ -424,11 +428,11 @@ def close_billing_periods(*, now: dt.datetime) -> int:
     for charge in charges:
         cadence = charge.contract_line.contract.billing_cadence
         if cadence == BillingCadence.PER_TASK:
-            if charge.created_at < now - STRAGGLER_AGE:
+            if charge.billable_since < now - STRAGGLER_AGE:
                 stragglers.append(charge)
         elif charge.invoice_id is None:
             zone = charge.client.time_zone
-            period = billing_period(cadence, charge.created_at, zone)
+            period = billing_period(cadence, charge.billable_since, zone)
             if local_midnight(period[1], zone) <= now:
                 periods[(charge.agency_id, charge.client_id, period)].append(charge)
     sweep = _Sweep()

@@ -267,6 +267,8 @@ class ChargeKind(models.TextChoices):
 
 class ChargeStatus(models.TextChoices):
     PENDING = "pending", "Unbilled"
+    # Passed the line's monthly budget cap: billed only once the client approves it.
+    HELD = "held", "Held for approval"
     INVOICED = "invoiced", "Invoiced"
     WRITTEN_OFF = "written_off", "Written off"
 
@@ -315,6 +317,16 @@ class Charge(TenantModel):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     written_off_reason = models.TextField(blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    @property
+    def billable_since(self):
+        """When the charge became billable: made, or approved past the budget cap. It
+        decides the billing period the charge is invoiced in."""
+        return self.released_at or self.created_at
 
     class Meta:
         constraints = [

@@ -35,6 +35,11 @@ urlpatterns = [
         views.ChargeWriteOffView.as_view(),
         name="charge_write_off",
     ),
+    path(
+        "billing/charges/<int:pk>/approve/",
+        views.ChargeReleaseView.as_view(),
+        name="charge_release",
+    ),
     path("our-invoices/", views.OurInvoicesView.as_view(), name="our_invoices"),
     path("our-invoices/<int:pk>/", views.OurInvoiceDetailView.as_view(), name="our_invoice_detail"),
     path("billing/invoices/", views.InvoiceListView.as_view(), name="invoice_list"),

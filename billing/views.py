@@ -12,7 +12,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from billing import selectors, services
-from billing.charges import charge_list, charge_write_off
+from billing.charges import charge_list, charge_release, charge_write_off
 from billing.forms import (
     CategoryForm,
     ContractForm,
@@ -441,6 +441,29 @@ class ChargeWriteOffView(StaffViewMixin, View):
         return redirect(back if back.startswith(listing + "?") else listing)
 
 
+class ChargeReleaseView(AgencyViewMixin, View):
+    """Approve a charge held at the budget cap: the client's own yes, or staff recording it."""
+
+    allowed_roles = frozenset({Role.OWNER, Role.ADMIN, Role.CLIENT})
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        is_client = self.membership.role == Role.CLIENT
+        client = self.membership.client if is_client else None
+        charge = get_object_or_404(charge_list(agency=self.agency, client=client), pk=pk)
+        try:
+            charge_release(agency=self.agency, actor=request.user, charge=charge)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"“{charge.description}” approved: it will be invoiced.")
+        if is_client:
+            return redirect("our_invoices", agency_slug=self.agency.slug)
+        listing = reverse("charge_list", args=[self.agency.slug])
+        back = request.POST.get("next", "")
+        return redirect(back if back.startswith(listing + "?") else listing)
+
+
 # -- invoices ---------------------------------------------------------------------------
 
 INVOICES_PER_PAGE = 50
@@ -459,8 +482,9 @@ class OurInvoicesView(AgencyViewMixin, TemplateView):
             invoice_list(agency=self.agency, client=client, include_drafts=False),
             INVOICES_PER_PAGE,
         ).get_page(self.request.GET.get("page"))
+        held = charge_list(agency=self.agency, status=ChargeStatus.HELD, client=client)
         return super().get_context_data(
-            page=page, invoices=page.object_list, client=client, **kwargs
+            page=page, invoices=page.object_list, client=client, held=held, **kwargs
         )
 
 

@@ -61,6 +61,9 @@ class Task(TenantModel):
     max_budget = models.PositiveIntegerField(
         null=True, blank=True, help_text="Minor units of the contract's currency."
     )
+    # The client said yes, when asking, to going over the line's monthly budget cap: the
+    # charge is then billed as it comes instead of being held for their approval.
+    over_cap_approved = models.BooleanField(default=False)
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.QUEUED)
     assignee = models.ForeignKey(

@@ -139,6 +139,7 @@ def task_request(
             priority=priority,
             due_at=due_at,
             max_budget=max_budget,
+            over_cap_approved=over_cap,
             currency=line.contract.currency,
             status=S.QUEUED,
             requested_by=actor,

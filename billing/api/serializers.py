@@ -187,6 +187,7 @@ CHARGE_FIELDS = [
     "breakdown",
     "status",
     "created_at",
+    "released_at",
 ]
 
 

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from billing.api import views
@@ -10,4 +11,7 @@ router.register("charges", views.ChargeViewSet, basename="charge")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
-agency_urlpatterns = router.urls
+agency_urlpatterns = [
+    path("charges/<int:pk>/release/", views.ChargeReleaseView.as_view(), name="charge-release"),
+    *router.urls,
+]

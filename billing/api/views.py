@@ -1,7 +1,7 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -22,7 +22,7 @@ from billing.api.serializers import (
     VoidSerializer,
     WriteOffSerializer,
 )
-from billing.charges import charge_list, charge_write_off
+from billing.charges import charge_list, charge_release, charge_write_off
 from billing.invoicing import invoice_resend, invoice_void
 from billing.models import (
     Charge,
@@ -277,6 +277,31 @@ class ChargeViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewS
             reason=body.validated_data["reason"],
         )
         return Response(ChargeSerializer(charge_list(agency=self.agency).get(pk=charge.pk)).data)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=None,
+        responses=ClientChargeSerializer,
+        description="Approve a charge held at the monthly budget cap: it is billed as usual.",
+    )
+)
+class ChargeReleaseView(AgencyAPIMixin, generics.GenericAPIView):
+    """The client approves a charge held at their budget cap; staff may record their yes.
+    A client member reaches only their own client's charges."""
+
+    allowed_roles = STAFF_ROLES | {Role.CLIENT}
+    write_roles = STAFF_ROLES | {Role.CLIENT}
+    http_method_names = ["post", "options"]
+    serializer_class = ClientChargeSerializer
+    queryset = Charge.objects.none()  # names the model for the schema only
+
+    def post(self, request, agency_slug, pk):
+        client = self.membership.client if self.membership.role == Role.CLIENT else None
+        charge = get_object_or_404(charge_list(agency=self.agency, client=client), pk=pk)
+        charge_release(agency=self.agency, actor=request.user, charge=charge)
+        serializer = ClientChargeSerializer if client is not None else ChargeSerializer
+        return Response(serializer(charge_list(agency=self.agency).get(pk=pk)).data)
 
 
 def _int_or_none(value: str) -> int | None:

@@ -2,6 +2,7 @@ import json
 import urllib.request
 
 import pytest
+import stripe
 
 from billing.stripe_test_server.runner import point_stripe_at, running_server
 
@@ -32,6 +33,20 @@ def stripe_server(_stripe_test_server_url):
     stripe_control(_stripe_test_server_url, "POST", "/_test/reset")
     previous = point_stripe_at(_stripe_test_server_url)
     yield _stripe_test_server_url
-    import stripe
-
     stripe.api_base = previous
+
+
+PLATFORM_KEY = "sk_test_platform"
+
+
+@pytest.fixture
+def stripe_on(settings, stripe_server):
+    """Billing pointed at the test server with the platform key; returns an SDK client
+    for looking at what Stripe holds."""
+    settings.STRIPE_API_BASE = stripe_server
+    settings.STRIPE_SECRET_KEY = PLATFORM_KEY
+    # Our retries (as Celery's would) are what the tests exercise, not the SDK's.
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return stripe.StripeClient(
+        PLATFORM_KEY, base_addresses={"api": stripe_server}, max_network_retries=0
+    )

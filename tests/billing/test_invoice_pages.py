@@ -6,7 +6,6 @@ import itertools
 import re
 
 import pytest
-import stripe
 from django.urls import reverse
 
 from billing.models import (
@@ -26,19 +25,8 @@ from tests.billing.test_invoicing import make_charge, per_task, push
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 
-PLATFORM_KEY = "sk_test_platform"
 _numbers = itertools.count(1)
 
-
-@pytest.fixture
-def stripe_on(settings, stripe_server):
-    """Billing pointed at the Stripe test server with the platform key."""
-    settings.STRIPE_API_BASE = stripe_server
-    settings.STRIPE_SECRET_KEY = PLATFORM_KEY
-    settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    return stripe.StripeClient(
-        PLATFORM_KEY, base_addresses={"api": stripe_server}, max_network_retries=0
-    )
 
 
 @pytest.fixture

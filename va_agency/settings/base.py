@@ -151,6 +151,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "core.roles.Role",
         "InvitableRoleEnum": "core.roles.INVITABLE_ROLE_CHOICES",
         "ContractStatusEnum": "billing.models.ContractStatus",
+        "ChargeKindEnum": "billing.models.ChargeKind",
+        "ChargeStatusEnum": "billing.models.ChargeStatus",
     },
 }
 
