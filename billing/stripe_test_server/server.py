@@ -48,6 +48,8 @@ class Faults:
         with self._lock:
             self.mode: str | None = None
             self.rate = 0.0
+            # Several kinds at once, each with its own share of requests: {mode: rate}.
+            self.mix: dict[str, float] = {}
             self.paths: list[str] = []
             self.seed: int | None = None
             self.hold_seconds = self.default_hold_seconds
@@ -55,16 +57,33 @@ class Faults:
 
     def configure(self, spec) -> None:
         if not isinstance(spec, dict):
-            raise StripeError(400, "Send a JSON object: {mode, rate, paths, seed, hold_seconds}.")
-        unknown = set(spec) - {"mode", "rate", "paths", "seed", "hold_seconds"}
+            raise StripeError(
+                400, "Send a JSON object: {mode, rate | mix, paths, seed, hold_seconds}."
+            )
+        unknown = set(spec) - {"mode", "rate", "mix", "paths", "seed", "hold_seconds"}
         if unknown:
             raise StripeError(400, f"Unknown fault setting(s): {', '.join(sorted(unknown))}")
-        mode = spec.get("mode")
-        if mode not in FAULT_MODES:
-            raise StripeError(400, f"mode must be one of {', '.join(FAULT_MODES)}", param="mode")
-        rate = spec.get("rate", 1.0)
-        if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
-            raise StripeError(400, "rate must be a number from 0.0 to 1.0", param="rate")
+        if "mix" in spec:
+            if "mode" in spec or "rate" in spec:
+                raise StripeError(400, "Give either mode and rate, or mix.", param="mix")
+            mix = spec["mix"]
+            if not isinstance(mix, dict) or not mix or set(mix) - set(FAULT_MODES):
+                raise StripeError(
+                    400, f"mix maps modes ({', '.join(FAULT_MODES)}) to rates", param="mix"
+                )
+            for value in mix.values():
+                _check_rate(value, "mix")
+            if sum(mix.values()) > 1:
+                raise StripeError(400, "The rates of mix add up to more than 1.0", param="mix")
+            mode, rate = "mix", float(sum(mix.values()))
+        else:
+            mode = spec.get("mode")
+            if mode not in FAULT_MODES:
+                raise StripeError(
+                    400, f"mode must be one of {', '.join(FAULT_MODES)}", param="mode"
+                )
+            rate = _check_rate(spec.get("rate", 1.0), "rate")
+            mix = {mode: rate}
         paths = spec.get("paths") or []
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise StripeError(400, "paths must be a list of path prefixes", param="paths")
@@ -76,6 +95,7 @@ class Faults:
             raise StripeError(400, "hold_seconds must be a number of seconds", param="hold_seconds")
         with self._lock:
             self.mode, self.rate, self.paths, self.seed = mode, float(rate), paths, seed
+            self.mix = {kind: float(share) for kind, share in mix.items()}
             self.hold_seconds = float(hold)
             self._random = random.Random(seed)
 
@@ -84,6 +104,7 @@ class Faults:
             return {
                 "mode": self.mode,
                 "rate": self.rate,
+                "mix": dict(self.mix),
                 "paths": list(self.paths),
                 "seed": self.seed,
                 "hold_seconds": self.hold_seconds,
@@ -96,10 +117,19 @@ class Faults:
                 return None
             if self.paths and not any(path.startswith(prefix) for prefix in self.paths):
                 return None
-            if self._random.random() >= self.rate:
-                return None
-            self.injected[self.mode] += 1
-            return self.mode
+            draw = self._random.random()
+            for kind, share in self.mix.items():
+                if draw < share:
+                    self.injected[kind] += 1
+                    return kind
+                draw -= share
+            return None
+
+
+def _check_rate(value, param: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise StripeError(400, f"{param}: a rate is a number from 0.0 to 1.0", param=param)
+    return float(value)
 
 
 @dataclass

@@ -28,7 +28,6 @@ from tests.tasks.factories import TaskFactory
 _numbers = itertools.count(1)
 
 
-
 @pytest.fixture
 def admin(member):
     return member(Role.ADMIN)

@@ -33,8 +33,6 @@ from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 
 UTC = dt.UTC
-from tests.billing.conftest import PLATFORM_KEY
-
 
 
 def flat_line(agency, client=None, *, fee=5000, **contract):

@@ -639,6 +639,36 @@ def test_fault_rate_and_paths_are_honoured(client, stripe_server):
         stripe_control(stripe_server, "POST", "/_test/faults", {"mode": "explode"})
 
 
+def test_a_mix_of_faults_injects_each_kind_in_its_share(client, stripe_server):
+    stripe_control(
+        stripe_server,
+        "POST",
+        "/_test/faults",
+        {"mix": {"error": 0.3, "drop": 0.3}, "paths": ["/v1/invoices"], "seed": 5},
+    )
+    outcomes = []
+    for _ in range(40):
+        try:
+            client.v1.invoices.list()
+            outcomes.append("ok")
+        except stripe.APIConnectionError:
+            outcomes.append("drop")
+        except stripe.APIError:
+            outcomes.append("error")
+    injected = stripe_control(stripe_server, "GET", "/_test/stats")["faults"]["injected"]
+    assert injected == {"error": outcomes.count("error"), "drop": outcomes.count("drop")}
+    assert min(injected.values()) > 0 and outcomes.count("ok") > 0
+    for bad in (
+        {"mix": {"error": 0.7, "drop": 0.7}},  # more than every request
+        {"mix": {"explode": 0.1}},
+        {"mix": {"error": 0.1}, "mode": "drop"},
+        {"mix": {"error": "often"}},
+    ):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            stripe_control(stripe_server, "POST", "/_test/faults", bad)
+        assert refused.value.code == 400
+
+
 # --- hosted invoice page ------------------------------------------------------------------
 
 

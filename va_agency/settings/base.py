@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
 
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
@@ -81,9 +82,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
+
+def _next_redis_database(url: str) -> str:
+    """The same Redis server, one database number up: redis://h:6379/0 -> redis://h:6379/1."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{number + 1}"))
+
+
 if REDIS_URL:
+    # The cache never shares a Redis database with the broker's queues: clearing the cache
+    # (FLUSHDB) must not wipe queued jobs.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env.str("REDIS_CACHE_URL", default=_next_redis_database(REDIS_URL)),
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -165,6 +179,13 @@ if not REDIS_URL:
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
+    }
+else:
+    # A job held by a worker that died unacknowledged is handed out again after this long.
+    # It must outlast the longest retry countdown (billing backs off up to 10 minutes), or
+    # a waiting retry is handed to a second worker early.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
     }
 CELERY_TASK_IGNORE_RESULT = True
 # A job is acknowledged only once it has run, so a worker that dies mid-job leaves it queued.

@@ -1,5 +1,6 @@
 """The test suite: whatever DATABASE_URL / REDIS_URL say, else SQLite and the filesystem broker."""
 
+import os
 import tempfile
 import uuid
 
@@ -9,8 +10,9 @@ SECRET_KEY = "test-only-key"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-# Jobs run in-process unless a test starts a real worker (see tests/conftest.py).
-CELERY_TASK_ALWAYS_EAGER = True
+# Jobs run in-process unless a test starts a real worker (tests/core/test_jobs.py); a
+# worker process a test starts is given the test's queue and runs its jobs for real.
+CELERY_TASK_ALWAYS_EAGER = "CELERY_TEST_QUEUE" not in os.environ
 CELERY_TASK_EAGER_PROPAGATES = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -22,7 +24,9 @@ STATIC_ROOT = None  # static files come from the finders; nothing is collected i
 
 # Each test run gets its own queue, so a real worker started by a test never picks up
 # another run's jobs (on Redis) or a stale folder (on the filesystem transport).
-CELERY_TASK_DEFAULT_QUEUE = f"va-test-{uuid.uuid4().hex[:12]}"
+CELERY_TASK_DEFAULT_QUEUE = (
+    os.environ.get("CELERY_TEST_QUEUE") or f"va-test-{uuid.uuid4().hex[:12]}"
+)
 if not REDIS_URL:  # noqa: F405
     _broker_dir = tempfile.mkdtemp(prefix="va-test-broker-")
     CELERY_BROKER_TRANSPORT_OPTIONS = {

@@ -1,0 +1,228 @@
+"""Exactly once, the hard way: 500 finished tasks billed by real Celery worker processes on
+PostgreSQL and Redis while the Stripe test server fails, times out and drops a share of
+requests, and the first worker is killed (SIGKILL) in the middle of the run.
+
+Afterwards Stripe must hold exactly one invoice item per charge, every charge must be on
+exactly one invoice, and what was invoiced must equal what was charged. Needs PostgreSQL
+and Redis (CI's second pass); skipped on the embedded defaults.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from billing.invoicing import billing_period, close_billing_periods
+from billing.jobs import bill_task
+from billing.models import Charge, ChargeStatus, Invoice, PricingModel
+from core.tenancy import agency_scope
+from tests.billing.conftest import PLATFORM_KEY, stripe_control
+from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
+from tests.billing.test_invoicing import card_on_file
+from tests.factories import ClientFactory
+from tests.tasks.factories import TaskFactory
+from va_agency.celery import app
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.skipif(
+        not settings.REDIS_URL or connection.vendor != "postgresql",
+        reason="needs worker processes on PostgreSQL and Redis (set DATABASE_URL, REDIS_URL)",
+    ),
+]
+
+TASKS = 500
+ROOT = Path(__file__).resolve().parents[2]
+# 14% of Stripe requests go wrong: 7% fail before any work (500), 4% do the work and
+# answer too late for the client (timeout), 3% do the work and never answer (dropped).
+FAULTS = {"mix": {"error": 0.07, "timeout": 0.04, "drop": 0.03}, "hold_seconds": 3, "seed": 11}
+
+
+def wait_for(condition, what: str, seconds: float):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def start_worker(stripe_url: str, log: Path) -> subprocess.Popen:
+    """A real `celery worker` process (prefork, two children) on this test's database and
+    queue, with a short Stripe timeout so held requests time out."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "va_agency.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_TEST_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        # What a dead worker held comes back after 10 s instead of an hour.
+        "CELERY_VISIBILITY_TIMEOUT": "10",
+        "STRIPE_API_BASE": stripe_url,
+        "STRIPE_SECRET_KEY": PLATFORM_KEY,
+        "STRIPE_MAX_NETWORK_RETRIES": "0",
+        "STRIPE_TIMEOUT_SECONDS": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "va_agency",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=2",
+        f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
+        "--loglevel=WARNING",
+        f"--logfile={log}",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,  # its own process group, so a kill reaches its children
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def kill(worker: subprocess.Popen) -> None:
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+
+
+def lines(agency):
+    """Four clients, one per way of billing: per task charged to a card, per task sent
+    due in 14 days, weekly sent, monthly charged to a card. Hourly and flat lines."""
+    ways = [
+        {
+            "billing_cadence": "per_task",
+            "collection_method": "charge_automatically",
+            "days_until_due": None,
+        },
+        {"billing_cadence": "per_task", "collection_method": "send_invoice", "days_until_due": 14},
+        {"billing_cadence": "weekly", "collection_method": "send_invoice", "days_until_due": 7},
+        {
+            "billing_cadence": "monthly",
+            "collection_method": "charge_automatically",
+            "days_until_due": None,
+        },
+    ]
+    made = []
+    for n, way in enumerate(ways):
+        client = ClientFactory(agency=agency, time_zone="America/New_York", currency="USD")
+        contract = ContractFactory(agency=agency, client=client, status="active", **way)
+        line = LineFactory(agency=agency, contract=contract, terms=None)
+        if n % 2:
+            TermsFactory(agency=agency, line=line, pricing_model=PricingModel.FLAT, flat_fee=2500)
+        else:
+            TermsFactory(
+                agency=agency,
+                line=line,
+                pricing_model=PricingModel.HOURLY,
+                hourly_rate=4000,
+                rounding_increment_minutes=15,
+                minimum_minutes=15,
+            )
+        made.append(line)
+    return made
+
+
+@pytest.mark.django_db(transaction=True)
+def test_500_tasks_are_billed_exactly_once_through_faults_and_a_killed_worker(
+    agency, stripe_on, stripe_server, tmp_path
+):
+    billing = lines(agency)
+    for line in billing:
+        if line.contract.collection_method == "charge_automatically":
+            card_on_file(agency, line.contract.client, stripe_on)
+    tasks = [
+        TaskFactory(
+            agency=agency,
+            contract_line=billing[n % len(billing)],
+            status="completed",
+            completed_at=agency.created_at,
+            minutes_logged=5 + (n * 7) % 180,
+        )
+        for n in range(TASKS)
+    ]
+    stripe_control(stripe_server, "POST", "/_test/faults", {**FAULTS, "paths": ["/v1/"]})
+
+    app.conf.task_always_eager = False
+    first = second = None
+    try:
+        for task in tasks:
+            bill_task.delay(agency_id=agency.pk, task_id=task.pk)
+        first = start_worker(stripe_server, tmp_path / "first.log")
+        # Kill it once it is well into the run: some charges made, most still to come.
+        with agency_scope(agency):
+            wait_for(lambda: Charge.objects.count() >= TASKS // 4, "the first charges", 180)
+            kill(first)
+            at_kill = Charge.objects.count()
+        assert at_kill < TASKS, "the run finished before the worker could be killed"
+        second = start_worker(stripe_server, tmp_path / "second.log")
+
+        def settled():
+            charges = Charge.objects.select_related("contract_line__contract")
+            return charges.count() == TASKS and all(
+                charge.status == ChargeStatus.INVOICED
+                if charge.contract_line.contract.billing_cadence == "per_task"
+                else bool(charge.stripe_invoice_item_id)
+                for charge in charges
+            )
+
+        with agency_scope(agency):
+            wait_for(settled, "every charge in Stripe", 600)
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                kill(worker)
+        app.conf.task_always_eager = True
+
+    stats = stripe_control(stripe_server, "GET", "/_test/stats")
+    injected = stats["faults"]["injected"]
+    assert min(injected.get(kind, 0) for kind in ("error", "timeout", "drop")) > 0, injected
+    stripe_control(stripe_server, "DELETE", "/_test/faults")
+    # Beat's close of the weekly and monthly periods, once they have ended.
+    far_future = agency.created_at.replace(year=agency.created_at.year + 1)
+    close_billing_periods(now=far_future)
+
+    items = list(stripe_on.v1.invoice_items.list(params={"limit": 100}).auto_paging_iter())
+    per_charge = Counter(int(item.metadata["charge_id"]) for item in items)
+    with agency_scope(agency):
+        charges = list(Charge.objects.select_related("client", "contract_line__contract"))
+        invoices = {invoice.pk: invoice for invoice in Invoice.objects.all()}
+    assert len(charges) == TASKS  # one per task, whatever ran twice
+    assert per_charge == Counter({charge.pk: 1 for charge in charges})  # one item each
+    assert {charge.status for charge in charges} == {ChargeStatus.INVOICED}
+    by_id = {charge.pk: charge for charge in charges}
+    for item in items:
+        charge = by_id[int(item.metadata["charge_id"])]
+        assert item.amount == charge.amount
+        assert item.invoice == invoices[charge.invoice_id].stripe_invoice_id
+    # One invoice per per-task charge, one per client period; nothing else.
+    periods = {
+        (
+            c.client_id,
+            billing_period(
+                c.contract_line.contract.billing_cadence, c.created_at, c.client.time_zone
+            ),
+        )
+        for c in charges
+        if c.contract_line.contract.billing_cadence != "per_task"
+    }
+    per_task = sum(c.contract_line.contract.billing_cadence == "per_task" for c in charges)
+    assert len(invoices) == per_task + len(periods)
+    charged = sum(charge.amount for charge in charges)
+    remote = list(stripe_on.v1.invoices.list(params={"limit": 100}).auto_paging_iter())
+    assert sorted(i.id for i in remote) == sorted(i.stripe_invoice_id for i in invoices.values())
+    assert sum(invoice.total for invoice in remote) == charged
+    assert sum(invoice.amount_due for invoice in invoices.values()) == charged
