@@ -29,3 +29,41 @@ def send_invitation(*, agency, invitation_id: int) -> None:
     message.attach_alternative(render_to_string("emails/invitation.html", context), "text/html")
     message.send()
     Invitation.objects.filter(pk=invitation.pk).update(sent_at=timezone.now())
+
+
+# -- notifications ------------------------------------------------------------------------
+
+
+@app.task(base=AgencyJob, acks_late=True)
+def send_notification_email(*, agency, notification_id: int) -> bool:
+    """E-mail one notification, once (accounts.notifications claims the row)."""
+    from accounts.notifications import notification_email_send
+
+    return notification_email_send(agency=agency, notification_id=notification_id)
+
+
+@app.task(base=AgencyJob, acks_late=True)
+def send_digest(*, agency, user_id: int) -> int:
+    """E-mail one client member's daily digest, once."""
+    from accounts.notifications import digest_send
+
+    return digest_send(agency=agency, user_id=user_id)
+
+
+@app.task
+def deliver_due_emails() -> int:
+    """Beat, every 5 minutes: the e-mails whose time has come (an assistant's shift
+    began, a client's digest hour), across agencies; each is sent inside its agency's scope."""
+    from accounts.notifications import deliver_due_emails as deliver
+
+    return deliver(now=timezone.now())
+
+
+@app.task
+def sweep_billing_reminders() -> int:
+    """Beat: invoices issued, coming due and overdue, payment failures, retainer hours
+    running low, held charges and contracts ending (billing.reminders). Registered here
+    because Celery discovers modules named `jobs` and billing/jobs.py is billing's own."""
+    from billing.reminders import sweep_billing_reminders as sweep
+
+    return sweep(now=timezone.now())

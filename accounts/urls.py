@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import notification_views, views
 
 # Pages outside any agency: onboarding, the agency picker, invitation links, API tokens.
 urlpatterns = [
@@ -29,4 +29,5 @@ agency_urlpatterns = [
         name="invitation_revoke",
     ),
     path("team/members/<int:pk>/remove/", views.MemberRemoveView.as_view(), name="member_remove"),
+    *notification_views.urlpatterns,
 ]

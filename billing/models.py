@@ -150,7 +150,15 @@ class ServiceContract(TenantModel):
                 name="contract_due_days_iff_sending_invoices",
             ),
         ]
-        indexes = [models.Index(fields=["agency", "client", "status"])]
+        indexes = [
+            models.Index(fields=["agency", "client", "status"]),
+            # beat's "contract ending" reminder across agencies (billing.reminders)
+            models.Index(
+                fields=["ends_on"],
+                condition=models.Q(status="active"),
+                name="contract_active_ends_sweep",
+            ),
+        ]
         ordering = ["-starts_on", "-pk"]
 
     def __str__(self) -> str:
@@ -371,6 +379,17 @@ class Charge(TenantModel):
                 condition=models.Q(status="pending"),
                 name="charge_unbilled_by_age",
             ),
+            # beat's reminder sweeps (billing.reminders): recent retainer work, held charges
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(kind="task", period_start__isnull=False),
+                name="charge_retainer_task_sweep",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="held"),
+                name="charge_held_sweep",
+            ),
         ]
         ordering = ["-created_at", "-pk"]
 
@@ -501,6 +520,22 @@ class Invoice(TenantModel):
         indexes = [
             models.Index(fields=["agency", "status", "-created_at"]),
             models.Index(fields=["agency", "client", "-created_at"]),
+            # beat's reminder sweeps across agencies (billing.reminders)
+            models.Index(
+                fields=["finalized_at"],
+                condition=models.Q(status="open"),
+                name="invoice_open_issued_sweep",
+            ),
+            models.Index(
+                fields=["due_date"],
+                condition=models.Q(status="open"),
+                name="invoice_open_due_sweep",
+            ),
+            models.Index(
+                fields=["due_date"],
+                condition=models.Q(status="open", payment_failed=True),
+                name="invoice_failed_sweep",
+            ),
         ]
         ordering = ["-created_at", "-pk"]
 

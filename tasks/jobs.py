@@ -1,17 +1,13 @@
 import logging
 
-from django.conf import settings
-from django.core.mail import send_mass_mail
 from django.db import OperationalError
-from django.urls import reverse
 
-from accounts.models import Membership
 from billing.charges import charge_for_task
 from billing.jobs import push_charge
 from core.errors import ApplicationError
 from core.jobs import AgencyJob
-from core.roles import Role
 from tasks.models import Task, TaskStatus
+from tasks.reminders import tell_awaiting_approval
 from va_agency.celery import app
 
 logger = logging.getLogger(__name__)
@@ -27,7 +23,7 @@ logger = logging.getLogger(__name__)
 def task_completed(*, agency, task_id: int) -> None:
     """Runs once per completion, after it has committed: bills the task (unless its
     contract bills on the client's approval: then task_approve queues billing.jobs.bill_task)
-    and tells the client's people that the work awaits their approval."""
+    and tells the client's people that the work awaits their approval (tasks.reminders)."""
     task = Task.objects.select_related("client", "contract").filter(pk=task_id).first()
     if task is None or task.status != TaskStatus.COMPLETED:
         return  # sent back before the job ran: billed when it is completed again
@@ -51,18 +47,14 @@ def task_completed(*, agency, task_id: int) -> None:
                 logger.exception(
                     "charge %s of agency %s not queued for Stripe", charge.pk, agency.pk
                 )
-    link = settings.SITE_URL + reverse("task_detail", args=[agency.slug, task.pk])
-    recipients = Membership.objects.filter(
-        agency=agency, client=task.client, role=Role.CLIENT, is_active=True
-    ).values_list("user__email", flat=True)
-    body = (
-        f"{task.title} is done.\n\n{task.completion_summary}\n\n"
-        f"Approve it or send it back with what still needs doing:\n{link}\n"
-    )
-    send_mass_mail(
-        [(f"Done: {task.title}", body, None, [email]) for email in recipients],
-        fail_silently=False,
-    )
+    # In the app, and by e-mail as each person prefers (the e-mail sent from this job; one
+    # that fails is sent by beat's delivery sweep, so billing above never waits on mail).
+    try:
+        tell_awaiting_approval(agency=agency, task=task, send_now=True)
+    except OperationalError:
+        raise
+    except Exception:
+        logger.exception("task %s of agency %s: client not told by e-mail", task.pk, agency.pk)
 
 
 @app.task
@@ -75,3 +67,14 @@ def create_due_recurring_tasks() -> int:
     from tasks.recurring import recurring_run_due
 
     return recurring_run_due(now=timezone.now())
+
+
+@app.task
+def sweep_task_reminders() -> int:
+    """Beat: tasks due soon or overdue (to assignees), at risk, overdue or waiting too long
+    for an assistant (to admins), across agencies, each told once (tasks.reminders)."""
+    from django.utils import timezone
+
+    from tasks.reminders import sweep_task_reminders as sweep
+
+    return sweep(now=timezone.now())

@@ -118,6 +118,18 @@ class Task(TenantModel):
             models.Index(fields=["agency", "client", "status", "-created_at"]),
             models.Index(fields=["agency", "client", "-created_at"]),
             models.Index(fields=["agency", "service", "status"]),
+            # beat's reminder sweeps across agencies (tasks.reminders): open work by due
+            # time, and queued work by how long it has waited
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="task_open_due_sweep",
+            ),
+            models.Index(
+                fields=["queued_at"],
+                condition=models.Q(status="queued"),
+                name="task_queued_sweep",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -18,6 +18,7 @@ from clients.services import client_ensure_active
 from core.audit import audit_record
 from core.errors import ApplicationError, unique_or_error
 from core.roles import Role
+from tasks import reminders
 from tasks.models import (
     ACTIVE_STATUSES,
     Attachment,
@@ -251,6 +252,7 @@ def task_take_next(*, agency, actor, membership) -> Task | None:
                     status=S.ASSIGNED,
                     assignee=membership.pk,
                 )
+                reminders.tell_taken(agency=agency, task=task)
                 return task
     return None
 
@@ -273,6 +275,7 @@ def task_assign(*, agency, actor, task: Task, assignee, note: str = "") -> Task:
     with transaction.atomic():
         task = _locked(task)
         previous = task.assignee_id
+        from_pool = task.status in (S.REQUESTED, S.QUEUED)
         _stop_timers_on(task)
         task.assignee = assignee
         _move(
@@ -284,6 +287,10 @@ def task_assign(*, agency, actor, task: Task, assignee, note: str = "") -> Task:
             previous_assignee=previous,
         )
         _handover(task, actor, note)
+        if previous != assignee.pk:
+            reminders.tell_assigned(agency=agency, task=task, actor=actor)
+        if from_pool:
+            reminders.tell_taken(agency=agency, task=task)
     return task
 
 
@@ -351,7 +358,7 @@ def task_ask_client(*, agency, actor, membership, task: Task, question: str) -> 
         task = _locked(task)
         _require_assignee(task, membership)
         _stop_timers_on(task)
-        Comment.objects.create(
+        asked = Comment.objects.create(
             agency=agency,
             task=task,
             author=actor,
@@ -359,6 +366,7 @@ def task_ask_client(*, agency, actor, membership, task: Task, question: str) -> 
             body=question.strip(),
         )
         _move(task, S.WAITING_ON_CLIENT, actor=actor, action="task.waiting_on_client")
+        reminders.tell_waiting_on_client(agency=agency, task=task, question=asked)
     return task
 
 
@@ -374,10 +382,11 @@ def task_answer(*, agency, actor, task: Task, answer: str) -> Task:
             raise ApplicationError(
                 "Nobody is waiting for an answer on this task.", code="task_not_waiting"
             )
-        Comment.objects.create(
+        answered = Comment.objects.create(
             agency=agency, task=task, author=actor, kind=Comment.Kind.ANSWER, body=answer.strip()
         )
         _move(task, S.IN_PROGRESS, actor=actor, action="task.answered")
+        reminders.tell_client_replied(agency=agency, task=task, comment=answered)
     return task
 
 
@@ -476,6 +485,8 @@ def comment_add(
         audit_record(
             agency=agency, actor=actor, action="task.commented", target=task, comment=comment.pk
         )
+        if membership.role == Role.CLIENT:
+            reminders.tell_client_replied(agency=agency, task=task, comment=comment)
     return comment
 
 

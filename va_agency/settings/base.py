@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_celery_beat",
     "core",
     "accounts",
     "clients",
@@ -67,6 +68,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.tenancy",
+                "accounts.context_processors.notifications",
             ],
         },
     },
@@ -196,6 +198,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Schedules live in the database, editable by platform staff in the Django admin; beat
+# copies CELERY_BEAT_SCHEDULE below into it on start (the defaults, never duplicated).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -268,4 +273,20 @@ STRIPE_KEYS_ENCRYPTION_KEY = env.str("STRIPE_KEYS_ENCRYPTION_KEY", default="")
 CELERY_BEAT_SCHEDULE["close-billing-periods"] = {
     "task": "billing.jobs.close_billing_periods",
     "schedule": 60 * 60.0,
+}
+
+# Reminders and notifications: sweeps read only what has come due (indexed windows), and
+# each reminder is sent once (a unique row per recipient, kind, object and occasion).
+CELERY_BEAT_SCHEDULE["sweep-task-reminders"] = {
+    "task": "tasks.jobs.sweep_task_reminders",
+    "schedule": 5 * 60.0,
+}
+CELERY_BEAT_SCHEDULE["sweep-billing-reminders"] = {
+    "task": "accounts.jobs.sweep_billing_reminders",
+    "schedule": 15 * 60.0,
+}
+# E-mails that waited (an assistant's shift, a client's digest hour) or failed to queue.
+CELERY_BEAT_SCHEDULE["deliver-due-notification-emails"] = {
+    "task": "accounts.jobs.deliver_due_emails",
+    "schedule": 5 * 60.0,
 }

@@ -1,0 +1,334 @@
+"""Reminders about money and contracts, swept by beat across agencies.
+
+Each rule reads one bounded, indexed window of what has come due (never every invoice,
+charge or contract), then what was already said about those objects, and tells the rest:
+- to the client's people: an invoice issued, coming due (within INVOICE_DUE_SOON), overdue;
+  retainer hours running low (under RETAINER_LOW_MINUTES left) and used up; a charge held
+  past the budget cap for their approval; a contract ending within CONTRACT_ENDING_DAYS;
+- to the agency's admins: a payment that failed, and the contract ending too.
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.urls import reverse
+
+from accounts.models import Notification, NotificationKind
+from accounts.notifications import client_recipients, in_agencies, notify, staff_recipients
+from billing.models import (
+    Charge,
+    ChargeKind,
+    ChargeStatus,
+    ContractStatus,
+    Invoice,
+    InvoiceStatus,
+    ServiceContract,
+)
+from core.money import format_money
+from core.tenancy import scopes_disabled
+
+K = NotificationKind
+
+INVOICE_DUE_SOON = dt.timedelta(days=3)
+# The field notes' "a warning when about 2 hours are left".
+RETAINER_LOW_MINUTES = 120
+CONTRACT_ENDING_DAYS = 14
+# How far back a sweep looks for what happened (an invoice issued, a due date passed, a
+# charge made), so beat being down for a while is caught up and older history never read.
+LOOKBACK = dt.timedelta(days=3)
+
+
+def sweep_billing_reminders(*, now: dt.datetime) -> int:
+    """Beat: every billing reminder whose moment has come. Returns how many were made."""
+    return (
+        _invoices(now)
+        + _payment_failures(now)
+        + _retainer_banks(now)
+        + _held_charges(now)
+        + _contracts_ending(now)
+    )
+
+
+def _said(agency, target_type: str, ids, kinds) -> set[tuple]:
+    return set(
+        Notification.objects.filter(
+            agency=agency, target_type=target_type, target_id__in=list(ids), kind__in=kinds
+        ).values_list("recipient_id", "kind", "target_id", "occasion")
+    )
+
+
+def _tell_all(agency, people, said, *, kind, target, occasion, title, body, link, now) -> int:
+    """`body` may be a callable of the recipient, for times in their own zone."""
+    made = 0
+    for person in people:
+        if (person.user.pk, kind, target.pk, occasion) in said:
+            continue
+        made += (
+            notify(
+                agency=agency,
+                recipient=person,
+                kind=kind,
+                target=target,
+                occasion=occasion,
+                title=title,
+                body=body(person) if callable(body) else body,
+                link=link,
+                now=now,
+            )
+            is not None
+        )
+    return made
+
+
+def _money(amount: int, currency: str) -> str:
+    return format_money(amount, currency)
+
+
+# -- invoices -------------------------------------------------------------------------------
+
+
+def _open_invoices(**window) -> list[Invoice]:
+    with scopes_disabled():
+        return list(
+            Invoice.objects.filter(status=InvoiceStatus.OPEN, **window)
+            .select_related("agency", "client")
+            .order_by("pk")
+        )
+
+
+def _invoices(now) -> int:
+    issued = _open_invoices(finalized_at__gt=now - LOOKBACK, finalized_at__lte=now)
+    due_soon = _open_invoices(due_date__gt=now, due_date__lte=now + INVOICE_DUE_SOON)
+    overdue = _open_invoices(due_date__gt=now - LOOKBACK, due_date__lte=now)
+    rules = [(invoice, K.INVOICE_ISSUED, "issued", invoice.finalized_at) for invoice in issued] + [
+        (invoice, kind, invoice.due_date.isoformat(), invoice.due_date)
+        for kind, rows in ((K.INVOICE_DUE_SOON, due_soon), (K.INVOICE_OVERDUE, overdue))
+        for invoice in rows
+    ]
+    made = 0
+    for agency, items in in_agencies(rules, lambda rule: rule[0].agency):
+        said = _said(agency, "billing.invoice", {i.pk for i, *_ in items}, [r[1] for r in items])
+        people = client_recipients(agency=agency, client_ids={i.client_id for i, *_ in items})
+        for invoice, kind, occasion, _ in items:
+            amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
+            name = invoice.number or "Your invoice"
+            if kind == K.INVOICE_ISSUED:
+                title = (
+                    f"New invoice {invoice.number}: {amount}"
+                    if invoice.number
+                    else (f"New invoice: {amount}")
+                )
+
+                def body(person, invoice=invoice, amount=amount):
+                    due = f", due {person.when(invoice.due_date)}" if invoice.due_date else ""
+                    return f"An invoice for {amount} is issued{due}. Pay it online from the link."
+            elif kind == K.INVOICE_DUE_SOON:
+                title = f"{name} is due soon: {amount}"
+
+                def body(person, invoice=invoice, amount=amount):
+                    return f"{amount} is due {person.when(invoice.due_date)}."
+            else:
+                title = f"{name} is overdue: {amount}"
+
+                def body(person, invoice=invoice, amount=amount):
+                    return (
+                        f"{amount} was due {person.when(invoice.due_date)}. Please pay it "
+                        "from the link, or tell us if something is wrong with it."
+                    )
+
+            made += _tell_all(
+                agency,
+                people.get(invoice.client_id, []),
+                said,
+                kind=kind,
+                target=invoice,
+                occasion=occasion,
+                title=title,
+                body=body,
+                link=reverse("our_invoice_detail", args=[agency.slug, invoice.pk]),
+                now=now,
+            )
+    return made
+
+
+def _payment_failures(now) -> int:
+    """Open invoices whose payment failed (a partial index holds only those), to admins."""
+    failed = _open_invoices(payment_failed=True)
+    made = 0
+    for agency, rows in in_agencies(failed, lambda i: i.agency):
+        said = _said(agency, "billing.invoice", {i.pk for i in rows}, [K.PAYMENT_FAILED])
+        staff = staff_recipients(agency=agency)
+        for invoice in rows:
+            amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
+            made += _tell_all(
+                agency,
+                staff,
+                said,
+                kind=K.PAYMENT_FAILED,
+                # Once per invoice: Stripe's own retries failing again are the same news.
+                target=invoice,
+                occasion="failed",
+                title=f"Payment failed: {invoice.client.name}, {amount}",
+                body=f"{invoice.client.name}'s payment of {amount} for invoice "
+                f"{invoice.number or invoice.pk} failed: "
+                f"{invoice.last_payment_error or 'no reason given'}.",
+                link=reverse("invoice_detail", args=[agency.slug, invoice.pk]),
+                now=now,
+            )
+    return made
+
+
+# -- retainer hours and held charges --------------------------------------------------------
+
+
+def _recent_charges(now, **rule) -> list[Charge]:
+    with scopes_disabled():
+        return list(
+            Charge.objects.filter(created_at__gt=now - LOOKBACK, created_at__lte=now, **rule)
+            .select_related("agency", "client", "contract_line__service", "task")
+            .order_by("created_at", "pk")
+        )
+
+
+def _retainer_banks(now) -> int:
+    """A retainer task's charge tells what its month's bank has left once it drew: under
+    RETAINER_LOW_MINUTES is low, nothing (or overage) is used up. Once per line and month."""
+    charges = _recent_charges(now, kind=ChargeKind.TASK, period_start__isnull=False)
+    made = 0
+    for agency, rows in in_agencies(charges, lambda c: c.agency):
+        lines = {c.contract_line_id for c in rows}
+        said = _said(agency, "billing.contractline", lines, [K.RETAINER_LOW, K.RETAINER_EXHAUSTED])
+        people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
+        for charge in rows:
+            before = charge.breakdown.get("bank_left_before")
+            if before is None:
+                continue
+            left = max(before - charge.minutes_from_bank, 0)
+            month = f"{charge.period_start:%B %Y}"
+            service = charge.contract_line.service.name
+            if left == 0 or charge.minutes_billed > 0:
+                kind = K.RETAINER_EXHAUSTED
+                title = f"Retainer hours used up: {service}, {month}"
+                body = (
+                    f"This month's hours for {service} are used up. Further work this month "
+                    "is billed at the overage rate of your contract."
+                )
+            elif left < RETAINER_LOW_MINUTES:
+                kind = K.RETAINER_LOW
+                title = f"Retainer hours running low: {service}, {month}"
+                body = f"{_hours(left)} of this month's {service} hours are left."
+            else:
+                continue
+            made += _tell_all(
+                agency,
+                people.get(charge.client_id, []),
+                said,
+                kind=kind,
+                target=charge.contract_line,
+                occasion=charge.period_start.isoformat(),
+                title=title,
+                body=body,
+                link=reverse("our_contracts", args=[agency.slug]),
+                now=now,
+            )
+    return made
+
+
+def _hours(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} minutes"
+    return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
+
+
+def _held_charges(now) -> int:
+    """A charge held past the line's monthly budget cap awaits the client's approval."""
+    charges = _recent_charges(now, status=ChargeStatus.HELD)
+    made = 0
+    for agency, rows in in_agencies(charges, lambda c: c.agency):
+        said = _said(agency, "billing.charge", {c.pk for c in rows}, [K.CHARGE_HELD])
+        people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
+        for charge in rows:
+            amount = _money(charge.amount, charge.currency)
+            made += _tell_all(
+                agency,
+                people.get(charge.client_id, []),
+                said,
+                kind=K.CHARGE_HELD,
+                target=charge,
+                occasion="held",
+                title=f"Approve going over your budget: {charge.description}, {amount}",
+                body=f"{charge.description} ({amount}) goes past this month's budget cap for "
+                f"{charge.contract_line.service.name}. It is billed only once you approve it.",
+                link=reverse("our_invoices", args=[agency.slug]),
+                now=now,
+            )
+    return made
+
+
+# -- contracts ------------------------------------------------------------------------------
+
+
+def _contracts_ending(now) -> int:
+    """Active contracts whose last day is within CONTRACT_ENDING_DAYS of today in the
+    client's zone, to the client's people and the admins, once per end date."""
+    today = now.astimezone(dt.UTC).date()
+    with scopes_disabled():
+        contracts = list(
+            ServiceContract.objects.filter(
+                status=ContractStatus.ACTIVE,
+                # a day of slack each side for zones ahead of and behind UTC
+                ends_on__gte=today - dt.timedelta(days=1),
+                ends_on__lte=today + dt.timedelta(days=CONTRACT_ENDING_DAYS + 1),
+            )
+            .select_related("agency", "client")
+            .order_by("ends_on", "pk")
+        )
+    made = 0
+    for agency, rows in in_agencies(contracts, lambda c: c.agency):
+        said = _said(agency, "billing.servicecontract", {c.pk for c in rows}, [K.CONTRACT_ENDING])
+        people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
+        staff = staff_recipients(agency=agency)
+        for contract in rows:
+            local_today = now.astimezone(ZoneInfo(contract.client.time_zone)).date()
+            days_left = (contract.ends_on - local_today).days
+            if not 0 <= days_left <= CONTRACT_ENDING_DAYS:
+                continue
+            common = {
+                "kind": K.CONTRACT_ENDING,
+                "target": contract,
+                "occasion": contract.ends_on.isoformat(),
+                "now": now,
+            }
+
+            def body(person, contract=contract, days_left=days_left):
+                when = "today" if days_left == 0 else f"in {days_left} days"
+                ask = (
+                    "Talk to us about renewing it."
+                    if person.membership.role == "client"
+                    else "Renew it, or plan the handover of its work."
+                )
+                return (
+                    f"{contract.name} with {contract.client.name} ends "
+                    f"{person.day(contract.ends_on)} ({when}). {ask}"
+                )
+
+            made += _tell_all(
+                agency,
+                people.get(contract.client_id, []),
+                said,
+                title=f"Your contract ends {contract.ends_on:%d %b %Y}: {contract.name}",
+                body=body,
+                link=reverse("our_contracts", args=[agency.slug]),
+                **common,
+            )
+            made += _tell_all(
+                agency,
+                staff,
+                said,
+                title=f"Contract ending {contract.ends_on:%d %b %Y}: {contract.client.name}",
+                body=body,
+                link=reverse("contract_detail", args=[agency.slug, contract.pk]),
+                **common,
+            )
+    return made
