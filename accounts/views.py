@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
@@ -13,6 +14,7 @@ from accounts import services
 from accounts.forms import AgencyForm, InvitationForm
 from accounts.models import Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
+from billing.reports.dashboard import staff_dashboard
 from core.errors import ApplicationError
 from core.roles import Role
 from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
@@ -53,7 +55,8 @@ class AgencyCreateView(LoginRequiredMixin, ServiceFormView):
 
 
 class DashboardView(AgencyViewMixin, TemplateView):
-    """Each role's home in the agency; the work lists arrive with their issues."""
+    """Each role's home in the agency. Staff see the agency's numbers for the month (the
+    agency's calendar, billing.reports.dashboard) with charts drawn as inline SVG."""
 
     templates = {
         Role.OWNER: "dashboards/staff.html",
@@ -64,6 +67,11 @@ class DashboardView(AgencyViewMixin, TemplateView):
 
     def get_template_names(self):
         return [self.templates[self.membership.role]]
+
+    def get_context_data(self, **kwargs):
+        if self.membership.is_staff_role:
+            kwargs["numbers"] = staff_dashboard(agency=self.agency, now=timezone.now())
+        return super().get_context_data(**kwargs)
 
 
 class TeamView(StaffViewMixin, TemplateView):

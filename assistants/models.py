@@ -90,3 +90,43 @@ class AssistantSkill(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.profile_id} · {self.category_id}"
+
+
+class Payout(TenantModel):
+    """An assistant's earnings of one month (the agency's calendar month), marked paid.
+
+    The minutes, the rate and the amount are a snapshot taken when staff mark the month
+    paid: a later change of the pay rate never rewrites what was paid. A month not yet
+    paid is priced at the assistant's current rate. One row per assistant, month and
+    currency, so a month is never paid twice.
+    """
+
+    assistant = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="payouts"
+    )
+    period_start = models.DateField(help_text="First day of the month paid for.")
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    minutes = models.PositiveIntegerField()
+    rate = models.PositiveIntegerField(help_text="Minor units per hour, as paid.")
+    amount = models.PositiveIntegerField(help_text="Minor units of `currency`.")
+    note = models.CharField(max_length=500, blank=True)
+    paid_at = models.DateTimeField()
+    paid_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "assistant", "period_start", "currency"],
+                name="payout_once_per_assistant_month_currency",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(period_start__day=1), name="payout_period_is_a_month"
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "period_start"], name="payout_agency_period")]
+        ordering = ["-period_start", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.assistant_id} · {self.period_start:%Y-%m} · {self.currency}"

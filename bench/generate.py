@@ -202,10 +202,13 @@ class Progress:
 def auto_timestamps_off():
     """Let bulk inserts carry their own creation times: history is spread over a year,
     not stamped with the moment the generator ran."""
-    from billing.models import ServiceContract
+    from billing.models import Charge, Invoice, ServiceContract
     from tasks.models import Comment, Task, TimeEntry
 
-    fields = [m._meta.get_field("created_at") for m in (Task, TimeEntry, Comment, ServiceContract)]
+    fields = [
+        m._meta.get_field("created_at")
+        for m in (Task, TimeEntry, Comment, ServiceContract, Charge, Invoice)
+    ]
     for f in fields:
         f.auto_now_add = False
     try:
@@ -316,6 +319,7 @@ def build_agency(plan: Plan, rng: random.Random, progress: Progress | None) -> s
             world.people_and_catalogue()
             world.contracts()
             world.tasks()
+            world.billing()
     return world.summary()
 
 
@@ -494,6 +498,9 @@ class World:
                 changed = now - dt.timedelta(days=rng.randint(20, 200))
                 terms.append(self._terms(line, changed, raise_by=1.1, like=terms[-1]))
         ContractTerms.objects.bulk_create(terms, BATCH)
+        self.terms_of: dict[int, list] = {}
+        for version in sorted(terms, key=lambda v: v.effective_from, reverse=True):
+            self.terms_of.setdefault(version.line_id, []).append(version)
 
         # A few clients have an assistant of their own: only they take that client's work.
         dedicated = []
@@ -610,6 +617,132 @@ class World:
             + ", ".join(f"{s} {n:,}" for s, n in tally.items())
             + f"; {len(timers)} running timers"
         )
+
+    # -- charges and invoices -------------------------------------------------------------
+
+    def billing(self) -> None:
+        """Charges for the completed work and invoices for past months, so the reports and
+        the dashboard have money to count. Priced by billing.pricing's own rules under the
+        terms in force at completion (retainer banks simplified: each month's included
+        hours, no rollover); a retainer line also has its monthly fee. Months are UTC
+        calendar months. Past months are on one invoice per client and month (most paid,
+        some open and a few overdue), this month's charges wait unbilled; about 2% of the
+        charges are written off."""
+        from billing import pricing
+        from billing.models import Charge, Invoice
+        from tasks.models import Task
+
+        rng = random.Random(f"{self.plan.slug}-billing")  # the earlier steps' data unchanged
+        agency, now = self.agency, self.now
+        this_month = now.date().replace(day=1)
+        lines = {line.pk: line for lines in self.lines_of.values() for line in lines}
+        contracts = {line.contract_id: line.contract for line in lines.values()}
+        charges, used = [], {}
+        for task in (
+            Task.objects.filter(agency=agency, status="completed")
+            .values_list(
+                "pk", "client_id", "contract_line_id", "minutes_logged", "completed_at", "title"
+            )
+            .order_by("completed_at", "pk")
+            .iterator(chunk_size=BATCH)
+        ):
+            pk, client_id, line_id, minutes, completed_at, title = task
+            versions = self.terms_of[line_id]
+            terms = next((v for v in versions if v.effective_from <= completed_at), versions[-1])
+            month = completed_at.date().replace(day=1)
+            charge = Charge(
+                agency=agency,
+                kind="task",
+                task_id=pk,
+                contract_line_id=line_id,
+                terms=terms,
+                client_id=client_id,
+                minutes_logged=minutes,
+                currency=contracts[lines[line_id].contract_id].currency,
+                description=title,
+                idempotency_key=f"charge-task-{pk}",
+                created_at=completed_at,
+            )
+            if terms.pricing_model == "flat":
+                charge.amount = terms.flat_fee
+            elif terms.pricing_model == "hourly":
+                charge.minutes_billed, charge.amount = pricing.price_hourly(minutes, terms)
+            else:
+                left = terms.included_minutes - used.get((line_id, month), 0)
+                price = pricing.price_retainer_task(minutes, left, terms)
+                used[(line_id, month)] = used.get((line_id, month), 0) + price.from_bank
+                charge.period_start = month
+                charge.minutes_from_bank = price.from_bank
+                charge.minutes_billed = price.overage_minutes
+                charge.amount = price.amount
+            charges.append(charge)
+
+        for line in lines.values():  # retainer fees, month by month while on a retainer
+            versions = self.terms_of[line.pk]
+            start = max(line.contract.starts_on, (now - dt.timedelta(days=400)).date())
+            month = start.replace(day=1)
+            while month <= this_month:
+                begins = dt.datetime.combine(month, dt.time(), tzinfo=dt.UTC)
+                terms = next((v for v in versions if v.effective_from <= begins), None)
+                if terms is not None and terms.pricing_model == "retainer":
+                    charges.append(
+                        Charge(
+                            agency=agency,
+                            kind="retainer_fee",
+                            contract_line_id=line.pk,
+                            terms=terms,
+                            client_id=line.contract.client_id,
+                            period_start=month,
+                            amount=terms.retainer_fee,
+                            currency=line.contract.currency,
+                            description=f"Retainer fee {month:%B %Y}",
+                            idempotency_key=f"charge-retainer-{line.pk}-{month:%Y-%m}",
+                            created_at=begins,
+                        )
+                    )
+                month = pricing.next_period(month)
+
+        # One invoice per client and past month, in the contract's currency.
+        totals: dict[tuple, int] = {}
+        for charge in charges:
+            month = charge.created_at.date().replace(day=1)
+            if rng.random() < 0.02:
+                charge.status = "written_off"
+                charge.written_off_at = charge.created_at + dt.timedelta(days=2)
+                charge.written_off_reason = "Goodwill"
+            elif month < this_month:
+                charge.status = "invoiced"
+                key = (charge.client_id, month, charge.currency)
+                totals[key] = totals.get(key, 0) + charge.amount
+        invoices = {}
+        for (client_id, month, currency), amount in sorted(totals.items()):
+            month_end = pricing.next_period(month)
+            issued = dt.datetime.combine(month_end, dt.time(6), tzinfo=dt.UTC)
+            due = issued + dt.timedelta(days=14)
+            paid = due < now - dt.timedelta(days=45) or rng.random() < 0.8
+            invoices[(client_id, month, currency)] = Invoice(
+                agency=agency,
+                client_id=client_id,
+                status="paid" if paid else "open",
+                collection_method="send_invoice",
+                currency=currency,
+                amount_due=amount,
+                amount_paid=amount if paid else 0,
+                period_start=month,
+                period_end=month_end,
+                due_date=due,
+                created_at=issued,
+                finalized_at=issued,
+                paid_at=(issued + dt.timedelta(days=rng.randint(1, 20))) if paid else None,
+            )
+        Invoice.objects.bulk_create(invoices.values(), BATCH)
+        for charge in charges:
+            if charge.status == "invoiced":
+                month = charge.created_at.date().replace(day=1)
+                charge.invoice = invoices[(charge.client_id, month, charge.currency)]
+        Charge.objects.bulk_create(charges, BATCH)
+        self.counts.update(charges=len(charges), invoices=len(invoices))
+        self.say(f"{len(charges):,} charges, {len(invoices):,} invoices")
 
     @property
     def by_membership(self) -> dict[int, Assistant]:

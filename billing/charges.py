@@ -179,7 +179,7 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -
     """Price a retainer task against its month's bank and make sure the month's fee exists.
 
     The month's size (included hours, rollover cap) comes from the terms it was bought
-    under (`_period_terms`); the increment and overage rate from the terms in force at
+    under (`month_terms`); the increment and overage rate from the terms in force at
     completion. Bank usage is what the line's task charges of the month drew, written-off
     ones included: writing off forgives the money, not the hours the work took.
     """
@@ -187,7 +187,7 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -
     # Work finished before the line's first terms counts in the month those terms began.
     period_start = pricing.period_start_for(max(task.completed_at, terms.effective_from), zone)
     used = _bank_usage(agency, line)
-    bank, rollover = _bank(versions, period_start, zone, used)
+    bank, rollover = month_bank(versions, period_start, zone, used)
     used_before = used.get(period_start, 0)
     bank_left = max(bank - used_before, 0)
     price = pricing.price_retainer_task(task.minutes_logged, bank_left, terms)
@@ -222,7 +222,7 @@ def _bank_usage(agency, line: ContractLine) -> dict[dt.date, int]:
     return {row["period_start"]: row["used"] or 0 for row in rows}
 
 
-def _period_terms(versions, period_start: dt.date, zone: str) -> ContractTerms | None:
+def month_terms(versions, period_start: dt.date, zone: str) -> ContractTerms | None:
     """The retainer terms a month is bought under: those in force when it begins, or, when
     the line starts (or turns into a retainer) during the month, the first retainer version
     of the month. None: the line was no retainer that month."""
@@ -240,12 +240,14 @@ def _period_terms(versions, period_start: dt.date, zone: str) -> ContractTerms |
     return min(during, key=lambda v: v.effective_from) if during else None
 
 
-def _bank(versions, period_start: dt.date, zone: str, used: dict) -> tuple[int, int]:
-    """(bank, rollover) of a month, walking the line's months from its first."""
+def month_bank(versions, period_start: dt.date, zone: str, used: dict) -> tuple[int, int]:
+    """(bank, rollover) of a month of a retainer line, in minutes, walking the line's months
+    from its first. `versions` are the line's terms newest first; `used` maps each month to
+    the minutes its task charges drew from the bank (written-off ones included)."""
     first = pricing.period_start_for(min(v.effective_from for v in versions), zone)
     history = []
     for month in pricing.periods_between(first, period_start):
-        terms = _period_terms(versions, month, zone)
+        terms = month_terms(versions, month, zone)
         history.append(
             pricing.RetainerMonth(
                 terms.included_minutes, terms.rollover_cap_minutes, used.get(month, 0)
@@ -253,7 +255,7 @@ def _bank(versions, period_start: dt.date, zone: str, used: dict) -> tuple[int, 
             if terms is not None
             else None
         )
-    terms = _period_terms(versions, period_start, zone)
+    terms = month_terms(versions, period_start, zone)
     return pricing.retainer_bank_for_month(
         history, included=terms.included_minutes, cap=terms.rollover_cap_minutes
     )
@@ -289,7 +291,7 @@ def _retainer_fee(agency, line, versions, period_start: dt.date, zone: str) -> C
     existing = _fee_charge(agency, line.pk, period_start)
     if existing is not None:
         return existing
-    terms = _period_terms(versions, period_start, zone)
+    terms = month_terms(versions, period_start, zone)
     if terms is None:
         raise ApplicationError(
             "This service was not on a retainer that month.", code="charge_not_retainer"

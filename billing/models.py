@@ -369,6 +369,8 @@ class Charge(TenantModel):
         indexes = [
             # unbilled / held charges, newest first
             models.Index(fields=["agency", "status", "created_at"]),
+            # reports and the dashboard: every charge made in a date range
+            models.Index(fields=["agency", "created_at"]),
             # one client's charges by status (what goes on their next invoice)
             models.Index(fields=["agency", "client", "status"]),
             # a retainer line's bank usage in a month

@@ -1,8 +1,10 @@
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
+from billing.reports.account import client_account
 from billing.selectors import contract_list
 from clients import services
 from clients.forms import ClientFilterForm, ClientForm, ClientManualForm, ClientUpdateForm
@@ -117,7 +119,8 @@ class ClientManualUpdateView(StaffViewMixin, ClientMixin, ServiceFormView):
 
 
 class OurAccountView(AgencyViewMixin, TemplateView):
-    """A client member's view of their own client: details and manual, read-only.
+    """A client member's view of their own client: this month's use of their contract
+    (hours, tasks, caps), what is unbilled and what is owed; details and manual, read-only.
 
     The client comes from the membership, never from the URL, so there is nothing to
     change to see another client.
@@ -130,6 +133,7 @@ class OurAccountView(AgencyViewMixin, TemplateView):
         client = client_detail(agency=self.agency, pk=self.membership.client_id)
         return super().get_context_data(
             client=client,
+            account=client_account(agency=self.agency, client=client, now=timezone.now()),
             manual_html=render_markdown(client.manual),
             # A client's people read times on their own business's clock.
             viewer_time_zone=client.time_zone,

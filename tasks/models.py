@@ -130,6 +130,12 @@ class Task(TenantModel):
                 condition=models.Q(status="queued"),
                 name="task_queued_sweep",
             ),
+            # reports and the dashboard: work finished in a date range (on-time rates)
+            models.Index(
+                fields=["agency", "completed_at"],
+                condition=models.Q(status="completed"),
+                name="task_completed_by_time",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -220,6 +226,8 @@ class TimeEntry(TenantModel):
         indexes = [
             models.Index(fields=["agency", "task", "started_at"]),
             models.Index(fields=["agency", "assistant", "started_at"]),
+            # reports: the agency's time in a date range
+            models.Index(fields=["agency", "started_at"]),
         ]
         ordering = ["started_at", "pk"]
         verbose_name_plural = "time entries"

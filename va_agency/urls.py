@@ -3,6 +3,7 @@ from django.urls import include, path
 
 import accounts.urls
 import assistants.urls
+import billing.reports.urls
 import billing.urls
 import clients.urls
 import tasks.urls
@@ -16,6 +17,7 @@ agency_urlpatterns = [
     *clients.urls.urlpatterns,
     *assistants.urls.urlpatterns,
     *billing.urls.urlpatterns,
+    *billing.reports.urls.urlpatterns,
     *tasks.urls.urlpatterns,
 ]
 

@@ -1,0 +1,239 @@
+"""The admin dashboard's figures and charts: a fixed number of queries, whatever the size
+of the agency. The month is the agency's calendar month, in its time zone."""
+
+import datetime as dt
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, DateField, F, Q, Sum
+from django.db.models.functions import TruncMonth
+
+from assistants.models import AssistantProfile
+from assistants.schedule import WEEKDAYS
+from billing.models import ChargeKind, Invoice, InvoiceStatus
+from billing.reports import selectors
+from billing.reports.charts import horizontal_bars, line_chart, stacked_bars
+from billing.reports.periods import Period, last_months, local_today, month_end, this_month
+from billing.reports.tables import percent
+from core.money import format_money, to_major
+from core.roles import Role
+from tasks.models import TimeEntry
+from tasks.queries import tasks_at_risk
+
+CHART_MONTHS = 12
+UTILISATION_ROWS = 15
+RETAINER_ROWS = 10
+OUTSTANDING = F("amount_due") - F("amount_paid")
+
+
+def receivables(*, agency, now: dt.datetime) -> list[dict]:
+    """Open invoices per currency: how many, how many overdue, and what is outstanding by
+    days past due (current, 1-30, 31-60, 60+). One query."""
+    day = dt.timedelta(days=1)
+    rows = (
+        Invoice.objects.filter(agency=agency, status=InvoiceStatus.OPEN)
+        .values("currency")
+        .annotate(
+            count=Count("pk"),
+            overdue=Count("pk", filter=Q(due_date__lt=now)),
+            current=Sum(OUTSTANDING, filter=Q(due_date__gte=now) | Q(due_date__isnull=True)),
+            days_1_30=Sum(OUTSTANDING, filter=Q(due_date__lt=now, due_date__gte=now - 30 * day)),
+            days_31_60=Sum(
+                OUTSTANDING, filter=Q(due_date__lt=now - 30 * day, due_date__gte=now - 60 * day)
+            ),
+            days_60_plus=Sum(OUTSTANDING, filter=Q(due_date__lt=now - 60 * day)),
+            total=Sum(OUTSTANDING),
+        )
+        .order_by("currency")
+    )
+    keys = ("current", "days_1_30", "days_31_60", "days_60_plus", "total")
+    return [{**row, **{key: row[key] or 0 for key in keys}} for row in rows]
+
+
+def revenue_by_month(*, agency, months: list[dt.date]) -> dict[str, dict[dt.date, dict]]:
+    """{currency: {month: {billed, unbilled}}} for the agency months given. Two queries:
+    task charges by the month they were made, retainer fees by the month they pay for."""
+    period = Period(months[0], month_end(months[-1]), agency.time_zone)
+    charges = selectors.charges_in(agency=agency, period=period)
+    result: dict = defaultdict(lambda: defaultdict(lambda: {"billed": 0, "unbilled": 0}))
+    task_rows = (
+        charges.filter(kind=ChargeKind.TASK)
+        .annotate(
+            month=TruncMonth(
+                "created_at", tzinfo=ZoneInfo(agency.time_zone), output_field=DateField()
+            )
+        )
+        .values("month", "currency")
+        .annotate(**selectors.MONEY_SUMS)
+        .order_by()
+    )
+    fee_rows = (
+        charges.filter(kind=ChargeKind.RETAINER_FEE)
+        .annotate(month=F("period_start"))
+        .values("month", "currency")
+        .annotate(**selectors.MONEY_SUMS)
+        .order_by()
+    )
+    for row in [*task_rows, *fee_rows]:
+        month = row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"]
+        row = selectors.money_row(row)
+        slot = result[row["currency"]][month.replace(day=1)]
+        slot["billed"] += row["billed"]
+        slot["unbilled"] += row["unbilled"]
+    return result
+
+
+def scheduled_minutes(working_hours: dict, first: dt.date, last: dt.date) -> int:
+    """Minutes of working hours from `first` to `last` (both included), by weekday."""
+    per_day = {
+        day: sum(_clock(end) - _clock(start) for start, end in working_hours.get(day, []))
+        for day in WEEKDAYS
+    }
+    total, day = 0, first
+    while day <= last:
+        total += per_day[WEEKDAYS[day.weekday()]]
+        day += dt.timedelta(days=1)
+    return total
+
+
+def _clock(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def utilisation(*, agency, now: dt.datetime) -> list[dict]:
+    """Active assistants' logged time this month against their working hours so far this
+    month (their weekly hours, day by day up to today). Two queries."""
+    period = this_month(agency.time_zone, now)
+    today = local_today(agency.time_zone, now)
+    logged = {
+        row["assistant_id"]: row["minutes"]
+        for row in TimeEntry.objects.filter(
+            agency=agency,
+            ended_at__isnull=False,
+            started_at__gte=period.begins,
+            started_at__lt=period.ends,
+        )
+        .values("assistant_id")
+        .annotate(minutes=Sum("minutes"))
+        .order_by()
+    }
+    rows = []
+    for profile in AssistantProfile.objects.filter(
+        agency=agency,
+        is_active=True,
+        membership__is_active=True,
+        membership__role=Role.ASSISTANT,
+    ).select_related("membership__user"):
+        available = scheduled_minutes(profile.working_hours, period.start, today)
+        minutes = logged.get(profile.membership_id, 0)
+        rows.append(
+            {
+                "name": profile.membership.user.get_full_name(),
+                "logged": minutes,
+                "available": available,
+                "share": percent(minutes, available),
+            }
+        )
+    rows.sort(key=lambda row: (-(row["share"] or 0), -row["logged"], row["name"].lower()))
+    return rows
+
+
+def staff_dashboard(*, agency, now: dt.datetime) -> dict:
+    """Everything the admin dashboard shows."""
+    period = this_month(agency.time_zone, now)
+    months = last_months(agency.time_zone, CHART_MONTHS, now)
+    labels = [f"{m:%b}" if m.month != 1 else f"{m:%b %Y}" for m in months]
+
+    by_month = revenue_by_month(agency=agency, months=months)
+    revenue_charts = []
+    for currency in sorted(by_month):
+        figures = by_month[currency]
+        billed = [figures[m]["billed"] for m in months]
+        unbilled = [figures[m]["unbilled"] for m in months]
+        chart = stacked_bars(
+            title=f"Revenue by month ({currency})",
+            description=(
+                f"Billed and unbilled charges in {currency} for each of the last "
+                f"{len(months)} months."
+            ),
+            categories=labels,
+            series=[("Billed", "billed", billed), ("Unbilled", "unbilled", unbilled)],
+            axis_label=lambda v, c=currency: f"{to_major(int(v), c):,.0f}",
+            value_label=lambda v, c=currency: format_money(v, c),
+        )
+        chart.dom_id = f"chart-revenue-{currency.lower()}"
+        chart.table = [
+            {
+                "month": f"{m:%B %Y}",
+                "billed": b,
+                "unbilled": u,
+                "currency": currency,
+            }
+            for m, b, u in zip(months, billed, unbilled, strict=True)
+        ]
+        revenue_charts.append(chart)
+
+    on_time = selectors.on_time_by_month(agency=agency, months=months)
+    rates = []
+    for month in months:
+        row = on_time.get(month)
+        rates.append(percent(row["on_time"], row["completed"]) if row else None)
+    on_time_chart = line_chart(
+        title="On-time rate by month",
+        description="The share of tasks completed by their due time, per month.",
+        categories=labels,
+        values=rates,
+    )
+    on_time_chart.table = [
+        {
+            "month": f"{m:%B %Y}",
+            "completed": (on_time.get(m) or {}).get("completed", 0),
+            "on_time": (on_time.get(m) or {}).get("on_time", 0),
+            "rate": r,
+        }
+        for m, r in zip(months, rates, strict=True)
+    ]
+
+    people = utilisation(agency=agency, now=now)
+    busiest = people[:UTILISATION_ROWS]
+    utilisation_chart = horizontal_bars(
+        title="Assistant utilisation this month",
+        description=(
+            "Time logged this month against each assistant's working hours so far this "
+            "month, busiest first."
+        ),
+        rows=[
+            (
+                row["name"],
+                float(row["share"] or 0),
+                f"{row['share'] or 0}%",
+            )
+            for row in busiest
+        ],
+    )
+    utilisation_chart.table = busiest
+
+    retainers = selectors.retainer_rows(
+        agency=agency,
+        lines=[
+            line for line in selectors.usage_lines(agency=agency) if line.contract.status != "ended"
+        ],
+        months=[period.start],
+    )
+    retainers.sort(key=lambda row: (-(row["used_share"] or 0), row["client"].lower()))
+
+    return {
+        "period": period,
+        "now": now,
+        "revenue": selectors.revenue_by_currency(agency=agency, period=period),
+        "receivables": receivables(agency=agency, now=now),
+        "on_time": selectors.on_time_counts(agency=agency, period=period),
+        "at_risk": tasks_at_risk(agency=agency, now=now).count(),
+        "retainers": retainers[:RETAINER_ROWS],
+        "retainer_count": len(retainers),
+        "revenue_charts": revenue_charts,
+        "on_time_chart": on_time_chart,
+        "utilisation_chart": utilisation_chart,
+        "assistant_count": len(people),
+    }

@@ -1,0 +1,72 @@
+import datetime as dt
+
+from django import forms
+
+from accounts.models import Membership
+from billing.models import Service
+from billing.reports.periods import Period, this_month
+from clients.models import Client
+from core.roles import Role
+
+# The longest range a report covers: three years keeps any report's work bounded.
+MAX_DAYS = 366 * 3
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, membership):
+        return membership.user.get_full_name()
+
+
+class ReportFilterForm(forms.Form):
+    """A report's range (agency's calendar, both days included) and filters. Every field is
+    optional: an empty range is this month."""
+
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+    client = forms.ModelChoiceField(queryset=Client.objects.none(), required=False)
+    service = forms.ModelChoiceField(queryset=Service.objects.none(), required=False)
+    assistant = PersonChoiceField(queryset=Membership.objects.none(), required=False)
+
+    def __init__(self, *args, agency, filters: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.agency = agency
+        for name in ("client", "service", "assistant"):
+            if name not in filters:
+                del self.fields[name]
+        if "client" in self.fields:
+            self.fields["client"].queryset = Client.objects.filter(agency=agency).order_by("name")
+            self.fields["client"].empty_label = "All clients"
+        if "service" in self.fields:
+            self.fields["service"].queryset = Service.objects.filter(agency=agency).order_by("name")
+            self.fields["service"].empty_label = "All services"
+        if "assistant" in self.fields:
+            self.fields["assistant"].queryset = (
+                Membership.objects.filter(agency=agency, role=Role.ASSISTANT)
+                .select_related("user")
+                .order_by("user__full_name", "user__email")
+            )
+            self.fields["assistant"].empty_label = "All assistants"
+
+    def clean(self):
+        data = super().clean()
+        default = this_month(self.agency.time_zone)
+        start = data.get("start") or (default.start if not data.get("end") else None)
+        end = data.get("end") or (default.end if not data.get("start") else None)
+        if start is None:  # only an end: the month it falls in, up to it
+            start = end.replace(day=1)
+        if end is None:  # only a start: a month from it
+            end = min(start + dt.timedelta(days=30), dt.date.max)
+        if start > end:
+            raise forms.ValidationError("The range must start on or before its last day.")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise forms.ValidationError("A report covers at most three years.")
+        data["period"] = Period(start, end, self.agency.time_zone)
+        return data
+
+    def filters(self) -> dict:
+        """The chosen filters as ids for the selectors."""
+        return {
+            f"{name}_id": self.cleaned_data[name].pk
+            for name in ("client", "service", "assistant")
+            if self.cleaned_data.get(name) is not None
+        }

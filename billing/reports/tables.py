@@ -1,0 +1,167 @@
+"""A report's table: typed columns, rows, and totals per currency.
+
+Pages and CSV files are drawn from the same table, so a figure on screen and in the
+spreadsheet is one figure. Money cells are integer minor units of the row's `currency`;
+a table never adds up rows of different currencies: its totals are one row per currency.
+"""
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+
+from babel.numbers import get_currency_symbol
+from django.http import HttpResponse
+
+from core.money import minor_digits, to_major
+
+TEXT, INT, MINUTES, MONEY, PERCENT = "text", "int", "minutes", "money", "percent"
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = TEXT
+    # Money columns take their currency from this key of the row (a margin row may hold
+    # two currencies: what the client paid and what the assistant is owed).
+    currency_key: str = "currency"
+    total: bool = True  # added up per currency in the totals
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind != TEXT
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    columns: list[Column]
+    rows: list[dict] = field(default_factory=list)
+    note: str = ""
+    # Rows of totals, one per currency (or a single row when no column is money).
+    totals: list[dict] = field(default_factory=list)
+
+    @property
+    def cells(self) -> list[list[str]]:
+        """The rows as a page shows them."""
+        return [[display(row, column) for column in self.columns] for row in self.rows]
+
+    @property
+    def total_cells(self) -> list[list[str]]:
+        return [[display(row, column) for column in self.columns] for row in self.totals]
+
+    def add_totals(self, *, label_key: str, by: str = "currency") -> "Table":
+        """Add up the summable columns per `by` (the currency): never across currencies.
+        Percent columns are recomputed by `percent_of` where the table defines them."""
+        groups: dict[str, dict] = {}
+        for row in self.rows:
+            group = groups.setdefault(row.get(by, ""), {label_key: "Total", by: row.get(by, "")})
+            for column in self.columns:
+                if column.total and column.kind in (INT, MINUTES, MONEY):
+                    value = row.get(column.key)
+                    if value is not None:
+                        group[column.key] = group.get(column.key, 0) + value
+                if column.kind == MONEY and column.currency_key != by:
+                    group.setdefault(column.currency_key, row.get(column.currency_key))
+        self.totals = [groups[key] for key in sorted(groups)]
+        return self
+
+
+def percent(part: int | None, whole: int | None) -> Decimal | None:
+    """part / whole as a percentage with one decimal, or None when there is no whole."""
+    if not whole or part is None:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def display(row: dict, column: Column) -> str:
+    """A cell as a page shows it."""
+    value = row.get(column.key)
+    if value is None or value == "":
+        return "—" if column.numeric else ""
+    if column.kind == MONEY:
+        currency = row.get(column.currency_key)
+        return money_text(value, currency) if currency else "—"
+    if column.kind == MINUTES:
+        return hours_text(value)
+    if column.kind == PERCENT:
+        return f"{value}%"
+    if column.kind == INT:
+        return f"{value:,}"
+    return str(value)
+
+
+@lru_cache(maxsize=64)
+def _money_style(currency: str) -> tuple[str, int]:
+    return get_currency_symbol(currency, locale="en_US"), minor_digits(currency)
+
+
+def money_text(minor: int, currency: str) -> str:
+    """format_money's "$1,250.00" (en_US: symbol first, minus before it) without asking
+    Babel for every cell: a report of a thousand rows has thousands of amounts."""
+    symbol, digits = _money_style(currency)
+    major = to_major(abs(minor), currency)
+    return f"{'-' if minor < 0 else ''}{symbol}{major:,.{digits}f}"
+
+
+def hours_text(minutes: int) -> str:
+    whole, rest = divmod(int(minutes), 60)
+    return f"{whole:,}:{rest:02d} h"
+
+
+def spreadsheet_value(row: dict, column: Column) -> str:
+    """A cell as a CSV file holds it: money in major units ("1250.00"), durations in
+    decimal hours ("1.50"), percentages as numbers; the currency has its own column."""
+    value = row.get(column.key)
+    if value is None:
+        return ""
+    if column.kind == MONEY:
+        currency = row.get(column.currency_key)
+        return str(to_major(value, currency)) if currency else ""
+    if column.kind == MINUTES:
+        return str((Decimal(value) / 60).quantize(Decimal("0.01")))
+    return safe_text(str(value)) if column.kind == TEXT else str(value)
+
+
+def safe_text(text: str) -> str:
+    """Keep a spreadsheet from reading a client's or service's name as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_header(column: Column) -> str:
+    if column.kind == MINUTES:
+        return f"{column.label} (hours)"
+    if column.kind == PERCENT:
+        return f"{column.label} (%)"
+    return column.label
+
+
+def csv_response(table: Table, *, filename: str, preamble: list[list[str]] = ()) -> HttpResponse:
+    """The table as a CSV download: the preamble lines (what, which range), the header,
+    the rows, then the totals per currency."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for line in preamble:
+        writer.writerow([safe_text(str(cell)) for cell in line])
+    currency_keys = []
+    for column in table.columns:
+        if column.kind == MONEY and column.currency_key not in currency_keys:
+            currency_keys.append(column.currency_key)
+    writer.writerow(
+        [csv_header(c) for c in table.columns]
+        + [
+            ("Currency" if key == "currency" else key.replace("_", " ").capitalize())
+            for key in currency_keys
+        ]
+    )
+    for row in [*table.rows, *table.totals]:
+        writer.writerow(
+            [spreadsheet_value(row, c) for c in table.columns]
+            + [row.get(key) or "" for key in currency_keys]
+        )
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
