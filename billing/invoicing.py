@@ -322,10 +322,7 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
         Charge.objects.filter(agency=agency, pk=charge.pk).update(
             stripe_invoice_item_id=item.id, status=ChargeStatus.INVOICED
         )
-        if invoice.status == InvoiceStatus.DRAFT:
-            # The draft's totals now include the item.
-            refreshed = stripe_client.v1.invoices.retrieve(invoice.stripe_invoice_id)
-            _save_from_stripe(invoice, refreshed)
+    # No read-back of the draft: finalizing answers with the totals, which _advance keeps.
     return _advance(agency, stripe_client, invoice)
 
 
