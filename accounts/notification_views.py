@@ -1,5 +1,6 @@
 """The notification centre: a member's notifications in this agency (unread first), marking
-them read, and their preferences (which kinds also come by e-mail; a client's daily digest).
+them read, and their preferences (which kinds also come by e-mail; the daily digest of
+client members and staff).
 Every member sees only their own notifications: lists and marks filter on the signed-in user."""
 
 from django import forms
@@ -14,8 +15,8 @@ from django.views.generic import TemplateView
 
 from accounts import notifications
 from accounts.models import NotificationKind
+from accounts.notifications import DIGEST_ROLES
 from core.errors import ApplicationError
-from core.roles import Role
 from core.views import AgencyViewMixin, ServiceFormView
 
 PAGE_SIZE = 50
@@ -58,7 +59,8 @@ class NotificationReadAllView(AgencyViewMixin, View):
 
 
 class PreferencesForm(forms.Form):
-    """One checkbox per kind the member's role receives; the digest for client members."""
+    """One checkbox per kind the member's role receives; the digest for client members and
+    staff."""
 
     def __init__(self, *args, kinds, role, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,7 +69,7 @@ class PreferencesForm(forms.Form):
             self.fields[f"email_{kind}"] = forms.BooleanField(
                 required=False, label=f"E-mail me: {NotificationKind(kind).label.lower()}"
             )
-        if role == Role.CLIENT:
+        if role in DIGEST_ROLES:
             self.fields["daily_digest"] = forms.BooleanField(
                 required=False,
                 label="One daily digest instead of an e-mail each time",

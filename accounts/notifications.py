@@ -8,7 +8,8 @@ a retried job find the row already there and send nothing more.
 When the e-mail goes is decided when the row is made, in the recipient's own zone:
 - an assistant's e-mail waits for their next working hours unless the task is urgent
   (the notification shows in the app at once: only the e-mail, which may wake them, waits);
-- a client member who chose the daily digest gets one e-mail a day, at their hour;
+- a client member or staff member who chose the daily digest gets one e-mail a day, at
+  their hour;
 - everyone else, at once.
 E-mails that wait are sent by beat's `deliver_due_emails`, which reads only the rows whose
 time has come (a partial index), and each e-mail is claimed under a row lock, so it goes once.
@@ -71,6 +72,10 @@ STAFF_KINDS = frozenset(
         NotificationKind.CONTRACT_ENDING,
     }
 )
+# Who may take their e-mails as one daily digest: client members, and staff, whose at-risk
+# and overdue reminders come one per task (assistants' reminders are about work at hand).
+DIGEST_ROLES = frozenset({Role.CLIENT, *STAFF_ROLES})
+DIGEST_KINDS = CLIENT_KINDS | STAFF_KINDS
 # How many waiting e-mails one run of the delivery sweep hands to workers.
 DELIVERY_BATCH = 500
 
@@ -156,7 +161,7 @@ def recipients_for(*, agency, memberships) -> list[Recipient]:
                 zone=_zone_of(membership),
                 working_hours=profile.working_hours if profile is not None else None,
                 email_off=frozenset(off[membership.user_id]),
-                daily_digest=bool(own and own.daily_digest and membership.role == Role.CLIENT),
+                daily_digest=bool(own and own.daily_digest and membership.role in DIGEST_ROLES),
                 digest_hour=own.digest_hour if own else 8,
             )
         )
@@ -246,7 +251,7 @@ def email_due(recipient: Recipient, kind: str, *, urgent: bool, now: dt.datetime
     """(when the e-mail may go, whether it joins the digest); (None, False): no e-mail."""
     if kind in recipient.email_off or not recipient.user.email:
         return None, False
-    if recipient.daily_digest and kind in CLIENT_KINDS:
+    if recipient.daily_digest and kind in DIGEST_KINDS:
         return next_digest_moment(recipient.zone, recipient.digest_hour, now), True
     if recipient.working_hours is not None and not urgent:
         # No hours at all set: the assistant never said when they work, so do not hold it.
@@ -489,9 +494,9 @@ def preferences_update(
     daily_digest: bool | None = None,
     digest_hour: int | None = None,
 ) -> dict:
-    """Change which kinds arrive by e-mail and, for client members, the daily digest.
-    Kinds the member's role never receives, and a digest for anyone but a client member,
-    are refused."""
+    """Change which kinds arrive by e-mail and, for client members and staff, the daily
+    digest. Kinds the member's role never receives, and a digest for an assistant, are
+    refused."""
     from core.audit import audit_record
     from core.errors import ApplicationError
 
@@ -503,9 +508,10 @@ def preferences_update(
             code="notification_kind_invalid",
             extra={"field": "email"},
         )
-    if daily_digest and membership.role != Role.CLIENT:
+    if daily_digest and membership.role not in DIGEST_ROLES:
         raise ApplicationError(
-            "The daily digest is for client members.",
+            "The daily digest is for client members and staff; your reminders are about "
+            "work at hand and come in your working hours.",
             code="notification_digest_not_allowed",
             extra={"field": "daily_digest"},
         )

@@ -43,7 +43,9 @@ class PreferencesSerializer(serializers.Serializer):
         help_text="Kind -> whether it also comes by e-mail. Kinds: "
         + ", ".join(NotificationKind.values),
     )
-    daily_digest = serializers.BooleanField(required=False, help_text="Client members only.")
+    daily_digest = serializers.BooleanField(
+        required=False, help_text="Client members and staff only."
+    )
     digest_hour = serializers.IntegerField(
         required=False, min_value=0, max_value=23, help_text="In the member's own zone."
     )
@@ -97,7 +99,7 @@ class NotificationReadAllView(AgencyAPIView):
 
 class PreferencesView(AgencyAPIView):
     """Which kinds the caller also gets by e-mail (every kind their role receives is
-    listed), and for client members the daily digest."""
+    listed), and for client members and staff the daily digest."""
 
     @extend_schema(responses=PreferencesSerializer)
     def get(self, request, agency_slug):

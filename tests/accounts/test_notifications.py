@@ -92,6 +92,29 @@ def test_a_client_digest_collects_the_day_into_one_email(
     assert "First" in digest.body and "Second" in digest.body
 
 
+def test_staff_may_take_their_task_alerts_as_one_daily_digest(
+    agency, member, time_machine, django_capture_on_commit_callbacks
+):
+    from accounts.notifications import preferences_update
+
+    admin = member(Role.ADMIN)  # staff read the agency's zone: Europe/London (factory)
+    with agency_scope(agency):
+        preferences_update(
+            agency=agency, actor=admin.user, membership=admin, daily_digest=True, digest_hour=7
+        )
+    time_machine.move_to("2026-05-04 15:00Z", tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):  # five overdue tasks would be five e-mails without the digest
+            make(agency, admin, kind="task_overdue_staff", occasion=str(n), title=f"Late {n}")
+    time_machine.move_to("2026-05-05 05:59Z", tick=False)
+    deliver_due_emails(now=timezone.now())
+    assert mail.outbox == []
+    time_machine.move_to("2026-05-05 06:00Z", tick=False)  # 07:00 British Summer Time
+    deliver_due_emails(now=timezone.now())
+    (digest,) = mail.outbox
+    assert digest.to == [admin.user.email] and "5 updates" in digest.subject
+
+
 def test_working_hours_are_walked_on_the_local_clock():
     hours = {d: [] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     hours["mon"] = [["22:00", "24:00"]]
@@ -250,7 +273,7 @@ def test_api_preferences(agency, member, api):
     refused = http.patch(
         endpoint(agency, "notification-preferences"), {"daily_digest": True}, format="json"
     )
-    assert refused.json()["code"] == "notification_digest_not_allowed"
+    assert refused.json()["code"] == "notification_digest_not_allowed"  # assistants: no
     refused = http.patch(
         endpoint(agency, "notification-preferences"), {"digest_hour": 30}, format="json"
     )
