@@ -18,7 +18,7 @@ from billing.reports.tables import percent
 from core.money import format_money, to_major
 from core.roles import Role
 from tasks.models import TimeEntry
-from tasks.queries import tasks_at_risk
+from tasks.queries import work_counts
 
 CHART_MONTHS = 12
 UTILISATION_ROWS = 15
@@ -229,7 +229,7 @@ def staff_dashboard(*, agency, now: dt.datetime) -> dict:
         "revenue": selectors.revenue_by_currency(agency=agency, period=period),
         "receivables": receivables(agency=agency, now=now),
         "on_time": selectors.on_time_counts(agency=agency, period=period),
-        "at_risk": tasks_at_risk(agency=agency, now=now).count(),
+        "work": work_counts(agency=agency, now=now),
         "retainers": retainers[:RETAINER_ROWS],
         "retainer_count": len(retainers),
         "revenue_charts": revenue_charts,

@@ -27,12 +27,6 @@ def my_active_task_count(agency, membership) -> int:
     return queries.active_task_count(agency=agency, membership=membership)
 
 
-@register.simple_tag
-def staff_work_counts(agency) -> dict[str, int]:
-    """The staff dashboard's figures: open and at-risk tasks. Two queries."""
-    return queries.work_counts(agency=agency, now=timezone.now())
-
-
 @dataclass
 class WorkPanel:
     """What the task page's work panel shows one member about one task."""
