@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import OperationalError
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +35,17 @@ def send_invitation(*, agency, invitation_id: int) -> None:
 # -- notifications ------------------------------------------------------------------------
 
 
-@app.task(base=AgencyJob, acks_late=True)
+# A lost connection, a deadlock or a busy SQLite file: try again (the row claim makes a
+# second try send nothing twice).
+RETRY_ON_DATABASE = {
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "max_retries": 8,
+}
+
+
+@app.task(base=AgencyJob, acks_late=True, **RETRY_ON_DATABASE)
 def send_notification_email(*, agency, notification_id: int) -> bool:
     """E-mail one notification, once (accounts.notifications claims the row)."""
     from accounts.notifications import notification_email_send
@@ -42,9 +53,9 @@ def send_notification_email(*, agency, notification_id: int) -> bool:
     return notification_email_send(agency=agency, notification_id=notification_id)
 
 
-@app.task(base=AgencyJob, acks_late=True)
+@app.task(base=AgencyJob, acks_late=True, **RETRY_ON_DATABASE)
 def send_digest(*, agency, user_id: int) -> int:
-    """E-mail one client member's daily digest, once."""
+    """E-mail one member's daily digest, once."""
     from accounts.notifications import digest_send
 
     return digest_send(agency=agency, user_id=user_id)
