@@ -197,11 +197,6 @@ def member_recipients(*, agency, membership_ids) -> dict[int, Recipient]:
 # -- when an e-mail may go ----------------------------------------------------------------
 
 
-def _clock_minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 def next_working_moment(working_hours: dict, zone: str, at: dt.datetime) -> dt.datetime | None:
     """`at` itself if it falls in the working hours, else the start of the next interval
     (within a week), as an aware UTC datetime; None if the week has no hours at all.
@@ -209,7 +204,7 @@ def next_working_moment(working_hours: dict, zone: str, at: dt.datetime) -> dt.d
     Walked on the local calendar, so a DST change moves the UTC moment and never the
     wall-clock start ("09:00" stays 09:00 on the assistant's clock).
     """
-    from assistants.schedule import WEEKDAYS
+    from assistants.schedule import WEEKDAYS, clock_minutes
 
     tz = ZoneInfo(zone)
     local = at.astimezone(tz)
@@ -217,13 +212,13 @@ def next_working_moment(working_hours: dict, zone: str, at: dt.datetime) -> dt.d
         day = local.date() + dt.timedelta(days=offset)
         for start, end in sorted(
             (working_hours or {}).get(WEEKDAYS[day.weekday()], []),
-            key=lambda interval: _clock_minutes(interval[0]),
+            key=lambda interval: clock_minutes(interval[0]),
         ):
             begins = dt.datetime.combine(day, dt.time.min, tzinfo=tz) + dt.timedelta(
-                minutes=_clock_minutes(start)
+                minutes=clock_minutes(start)
             )
             ends = dt.datetime.combine(day, dt.time.min, tzinfo=tz) + dt.timedelta(
-                minutes=_clock_minutes(end)
+                minutes=clock_minutes(end)
             )
             # Wall-clock arithmetic on the local date, then normalised through UTC.
             begins = begins.astimezone(dt.UTC).astimezone(tz)

@@ -36,7 +36,8 @@ def default_working_hours() -> dict[str, list[list[str]]]:
     return {day: [["09:00", "17:00"]] if day not in ("sat", "sun") else [] for day in WEEKDAYS}
 
 
-def _minutes(clock: str) -> int:
+def clock_minutes(clock: str) -> int:
+    """Minutes since midnight of an "HH:MM" wall-clock time ("24:00" is 1440)."""
     hours, minutes = clock.split(":")
     return int(hours) * 60 + int(minutes)
 
@@ -95,10 +96,10 @@ def _day_errors(intervals) -> list[str]:
                 for clock in bad
             )
             continue
-        if _minutes(start) >= _minutes(end):
+        if clock_minutes(start) >= clock_minutes(end):
             problems.append(f"{start}{DASH}{end} must start before it ends.")
             continue
-        valid.append((_minutes(start), _minutes(end), f"{start}{DASH}{end}"))
+        valid.append((clock_minutes(start), clock_minutes(end), f"{start}{DASH}{end}"))
     valid.sort()
     for (_, earlier_end, earlier), (later_start, _, later) in pairwise(valid):
         if later_start < earlier_end:
@@ -122,7 +123,7 @@ def validate_working_hours(value) -> None:
 def normalize_working_hours(value: dict) -> dict[str, list[list[str]]]:
     """A valid value in its stored form: the seven days in order, intervals sorted."""
     return {
-        day: sorted(([start, end] for start, end in value[day]), key=lambda i: _minutes(i[0]))
+        day: sorted(([start, end] for start, end in value[day]), key=lambda i: clock_minutes(i[0]))
         for day in WEEKDAYS
     }
 
@@ -160,7 +161,7 @@ def is_on_shift(profile, at: datetime) -> bool:
     day = WEEKDAYS[local.weekday()]
     seconds = local.hour * 3600 + local.minute * 60 + local.second
     return any(
-        _minutes(start) * 60 <= seconds < _minutes(end) * 60
+        clock_minutes(start) * 60 <= seconds < clock_minutes(end) * 60
         for start, end in (profile.working_hours or {}).get(day, [])
     )
 

@@ -6,11 +6,11 @@ from django.utils import timezone
 from assistants.earnings import pay_lines
 from assistants.models import AssistantProfile, AssistantSkill, Payout
 from assistants.schedule import default_working_hours, normalize_working_hours, working_hours_errors
-from billing.reports.periods import local_today, month_end
+from billing.reports.periods import month_end
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.roles import Role
-from core.times import local_midnight
+from core.times import local_midnight, local_today
 
 DEFAULT_CAPACITY = 5
 # What staff may change; an assistant may change only SELF_SERVICE_FIELDS of their own profile.

@@ -9,5 +9,6 @@ def local_midnight(day: dt.date, zone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(zone))
 
 
-def local_today(zone: str) -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(zone)).date()
+def local_today(zone: str, now: dt.datetime | None = None) -> dt.date:
+    """The calendar day it is (or was at `now`) in a time zone."""
+    return (now or timezone.now()).astimezone(ZoneInfo(zone)).date()

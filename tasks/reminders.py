@@ -236,84 +236,97 @@ def _task_for_events(task: Task) -> Task:
     return Task.objects.select_related("agency", "client", "assignee__user").get(pk=task.pk)
 
 
-def tell_assigned(*, agency, task: Task, actor) -> None:
-    """To the assistant a task was given to (not when they took it themselves)."""
-    task = _task_for_events(task)
-    if task.assignee_id is None or task.assignee.user_id == getattr(actor, "pk", None):
-        return
-    person = member_recipients(agency=agency, membership_ids=[task.assignee_id]).get(
-        task.assignee_id
-    )
-    if person is not None:
-        _tell(
-            agency,
-            person,
-            K.TASK_ASSIGNED,
-            task,
-            timezone.now().isoformat(),
-            f"Assigned to you: {task.title}",
-            f"{task.title} for {task.client.name} is yours now; it is due "
-            f"{person.when(task.due_at)}.",
-            timezone.now(),
-        )
-
-
-def tell_taken(*, agency, task: Task) -> None:
-    """To the client's people: someone has their request (once per trip through the pool)."""
-    task = _task_for_events(task)
-    for person in client_recipients(agency=agency, client_ids=[task.client_id]).get(
-        task.client_id, []
-    ):
-        notify(
-            agency=agency,
-            recipient=person,
-            kind=K.TASK_TAKEN,
-            target=task,
-            occasion=task.queued_at.isoformat(),
-            title=f"Taken: {task.title}",
-            body=f"{task.assignee.user} is working on {task.title}; it is due "
-            f"{person.when(task.due_at)}.",
-            link=task_link(task),
-        )
-
-
-def tell_waiting_on_client(*, agency, task: Task, question) -> None:
-    """To the client's people: the assistant needs their answer."""
-    task = _task_for_events(task)
-    for person in client_recipients(agency=agency, client_ids=[task.client_id]).get(
-        task.client_id, []
-    ):
-        notify(
-            agency=agency,
-            recipient=person,
-            kind=K.TASK_WAITING_ON_YOU,
-            target=task,
-            occasion=f"comment-{question.pk}",
-            title=f"Your answer is needed: {task.title}",
-            body=f"{task.assignee.user} asks: {question.body}",
-            link=task_link(task),
-        )
-
-
-def tell_client_replied(*, agency, task: Task, comment) -> None:
-    """To the assignee: the client answered or commented on their task."""
-    task = _task_for_events(task)
+def _tell_assignee(agency, task: Task, kind, occasion, title, body) -> None:
+    """To the task's assistant; `body` is a text, or made from the recipient (their clock)."""
     if task.assignee_id is None:
         return
     person = member_recipients(agency=agency, membership_ids=[task.assignee_id]).get(
         task.assignee_id
     )
     if person is not None:
-        _tell(
-            agency,
-            person,
-            K.CLIENT_REPLIED,
-            task,
-            f"comment-{comment.pk}",
-            f"{task.client.name} replied: {task.title}",
-            comment.body,
-            timezone.now(),
+        text = body(person) if callable(body) else body
+        _tell(agency, person, kind, task, occasion, title, text, timezone.now())
+
+
+def _tell_client_people(agency, task: Task, kind, occasion, title, body, **options) -> list:
+    """To each of the client's people; `body` as for _tell_assignee. Returns the rows made
+    (None where the notification already existed)."""
+    return [
+        notify(
+            agency=agency,
+            recipient=person,
+            kind=kind,
+            target=task,
+            occasion=occasion,
+            title=title,
+            body=body(person) if callable(body) else body,
+            link=task_link(task),
+            **options,
         )
+        for person in client_recipients(agency=agency, client_ids=[task.client_id]).get(
+            task.client_id, []
+        )
+    ]
+
+
+def tell_assigned(*, agency, task: Task, actor) -> None:
+    """To the assistant a task was given to (not when they took it themselves)."""
+    task = _task_for_events(task)
+    if task.assignee_id is None or task.assignee.user_id == getattr(actor, "pk", None):
+        return
+    _tell_assignee(
+        agency,
+        task,
+        K.TASK_ASSIGNED,
+        timezone.now().isoformat(),
+        f"Assigned to you: {task.title}",
+        lambda person: (
+            f"{task.title} for {task.client.name} is yours now; it is due "
+            f"{person.when(task.due_at)}."
+        ),
+    )
+
+
+def tell_taken(*, agency, task: Task) -> None:
+    """To the client's people: someone has their request (once per trip through the pool)."""
+    task = _task_for_events(task)
+    _tell_client_people(
+        agency,
+        task,
+        K.TASK_TAKEN,
+        task.queued_at.isoformat(),
+        f"Taken: {task.title}",
+        lambda person: (
+            f"{task.assignee.user} is working on {task.title}; it is due "
+            f"{person.when(task.due_at)}."
+        ),
+    )
+
+
+def tell_waiting_on_client(*, agency, task: Task, question) -> None:
+    """To the client's people: the assistant needs their answer."""
+    task = _task_for_events(task)
+    _tell_client_people(
+        agency,
+        task,
+        K.TASK_WAITING_ON_YOU,
+        f"comment-{question.pk}",
+        f"Your answer is needed: {task.title}",
+        f"{task.assignee.user} asks: {question.body}",
+    )
+
+
+def tell_client_replied(*, agency, task: Task, comment) -> None:
+    """To the assignee: the client answered or commented on their task."""
+    task = _task_for_events(task)
+    _tell_assignee(
+        agency,
+        task,
+        K.CLIENT_REPLIED,
+        f"comment-{comment.pk}",
+        f"{task.client.name} replied: {task.title}",
+        comment.body,
+    )
 
 
 def tell_awaiting_approval(*, agency, task: Task, send_now: bool = False) -> int:
@@ -324,21 +337,19 @@ def tell_awaiting_approval(*, agency, task: Task, send_now: bool = False) -> int
     from accounts.notifications import notification_email_send
 
     task = _task_for_events(task)
-    sent = 0
-    for person in client_recipients(agency=agency, client_ids=[task.client_id]).get(
-        task.client_id, []
-    ):
-        made = notify(
-            agency=agency,
-            recipient=person,
-            kind=K.TASK_AWAITING_APPROVAL,
-            target=task,
-            occasion=task.completed_at.isoformat(),
-            title=f"Done: {task.title}",
-            body=task.completion_summary,
-            link=task_link(task),
-            queue_email=not send_now,
-        )
-        if made is not None and send_now:
-            sent += notification_email_send(agency=agency, notification_id=made.pk)
-    return sent
+    made = _tell_client_people(
+        agency,
+        task,
+        K.TASK_AWAITING_APPROVAL,
+        task.completed_at.isoformat(),
+        f"Done: {task.title}",
+        task.completion_summary,
+        queue_email=not send_now,
+    )
+    if not send_now:
+        return 0
+    return sum(
+        notification_email_send(agency=agency, notification_id=row.pk)
+        for row in made
+        if row is not None
+    )

@@ -16,9 +16,9 @@ from billing.models import (
     InvoiceStatus,
 )
 from billing.reports.periods import this_month
-from billing.reports.selectors import UNBILLED, cap_rows, retainer_rows
+from billing.reports.selectors import UNBILLED, cap_rows, logged_minutes, retainer_rows
 from billing.selectors import terms_in_force
-from tasks.models import Task, TaskStatus, TimeEntry
+from tasks.models import Task, TaskStatus
 
 
 def client_account(*, agency, client, now: dt.datetime) -> dict:
@@ -63,19 +63,7 @@ def client_account(*, agency, client, now: dt.datetime) -> dict:
         )
         .order_by()
     }
-    logged = {
-        row["task__contract_line_id"]: row["minutes"]
-        for row in TimeEntry.objects.filter(
-            agency=agency,
-            task__client=client,
-            ended_at__isnull=False,
-            started_at__gte=period.begins,
-            started_at__lt=period.ends,
-        )
-        .values("task__contract_line_id")
-        .annotate(minutes=Sum("minutes"))
-        .order_by()
-    }
+    logged = logged_minutes(agency=agency, period=period, by="line", client_id=client.pk)
     retainers = {
         row["line_id"]: row for row in retainer_rows(agency=agency, lines=lines, months=months)
     }

@@ -9,15 +9,15 @@ from django.db.models import Count, DateField, F, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from assistants.models import AssistantProfile
-from assistants.schedule import WEEKDAYS
+from assistants.schedule import WEEKDAYS, clock_minutes
 from billing.models import ChargeKind, Invoice, InvoiceStatus
 from billing.reports import selectors
 from billing.reports.charts import horizontal_bars, line_chart, stacked_bars
-from billing.reports.periods import Period, last_months, local_today, month_end, this_month
+from billing.reports.periods import Period, last_months, month_end, this_month
 from billing.reports.tables import percent
 from core.money import format_money, to_major
 from core.roles import Role
-from tasks.models import TimeEntry
+from core.times import local_today
 from tasks.queries import work_counts
 
 CHART_MONTHS = 12
@@ -86,7 +86,9 @@ def revenue_by_month(*, agency, months: list[dt.date]) -> dict[str, dict[dt.date
 def scheduled_minutes(working_hours: dict, first: dt.date, last: dt.date) -> int:
     """Minutes of working hours from `first` to `last` (both included), by weekday."""
     per_day = {
-        day: sum(_clock(end) - _clock(start) for start, end in working_hours.get(day, []))
+        day: sum(
+            clock_minutes(end) - clock_minutes(start) for start, end in working_hours.get(day, [])
+        )
         for day in WEEKDAYS
     }
     total, day = 0, first
@@ -96,28 +98,12 @@ def scheduled_minutes(working_hours: dict, first: dt.date, last: dt.date) -> int
     return total
 
 
-def _clock(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 def utilisation(*, agency, now: dt.datetime) -> list[dict]:
     """Active assistants' logged time this month against their working hours so far this
     month (their weekly hours, day by day up to today). Two queries."""
     period = this_month(agency.time_zone, now)
     today = local_today(agency.time_zone, now)
-    logged = {
-        row["assistant_id"]: row["minutes"]
-        for row in TimeEntry.objects.filter(
-            agency=agency,
-            ended_at__isnull=False,
-            started_at__gte=period.begins,
-            started_at__lt=period.ends,
-        )
-        .values("assistant_id")
-        .annotate(minutes=Sum("minutes"))
-        .order_by()
-    }
+    logged = selectors.logged_minutes(agency=agency, period=period, by="assistant")
     rows = []
     for profile in AssistantProfile.objects.filter(
         agency=agency,

@@ -2,12 +2,9 @@
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-
-from django.utils import timezone
 
 from billing.pricing import next_period
-from core.times import local_midnight
+from core.times import local_midnight, local_today
 
 
 @dataclass(frozen=True)
@@ -48,10 +45,6 @@ class Period:
 
 def month_end(month: dt.date) -> dt.date:
     return next_period(month.replace(day=1)) - dt.timedelta(days=1)
-
-
-def local_today(zone: str, now: dt.datetime | None = None) -> dt.date:
-    return (now or timezone.now()).astimezone(ZoneInfo(zone)).date()
 
 
 def this_month(zone: str, now: dt.datetime | None = None) -> Period:

@@ -176,7 +176,9 @@ def revenue_tables(*, agency, period: Period, client_id=None, service_id=None) -
 BILLABLE = F("minutes_billed") + F("minutes_from_bank")
 
 
-def _logged(*, agency, period: Period, by: str, client_id=None, assistant_id=None) -> dict:
+def logged_minutes(*, agency, period: Period, by: str, client_id=None, assistant_id=None) -> dict:
+    """Finished time entries started in the range, summed per assistant, client or contract
+    line (`by`). One query."""
     entries = TimeEntry.objects.filter(
         agency=agency,
         ended_at__isnull=False,
@@ -187,7 +189,11 @@ def _logged(*, agency, period: Period, by: str, client_id=None, assistant_id=Non
         entries = entries.filter(task__client_id=client_id)
     if assistant_id:
         entries = entries.filter(assistant_id=assistant_id)
-    key = {"assistant": "assistant_id", "client": "task__client_id"}[by]
+    key = {
+        "assistant": "assistant_id",
+        "client": "task__client_id",
+        "line": "task__contract_line_id",
+    }[by]
     return {
         row[key]: row["minutes"]
         for row in entries.values(key).annotate(minutes=Sum("minutes")).order_by()
@@ -277,7 +283,7 @@ def _share_total(table: Table) -> Table:
 
 
 def hours_tables(*, agency, period: Period, client_id=None, assistant_id=None) -> list[Table]:
-    logged_people = _logged(
+    logged_people = logged_minutes(
         agency=agency,
         period=period,
         by="assistant",
@@ -287,7 +293,7 @@ def hours_tables(*, agency, period: Period, client_id=None, assistant_id=None) -
     billable_people = _billable_by_assistant(agency=agency, period=period, client_id=client_id)
     if assistant_id:
         billable_people = {k: v for k, v in billable_people.items() if k == assistant_id}
-    logged_clients = _logged(
+    logged_clients = logged_minutes(
         agency=agency, period=period, by="client", client_id=client_id, assistant_id=assistant_id
     )
     billable_clients = (
