@@ -5,8 +5,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.access import AgencyJob
 from accounts.models import Invitation
-from core.jobs import AgencyJob
 from va_agency.celery import app
 
 

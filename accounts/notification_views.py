@@ -14,10 +14,11 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts import notifications
+from accounts.access import AgencyViewMixin
 from accounts.models import NotificationKind
 from accounts.notifications import DIGEST_ROLES
 from core.errors import ApplicationError
-from core.views import AgencyViewMixin, ServiceFormView
+from core.views import ServiceFormView
 
 PAGE_SIZE = 50
 

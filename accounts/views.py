@@ -11,13 +11,14 @@ from django.views.generic import TemplateView
 from rest_framework.authtoken.models import Token
 
 from accounts import services
+from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.forms import AgencyForm, InvitationForm
 from accounts.models import Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
 from billing.reports.dashboard import staff_dashboard
 from core.errors import ApplicationError
 from core.roles import Role
-from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
+from core.views import ServiceFormView
 
 
 def home(request):

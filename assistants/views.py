@@ -15,6 +15,7 @@ from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
 from assistants import services
 from assistants.earnings import month_overview, months_of
@@ -27,7 +28,7 @@ from billing.reports.tables import safe_text
 from core.errors import ApplicationError
 from core.money import format_money, to_major
 from core.roles import Role
-from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
+from core.views import ServiceFormView
 
 
 @dataclass

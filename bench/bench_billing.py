@@ -108,7 +108,7 @@ class stripe_server:
     def __enter__(self) -> str:
         if self.url:
             return self.url
-        from billing.stripe_test_server.runner import running_server
+        from stripe_test_server.runner import running_server
 
         self._running = running_server()
         return self._running.__enter__()

@@ -3,10 +3,10 @@ import logging
 import stripe
 from django.db import OperationalError
 
+from accounts.access import AgencyJob
 from billing.charges import charge_for_task
 from billing.models import Charge
 from core.errors import ApplicationError
-from core.jobs import AgencyJob
 from tasks.models import Task
 from va_agency.celery import app
 

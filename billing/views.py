@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing import selectors, services
 from billing.charges import charge_list, charge_release, charge_write_off
 from billing.forms import (
@@ -41,7 +42,7 @@ from clients.models import Client
 from core.errors import ApplicationError
 from core.forms import add_application_error
 from core.roles import Role
-from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
+from core.views import ServiceFormView
 
 # -- the catalogue ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
+from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing.reports.account import client_account
 from billing.selectors import contract_list
 from clients import services
@@ -16,7 +17,7 @@ from clients.selectors import (
 )
 from core.rich_text import render_markdown
 from core.roles import Role
-from core.views import AgencyViewMixin, ServiceFormView, StaffViewMixin
+from core.views import ServiceFormView
 
 
 class ClientListView(StaffViewMixin, TemplateView):

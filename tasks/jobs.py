@@ -2,10 +2,10 @@ import logging
 
 from django.db import OperationalError
 
+from accounts.access import AgencyJob
 from billing.charges import charge_for_task
 from billing.jobs import push_charge
 from core.errors import ApplicationError
-from core.jobs import AgencyJob
 from tasks.models import Task, TaskStatus
 from tasks.reminders import tell_awaiting_approval
 from va_agency.celery import app

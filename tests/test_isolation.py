@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from core.api.views import AgencyAPIMixin
+from accounts.access import AgencyViewMixin
+from accounts.api.access import AgencyAPIMixin
 from core.roles import Role
-from core.views import AgencyViewMixin
 from tests.factories import ClientFactory, UserFactory
 
 # Non-tenant URLs by name (namespaced where they have one), with what an anonymous GET gets.

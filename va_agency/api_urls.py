@@ -6,7 +6,7 @@ import assistants.api.urls
 import billing.api.urls
 import clients.api.urls
 import tasks.api.urls
-from core.api.root import ApiRootView
+from accounts.api.views import ApiRootView
 
 app_name = "api"
 

@@ -11,7 +11,7 @@ from billing.webhooks import stripe_webhook
 from core.health import healthz
 
 # Every page that acts inside one agency lives under /a/<agency_slug>/ and is built on
-# core.views.AgencyViewMixin; tests/test_isolation.py checks each of them.
+# accounts.access.AgencyViewMixin; tests/test_isolation.py checks each of them.
 agency_urlpatterns = [
     *accounts.urls.agency_urlpatterns,
     *clients.urls.urlpatterns,

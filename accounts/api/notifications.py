@@ -8,8 +8,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts import notifications
+from accounts.api.access import AgencyAPIMixin, AgencyAPIView
 from accounts.models import Notification, NotificationKind
-from core.api.views import AgencyAPIMixin, AgencyAPIView
 from core.errors import ApplicationError
 
 

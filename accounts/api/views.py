@@ -1,9 +1,11 @@
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.api.access import AgencyAPIView, StaffAPIMixin
 from accounts.api.serializers import (
     AgencySerializer,
     InvitationSerializer,
@@ -12,7 +14,6 @@ from accounts.api.serializers import (
 )
 from accounts.models import Invitation
 from accounts.selectors import member_list, memberships_for_user
-from core.api.views import AgencyAPIView, StaffAPIMixin
 
 
 class MeView(APIView):
@@ -66,3 +67,24 @@ class InvitationViewSet(
             agency=self.agency, actor=request.user, **serializer.validated_data
         )
         return Response(self.get_serializer(invitation).data, status=status.HTTP_201_CREATED)
+
+
+class ApiRootView(APIView):
+    """Where the API starts: the caller, the schema, the docs, and their agencies' roots."""
+
+    @extend_schema(responses=OpenApiResponse(description="Links to the rest of the API."))
+    def get(self, request):
+        def absolute(name, **kwargs):
+            return request.build_absolute_uri(reverse(name, kwargs=kwargs))
+
+        return Response(
+            {
+                "me": absolute("api:me"),
+                "schema": absolute("api:schema"),
+                "docs": absolute("api:docs"),
+                "agencies": [
+                    absolute("api:agency-detail", agency_slug=m.agency.slug)
+                    for m in memberships_for_user(request.user)
+                ],
+            }
+        )

@@ -4,10 +4,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.response import Response
 
+from accounts.api.access import AgencyAPIView, StaffAPIMixin
 from assistants import services
 from assistants.api.serializers import AssistantProfileSerializer, OwnAssistantProfileSerializer
 from assistants.selectors import assistant_list, assistants_on_shift
-from core.api.views import AgencyAPIView, StaffAPIMixin
 from core.roles import Role
 
 ACTIVE_FILTER = OpenApiParameter(

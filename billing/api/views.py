@@ -5,6 +5,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.api.access import AgencyAPIMixin, StaffAPIMixin
 from billing import selectors, services
 from billing.api.serializers import (
     CategorySerializer,
@@ -35,7 +36,6 @@ from billing.models import (
     ServiceContract,
 )
 from clients.models import Client
-from core.api.views import AgencyAPIMixin, StaffAPIMixin
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 

@@ -5,11 +5,11 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from accounts.access import StaffViewMixin
 from billing.reports import selectors
 from billing.reports.forms import ReportFilterForm
 from billing.reports.periods import this_month
 from billing.reports.tables import csv_response
-from core.views import StaffViewMixin
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.response import Response
 
+from accounts.api.access import AgencyAPIMixin, StaffAPIMixin
 from clients import services
 from clients.api.serializers import ClientManualSerializer, ClientSerializer
 from clients.models import Client
 from clients.selectors import client_detail, client_list, clients_workable_by
-from core.api.views import AgencyAPIMixin, StaffAPIMixin
 from core.errors import ApplicationError
 from core.roles import Role
 

@@ -13,8 +13,8 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from accounts.api.access import AgencyAPIMixin
 from billing.models import ContractTerms, Service
-from core.api.views import AgencyAPIMixin
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 from tasks import services

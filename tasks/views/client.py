@@ -21,6 +21,7 @@ from django.utils.functional import cached_property
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.access import AgencyViewMixin
 from billing.models import ContractTerms, PricingModel, Service
 from billing.pricing import task_estimate
 from billing.request_templates import template_form_fields
@@ -28,7 +29,7 @@ from billing.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.forms import MoneyField
 from core.roles import Role
-from core.views import AgencyViewMixin, ServiceFormView
+from core.views import ServiceFormView
 from tasks import recurring as recurring_services
 from tasks import services
 from tasks.models import Priority, RecurringRequest, Task, TaskStatus

@@ -7,13 +7,13 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.access import AgencyViewMixin
 from billing.pricing import task_estimate
 from billing.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.rich_text import render_markdown
 from core.roles import STAFF_ROLES, Role
-from core.views import AgencyViewMixin
 from tasks import services
 from tasks.models import Attachment
 from tasks.selectors import attachment_download, tasks_visible_to

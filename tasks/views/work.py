@@ -17,12 +17,12 @@ from django.views import View
 from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
 from billing.models import Service
 from clients.models import Client
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
-from core.views import AgencyViewMixin, StaffViewMixin
 from tasks import queries, services
 from tasks.models import Task, TaskStatus, TimeEntry
 from tasks.selectors import active_tasks_of, pool_for, with_list_data

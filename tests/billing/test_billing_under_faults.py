@@ -24,9 +24,10 @@ from billing.invoicing import billing_period, close_billing_periods
 from billing.jobs import bill_task
 from billing.models import Charge, ChargeStatus, Invoice, PricingModel
 from core.tenancy import agency_scope
-from tests.billing.conftest import PLATFORM_KEY, stripe_control
+from tests.billing.conftest import PLATFORM_KEY
 from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
 from tests.billing.test_invoicing import card_on_file
+from tests.conftest import stripe_control
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 from va_agency.celery import app

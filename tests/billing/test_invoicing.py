@@ -27,8 +27,8 @@ from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.tenancy import agency_scope
 from tasks import jobs as task_jobs
-from tests.billing.conftest import stripe_control
 from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
+from tests.conftest import stripe_control
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

@@ -14,8 +14,9 @@ from billing.invoicing import push_charge, stripe_customer_for
 from billing.models import Invoice, StripeEvent
 from billing.stripe_access import encrypt
 from core.tenancy import agency_scope, scopes_disabled
-from tests.billing.conftest import PLATFORM_KEY, stripe_control
+from tests.billing.conftest import PLATFORM_KEY
 from tests.billing.test_invoicing import make_charge, per_task
+from tests.conftest import stripe_control
 from tests.factories import AgencyFactory, ClientFactory
 
 SECRET = "whsec_platform_secret_for_tests"

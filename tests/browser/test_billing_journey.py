@@ -12,9 +12,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from billing.models import Invoice, StripeEvent
-from billing.stripe_test_server.runner import running_server
 from core.roles import Role
 from core.tenancy import agency_scope
+from stripe_test_server.runner import running_server
 from tests.assistants.factories import AssistantProfileFactory
 from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import PASSWORD, AgencyFactory, ClientFactory, MembershipFactory

@@ -1,3 +1,5 @@
+"""The API's way into one agency (the pages' is accounts.access)."""
+
 from contextlib import ExitStack
 
 from django.http import Http404

@@ -15,8 +15,9 @@ import os
 import threading
 from pathlib import Path
 
-# ../shared/stripe/fixtures3.json seen from the repository root (/work/main).
-FIXTURES_PATH = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
+# Vendored with Stripe's MIT licence (vendor/README.md says from where); STRIPE_FIXTURES
+# may point at another copy, e.g. a newer one being tried.
+FIXTURES_PATH = Path(__file__).resolve().parent / "vendor" / "fixtures3.json"
 
 NULLABLE: dict[str, set[str]] = {
     "customer": {
@@ -71,13 +72,12 @@ def fixtures_path() -> Path:
 
 
 def check_available() -> None:
-    """Fail at start, with the reason, rather than on the first request: the fixtures live
-    in ../shared beside the repository (or wherever STRIPE_FIXTURES points)."""
+    """Fail at start, with the reason, rather than on the first request."""
     path = fixtures_path()
     if not path.is_file():
         raise FileNotFoundError(
-            f"Stripe's fixtures are not at {path}: keep ../shared/stripe/fixtures3.json beside "
-            "the repository, or set STRIPE_FIXTURES to the file."
+            f"Stripe's fixtures are not at {path}: unset STRIPE_FIXTURES to use the copy in "
+            f"{FIXTURES_PATH.parent}, or point it at the file."
         )
     fixture("customer")
 

@@ -1,4 +1,4 @@
-"""python -m billing.stripe_test_server [--host 127.0.0.1] [--port 12111]"""
+"""python -m stripe_test_server [--host 127.0.0.1] [--port 12111]"""
 
 import argparse
 import logging
@@ -8,7 +8,7 @@ from .server import StripeTestServer
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m billing.stripe_test_server",
+        prog="python -m stripe_test_server",
         description="Serve Stripe's API for the endpoints the product uses, in memory.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -3,7 +3,7 @@ tests and the zero-setup default run the real `stripe` SDK over real HTTP.
 
 Standard library only and no Django, so it runs as its own process:
 
-    python -m billing.stripe_test_server --host 127.0.0.1 --port 12111
+    python -m stripe_test_server --host 127.0.0.1 --port 12111
 
 Point the SDK at it with `stripe.api_base = "http://127.0.0.1:12111"` (or
 `StripeClient(key, base_addresses={"api": ...})`); any key starting `sk_test_` works and

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
-from billing.stripe_test_server import NULLABLE
-from billing.stripe_test_server.fixtures import fixture
-from billing.stripe_test_server.forms import parse_form
-from tests.billing.conftest import stripe_control
+from stripe_test_server import NULLABLE
+from stripe_test_server.fixtures import fixture
+from stripe_test_server.forms import parse_form
+from tests.conftest import stripe_control
 
 API_KEY = "sk_test_agency_one"
 OTHER_KEY = "sk_test_agency_two"
