@@ -3,11 +3,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts import hooks
 from accounts.models import Agency, Invitation, Membership
-from assistants.services import assistant_profile_ensure
-from billing.services import service_categories_seed
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
+from core.jobs import queue_job
 from core.roles import Role
 from core.tenancy import agency_scope
 
@@ -33,7 +33,7 @@ def agency_create(*, owner, name: str, slug: str = "", time_zone: str, default_c
         agency.save()
         with agency_scope(agency):
             Membership.objects.create(agency=agency, user=owner, role=Role.OWNER)
-            service_categories_seed(agency=agency)
+            hooks.agency_created(agency=agency, actor=owner)
             audit_record(agency=agency, actor=owner, action="agency.created", target=agency)
     return agency
 
@@ -44,8 +44,6 @@ def invitation_create(*, agency, actor, email: str, role: str, client=None) -> I
     A client invitation names the client; other roles never do. The e-mail is sent by a job
     queued once the invitation is committed.
     """
-    from accounts import jobs
-
     email = email.strip().lower()
     if role == Role.CLIENT and client is None:
         raise ApplicationError(
@@ -79,19 +77,21 @@ def invitation_create(*, agency, actor, email: str, role: str, client=None) -> I
             role=role,
         )
     transaction.on_commit(
-        lambda: jobs.send_invitation.delay(agency_id=agency.pk, invitation_id=invitation.pk)
+        lambda: queue_job(
+            "accounts.jobs.send_invitation", agency_id=agency.pk, invitation_id=invitation.pk
+        )
     )
     return invitation
 
 
 def invitation_resend(*, agency, actor, invitation: Invitation) -> None:
-    from accounts import jobs
-
     if not invitation.is_pending:
         raise ApplicationError("This invitation is no longer pending.", code="invitation_closed")
     audit_record(agency=agency, actor=actor, action="invitation.resent", target=invitation)
     transaction.on_commit(
-        lambda: jobs.send_invitation.delay(agency_id=agency.pk, invitation_id=invitation.pk)
+        lambda: queue_job(
+            "accounts.jobs.send_invitation", agency_id=agency.pk, invitation_id=invitation.pk
+        )
     )
 
 
@@ -163,8 +163,7 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
             user=user,
             defaults={"role": locked.role, "client": locked.client, "is_active": True},
         )
-        if membership.role == Role.ASSISTANT:
-            assistant_profile_ensure(agency=agency, membership=membership, actor=user)
+        hooks.member_joined(agency=agency, membership=membership, actor=user)
         locked.accepted_at = timezone.now()
         locked.accepted_by = user
         locked.save(update_fields=["accepted_at", "accepted_by"])

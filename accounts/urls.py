@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import notification_views, views
+from accounts import views
 
 # Pages outside any agency: onboarding, the agency picker, invitation links, API tokens.
 urlpatterns = [
@@ -29,5 +29,4 @@ agency_urlpatterns = [
         name="invitation_revoke",
     ),
     path("team/members/<int:pk>/remove/", views.MemberRemoveView.as_view(), name="member_remove"),
-    *notification_views.urlpatterns,
 ]

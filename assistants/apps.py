@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class AssistantsConfig(AppConfig):
     name = "assistants"
+
+    def ready(self):
+        from accounts import hooks
+        from assistants.services import assistant_joined
+
+        hooks.on_member_joined(assistant_joined)

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
+from core.working_hours import WEEKDAYS, clock_minutes
+
 WEEKDAY_NAMES = {
     "mon": "Monday",
     "tue": "Tuesday",
@@ -34,12 +35,6 @@ _CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 def default_working_hours() -> dict[str, list[list[str]]]:
     """Monday to Friday, 09:00 to 17:00; the weekend off."""
     return {day: [["09:00", "17:00"]] if day not in ("sat", "sun") else [] for day in WEEKDAYS}
-
-
-def clock_minutes(clock: str) -> int:
-    """Minutes since midnight of an "HH:MM" wall-clock time ("24:00" is 1440)."""
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
 
 
 def working_hours_errors(value) -> dict[str | None, list[str]]:

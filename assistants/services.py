@@ -223,3 +223,9 @@ def payout_record(*, agency, actor, membership, month, note: str = "") -> list:
                 currency=payout.currency,
             )
     return payouts
+
+
+def assistant_joined(*, agency, membership, actor) -> None:
+    """An assistant who joins an agency has a profile from the start (accounts' hook)."""
+    if membership.role == Role.ASSISTANT:
+        assistant_profile_ensure(agency=agency, membership=membership, actor=actor)

@@ -39,8 +39,9 @@ def main(argv=None) -> None:
     from django.conf import settings
     from django.db import connection, reset_queries
 
-    from accounts.models import Agency, Notification
+    from accounts.models import Agency
     from core.tenancy import scopes_disabled
+    from notifications.models import Notification
     from tasks.models import Task
     from va_agency.celery import app
 
@@ -58,8 +59,8 @@ def main(argv=None) -> None:
     def sweep(now):
         from django.core import mail
 
-        from accounts.notifications import deliver_due_emails
         from billing.reminders import sweep_billing_reminders
+        from notifications.services import deliver_due_emails
         from tasks.reminders import sweep_task_reminders
 
         mail.outbox = []

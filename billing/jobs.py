@@ -101,3 +101,14 @@ def close_billing_periods() -> int:
     from billing.invoicing import close_billing_periods as close
 
     return close(now=timezone.now())
+
+
+@app.task
+def sweep_billing_reminders() -> int:
+    """Beat: invoices issued, coming due and overdue, payment failures, retainer hours
+    running low, held charges and contracts ending (billing.reminders)."""
+    from django.utils import timezone
+
+    from billing.reminders import sweep_billing_reminders as sweep
+
+    return sweep(now=timezone.now())

@@ -13,19 +13,21 @@ from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 
-from accounts.models import Notification, NotificationKind
-from accounts.notifications import client_recipients, in_agencies, notify, staff_recipients
 from billing.models import (
     Charge,
     ChargeKind,
     ChargeStatus,
+    ContractLine,
     ContractStatus,
     Invoice,
     InvoiceStatus,
     ServiceContract,
 )
 from core.money import format_money
-from core.tenancy import scopes_disabled
+from core.tenancy import in_agencies, scopes_disabled
+from notifications.models import NotificationKind
+from notifications.selectors import already_said, client_recipients, staff_recipients
+from notifications.services import notify
 
 K = NotificationKind
 
@@ -46,14 +48,6 @@ def sweep_billing_reminders(*, now: dt.datetime) -> int:
         + _retainer_banks(now)
         + _held_charges(now)
         + _contracts_ending(now)
-    )
-
-
-def _said(agency, target_type: str, ids, kinds) -> set[tuple]:
-    return set(
-        Notification.objects.filter(
-            agency=agency, target_type=target_type, target_id__in=list(ids), kind__in=kinds
-        ).values_list("recipient_id", "kind", "target_id", "occasion")
     )
 
 
@@ -107,7 +101,9 @@ def _invoices(now) -> int:
     ]
     made = 0
     for agency, items in in_agencies(rules, lambda rule: rule[0].agency):
-        said = _said(agency, "billing.invoice", {i.pk for i, *_ in items}, [r[1] for r in items])
+        said = already_said(
+            agency=agency, model=Invoice, ids={i.pk for i, *_ in items}, kinds=[r[1] for r in items]
+        )
         people = client_recipients(agency=agency, client_ids={i.client_id for i, *_ in items})
         for invoice, kind, occasion, _ in items:
             amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
@@ -156,7 +152,9 @@ def _payment_failures(now) -> int:
     failed = _open_invoices(payment_failed=True)
     made = 0
     for agency, rows in in_agencies(failed, lambda i: i.agency):
-        said = _said(agency, "billing.invoice", {i.pk for i in rows}, [K.PAYMENT_FAILED])
+        said = already_said(
+            agency=agency, model=Invoice, ids={i.pk for i in rows}, kinds=[K.PAYMENT_FAILED]
+        )
         staff = staff_recipients(agency=agency)
         for invoice in rows:
             amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
@@ -197,7 +195,12 @@ def _retainer_banks(now) -> int:
     made = 0
     for agency, rows in in_agencies(charges, lambda c: c.agency):
         lines = {c.contract_line_id for c in rows}
-        said = _said(agency, "billing.contractline", lines, [K.RETAINER_LOW, K.RETAINER_EXHAUSTED])
+        said = already_said(
+            agency=agency,
+            model=ContractLine,
+            ids=lines,
+            kinds=[K.RETAINER_LOW, K.RETAINER_EXHAUSTED],
+        )
         people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
         for charge in rows:
             before = charge.breakdown.get("bank_left_before")
@@ -246,7 +249,9 @@ def _held_charges(now) -> int:
     charges = _recent_charges(now, status=ChargeStatus.HELD)
     made = 0
     for agency, rows in in_agencies(charges, lambda c: c.agency):
-        said = _said(agency, "billing.charge", {c.pk for c in rows}, [K.CHARGE_HELD])
+        said = already_said(
+            agency=agency, model=Charge, ids={c.pk for c in rows}, kinds=[K.CHARGE_HELD]
+        )
         people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
         for charge in rows:
             amount = _money(charge.amount, charge.currency)
@@ -286,7 +291,12 @@ def _contracts_ending(now) -> int:
         )
     made = 0
     for agency, rows in in_agencies(contracts, lambda c: c.agency):
-        said = _said(agency, "billing.servicecontract", {c.pk for c in rows}, [K.CONTRACT_ENDING])
+        said = already_said(
+            agency=agency,
+            model=ServiceContract,
+            ids={c.pk for c in rows},
+            kinds=[K.CONTRACT_ENDING],
+        )
         people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
         staff = staff_recipients(agency=agency)
         for contract in rows:

@@ -25,8 +25,9 @@ from core.roles import Role
 from core.times import local_midnight, local_today
 
 
-def service_categories_seed(*, agency) -> None:
-    """Give an agency the common categories it does not have yet."""
+def service_categories_seed(*, agency, actor=None) -> None:
+    """Give an agency the common categories it does not have yet (on its creation:
+    accounts' hook)."""
     existing = set(ServiceCategory.objects.filter(agency=agency).values_list("slug", flat=True))
     ServiceCategory.objects.bulk_create(
         ServiceCategory(agency=agency, slug=slug, name=name)

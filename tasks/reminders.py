@@ -19,15 +19,15 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Notification, NotificationKind
-from accounts.notifications import (
+from core.tenancy import in_agencies, scopes_disabled
+from notifications.models import NotificationKind
+from notifications.selectors import (
+    already_said,
     client_recipients,
-    in_agencies,
     member_recipients,
-    notify,
     staff_recipients,
 )
-from core.tenancy import scopes_disabled
+from notifications.services import notification_email_send, notify
 from tasks.models import OPEN_STATUSES, Priority, Task, TaskStatus
 from tasks.queries import AT_RISK_WITHIN, NOT_STARTED, UNASSIGNED_TOO_LONG
 
@@ -52,18 +52,6 @@ def task_link(task: Task) -> str:
     return reverse("task_detail", args=[task.agency.slug, task.pk])
 
 
-def _said(agency, tasks, kinds) -> set[tuple]:
-    """(recipient, kind, task id, occasion) of what was already sent about these tasks."""
-    return set(
-        Notification.objects.filter(
-            agency=agency,
-            target_type="tasks.task",
-            target_id__in=[t.pk for t in tasks],
-            kind__in=kinds,
-        ).values_list("recipient_id", "kind", "target_id", "occasion")
-    )
-
-
 def _candidates(**window):
     with scopes_disabled():
         return list(
@@ -85,7 +73,12 @@ def _due_soon(now) -> int:
     tasks = _candidates(status__in=OPEN_STATUSES, due_at__gt=now, due_at__lte=now + horizon)
     made = 0
     for agency, rows in in_agencies(tasks, lambda t: t.agency):
-        said = _said(agency, rows, [K.TASK_DUE_SOON, K.TASK_AT_RISK])
+        said = already_said(
+            agency=agency,
+            model=Task,
+            ids=[t.pk for t in rows],
+            kinds=[K.TASK_DUE_SOON, K.TASK_AT_RISK],
+        )
         staff = None
         assignees = member_recipients(
             agency=agency,
@@ -142,7 +135,12 @@ def _overdue(now) -> int:
     tasks = _candidates(status__in=OPEN_STATUSES, due_at__gt=now - LOOKBACK, due_at__lte=now)
     made = 0
     for agency, rows in in_agencies(tasks, lambda t: t.agency):
-        said = _said(agency, rows, [K.TASK_OVERDUE, K.TASK_OVERDUE_STAFF])
+        said = already_said(
+            agency=agency,
+            model=Task,
+            ids=[t.pk for t in rows],
+            kinds=[K.TASK_OVERDUE, K.TASK_OVERDUE_STAFF],
+        )
         staff = staff_recipients(agency=agency)
         assignees = member_recipients(
             agency=agency,
@@ -191,7 +189,9 @@ def _unassigned(now) -> int:
     tasks = _candidates(status=S.QUEUED, queued_at__gt=since - LOOKBACK, queued_at__lte=since)
     made = 0
     for agency, rows in in_agencies(tasks, lambda t: t.agency):
-        said = _said(agency, rows, [K.TASK_UNASSIGNED])
+        said = already_said(
+            agency=agency, model=Task, ids=[t.pk for t in rows], kinds=[K.TASK_UNASSIGNED]
+        )
         staff = staff_recipients(agency=agency)
         for task in rows:
             occasion = task.queued_at.isoformat()
@@ -334,8 +334,6 @@ def tell_awaiting_approval(*, agency, task: Task, send_now: bool = False) -> int
     completion job, which runs after the completion committed: with `send_now` the e-mail
     goes from that job rather than from another one (beat's delivery sweep sends any that
     fail). Returns how many e-mails were sent now."""
-    from accounts.notifications import notification_email_send
-
     task = _task_for_events(task)
     made = _tell_client_people(
         agency,

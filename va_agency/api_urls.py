@@ -5,6 +5,7 @@ import accounts.api.urls
 import assistants.api.urls
 import billing.api.urls
 import clients.api.urls
+import notifications.api.urls
 import tasks.api.urls
 from accounts.api.views import ApiRootView
 
@@ -13,6 +14,7 @@ app_name = "api"
 # Endpoints that act inside one agency; each app adds its own list here.
 agency_urlpatterns = [
     *accounts.api.urls.agency_urlpatterns,
+    *notifications.api.urls.urlpatterns,
     *clients.api.urls.agency_urlpatterns,
     *assistants.api.urls.agency_urlpatterns,
     *billing.api.urls.agency_urlpatterns,

@@ -6,6 +6,7 @@ import assistants.urls
 import billing.reports.urls
 import billing.urls
 import clients.urls
+import notifications.urls
 import tasks.urls
 from billing.webhooks import stripe_webhook
 from core.health import healthz
@@ -14,6 +15,7 @@ from core.health import healthz
 # accounts.access.AgencyViewMixin; tests/test_isolation.py checks each of them.
 agency_urlpatterns = [
     *accounts.urls.agency_urlpatterns,
+    *notifications.urls.urlpatterns,
     *clients.urls.urlpatterns,
     *assistants.urls.urlpatterns,
     *billing.urls.urlpatterns,

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import notifications, views
+from accounts.api import views
 
 router = SimpleRouter()
 router.register("invitations", views.InvitationViewSet, basename="invitation")
@@ -14,5 +14,4 @@ agency_urlpatterns = [
     path("", views.AgencyDetailView.as_view(), name="agency-detail"),
     path("members/", views.MemberListView.as_view(), name="member-list"),
     *router.urls,
-    *notifications.agency_urlpatterns,
 ]

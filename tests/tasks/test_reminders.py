@@ -8,10 +8,10 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import Notification
-from accounts.notifications import deliver_due_emails
 from core.roles import Role
 from core.tenancy import agency_scope, scopes_disabled
+from notifications.models import Notification
+from notifications.services import deliver_due_emails
 from tasks import services
 from tasks.reminders import sweep_task_reminders
 from tests.assistants.factories import AssistantProfileFactory
@@ -280,7 +280,7 @@ def test_taking_from_the_pool_tells_the_client_once_per_trip(agency, world):
 
 
 def test_no_email_when_the_person_turned_the_kind_off(agency, world):
-    from accounts.notifications import preferences_update
+    from notifications.services import preferences_update
 
     assistant, admin, person, task = world
     with agency_scope(agency):

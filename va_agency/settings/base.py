@@ -34,10 +34,13 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "core",
     "accounts",
+    "notifications",
     "clients",
     "assistants",
     "tasks",
     "billing",
+    # The project itself: the management commands that span every app (seed_demo).
+    "va_agency",
 ]
 
 MIDDLEWARE = [
@@ -68,7 +71,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.tenancy",
-                "accounts.context_processors.notifications",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },
@@ -289,11 +292,11 @@ CELERY_BEAT_SCHEDULE["sweep-task-reminders"] = {
     "schedule": 5 * 60.0,
 }
 CELERY_BEAT_SCHEDULE["sweep-billing-reminders"] = {
-    "task": "accounts.jobs.sweep_billing_reminders",
+    "task": "billing.jobs.sweep_billing_reminders",
     "schedule": 15 * 60.0,
 }
 # E-mails that waited (an assistant's shift, a client's digest hour) or failed to queue.
 CELERY_BEAT_SCHEDULE["deliver-due-notification-emails"] = {
-    "task": "accounts.jobs.deliver_due_emails",
+    "task": "notifications.jobs.deliver_due_emails",
     "schedule": 5 * 60.0,
 }

@@ -17,216 +17,34 @@ time has come (a partial index), and each e-mail is claimed under a row lock, so
 
 import datetime as dt
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import (
-    Membership,
-    Notification,
-    NotificationKind,
-    NotificationPreference,
-    NotificationSettings,
+from core.audit import audit_record
+from core.errors import ApplicationError
+from core.jobs import queue_job
+from core.tenancy import scopes_disabled
+from core.working_hours import next_working_moment
+from notifications.models import Notification, NotificationPreference, NotificationSettings
+from notifications.selectors import (
+    DELIVERY_BATCH,
+    DIGEST_KINDS,
+    DIGEST_ROLES,
+    Recipient,
+    kinds_for_role,
+    preferences_for,
 )
-from core.roles import STAFF_ROLES, Role
-from core.tenancy import agency_scope, scopes_disabled
 
 logger = logging.getLogger(__name__)
 
-# Kinds a client member may take as one daily digest instead of one e-mail each.
-CLIENT_KINDS = frozenset(
-    {
-        NotificationKind.TASK_TAKEN,
-        NotificationKind.TASK_WAITING_ON_YOU,
-        NotificationKind.TASK_AWAITING_APPROVAL,
-        NotificationKind.INVOICE_ISSUED,
-        NotificationKind.INVOICE_DUE_SOON,
-        NotificationKind.INVOICE_OVERDUE,
-        NotificationKind.RETAINER_LOW,
-        NotificationKind.RETAINER_EXHAUSTED,
-        NotificationKind.CHARGE_HELD,
-        NotificationKind.CONTRACT_ENDING,
-    }
-)
-ASSISTANT_KINDS = frozenset(
-    {
-        NotificationKind.TASK_ASSIGNED,
-        NotificationKind.TASK_DUE_SOON,
-        NotificationKind.TASK_OVERDUE,
-        NotificationKind.CLIENT_REPLIED,
-    }
-)
-STAFF_KINDS = frozenset(
-    {
-        NotificationKind.TASK_AT_RISK,
-        NotificationKind.TASK_UNASSIGNED,
-        NotificationKind.TASK_OVERDUE_STAFF,
-        NotificationKind.PAYMENT_FAILED,
-        NotificationKind.CONTRACT_ENDING,
-    }
-)
-# Who may take their e-mails as one daily digest: client members, and staff, whose at-risk
-# and overdue reminders come one per task (assistants' reminders are about work at hand).
-DIGEST_ROLES = frozenset({Role.CLIENT, *STAFF_ROLES})
-DIGEST_KINDS = CLIENT_KINDS | STAFF_KINDS
-# How many waiting e-mails one run of the delivery sweep hands to workers.
-DELIVERY_BATCH = 500
-
-
-def kinds_for_role(role: str) -> list[str]:
-    """The kinds a member of this role can receive, in the order preferences list them."""
-    if role in STAFF_ROLES:
-        wanted = STAFF_KINDS
-    elif role == Role.ASSISTANT:
-        wanted = ASSISTANT_KINDS
-    else:
-        wanted = CLIENT_KINDS
-    return [kind for kind in NotificationKind.values if kind in wanted]
-
-
-# -- who receives, and on whose clock -----------------------------------------------------
-
-
-@dataclass
-class Recipient:
-    """A member with what deciding their delivery needs, loaded once per sweep."""
-
-    membership: Membership
-    zone: str
-    working_hours: dict | None = None  # assistants only: their week, in their zone
-    email_off: frozenset[str] = field(default_factory=frozenset)
-    daily_digest: bool = False
-    digest_hour: int = 8
-
-    @property
-    def user(self):
-        return self.membership.user
-
-    def local(self, at: dt.datetime) -> dt.datetime:
-        return at.astimezone(ZoneInfo(self.zone))
-
-    def when(self, at: dt.datetime) -> str:
-        """`at` as the recipient reads it: "Tue 10 Mar 2026, 14:00 CET"."""
-        local = self.local(at)
-        return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
-
-    def day(self, on: dt.date) -> str:
-        return f"{on:%a} {on.day} {on:%b %Y}"
-
-
-def _zone_of(membership: Membership) -> str:
-    """Assistants live by their profile's zone, client members by their client's, staff by
-    the agency's."""
-    if membership.role == Role.ASSISTANT:
-        profile = getattr(membership, "assistant_profile", None)
-        if profile is not None:
-            return profile.time_zone
-    if membership.role == Role.CLIENT and membership.client is not None:
-        return membership.client.time_zone
-    return membership.agency.time_zone
-
-
-def recipients_for(*, agency, memberships) -> list[Recipient]:
-    """Recipients of these memberships (loaded with user, client, agency and assistant
-    profile), with their preferences, in two more queries whatever their number."""
-    memberships = [m for m in memberships if m.is_active]
-    users = [m.user_id for m in memberships]
-    off = defaultdict(set)
-    for user_id, kind in NotificationPreference.objects.filter(
-        agency=agency, user_id__in=users, email=False
-    ).values_list("user_id", "kind"):
-        off[user_id].add(kind)
-    chosen = {
-        row.user_id: row
-        for row in NotificationSettings.objects.filter(agency=agency, user_id__in=users)
-    }
-    recipients = []
-    for membership in memberships:
-        profile = (
-            getattr(membership, "assistant_profile", None)
-            if membership.role == Role.ASSISTANT
-            else None
-        )
-        own = chosen.get(membership.user_id)
-        recipients.append(
-            Recipient(
-                membership=membership,
-                zone=_zone_of(membership),
-                working_hours=profile.working_hours if profile is not None else None,
-                email_off=frozenset(off[membership.user_id]),
-                daily_digest=bool(own and own.daily_digest and membership.role in DIGEST_ROLES),
-                digest_hour=own.digest_hour if own else 8,
-            )
-        )
-    return recipients
-
-
-def _members() -> QuerySet[Membership]:
-    return Membership.objects.filter(is_active=True).select_related(
-        "user", "client", "agency", "assistant_profile"
-    )
-
-
-def staff_recipients(*, agency) -> list[Recipient]:
-    return recipients_for(
-        agency=agency, memberships=_members().filter(agency=agency, role__in=STAFF_ROLES)
-    )
-
-
-def client_recipients(*, agency, client_ids) -> dict[int, list[Recipient]]:
-    """Each client's active members, by client id."""
-    by_client = defaultdict(list)
-    members = _members().filter(agency=agency, role=Role.CLIENT, client_id__in=set(client_ids))
-    for recipient in recipients_for(agency=agency, memberships=members):
-        by_client[recipient.membership.client_id].append(recipient)
-    return by_client
-
-
-def member_recipients(*, agency, membership_ids) -> dict[int, Recipient]:
-    members = _members().filter(agency=agency, pk__in=set(membership_ids))
-    return {r.membership.pk: r for r in recipients_for(agency=agency, memberships=members)}
-
 
 # -- when an e-mail may go ----------------------------------------------------------------
-
-
-def next_working_moment(working_hours: dict, zone: str, at: dt.datetime) -> dt.datetime | None:
-    """`at` itself if it falls in the working hours, else the start of the next interval
-    (within a week), as an aware UTC datetime; None if the week has no hours at all.
-
-    Walked on the local calendar, so a DST change moves the UTC moment and never the
-    wall-clock start ("09:00" stays 09:00 on the assistant's clock).
-    """
-    from assistants.schedule import WEEKDAYS, clock_minutes
-
-    tz = ZoneInfo(zone)
-    local = at.astimezone(tz)
-    for offset in range(8):
-        day = local.date() + dt.timedelta(days=offset)
-        for start, end in sorted(
-            (working_hours or {}).get(WEEKDAYS[day.weekday()], []),
-            key=lambda interval: clock_minutes(interval[0]),
-        ):
-            begins = dt.datetime.combine(day, dt.time.min, tzinfo=tz) + dt.timedelta(
-                minutes=clock_minutes(start)
-            )
-            ends = dt.datetime.combine(day, dt.time.min, tzinfo=tz) + dt.timedelta(
-                minutes=clock_minutes(end)
-            )
-            # Wall-clock arithmetic on the local date, then normalised through UTC.
-            begins = begins.astimezone(dt.UTC).astimezone(tz)
-            if offset == 0 and begins <= local < ends:
-                return at
-            if begins > local:
-                return begins.astimezone(dt.UTC)
-    return None
 
 
 def next_digest_moment(zone: str, hour: int, at: dt.datetime) -> dt.datetime:
@@ -300,10 +118,12 @@ def notify(
 
 
 def _queue_email(agency_id: int, notification_id: int) -> None:
-    from accounts.jobs import send_notification_email
-
     try:
-        send_notification_email.delay(agency_id=agency_id, notification_id=notification_id)
+        queue_job(
+            "notifications.jobs.send_notification_email",
+            agency_id=agency_id,
+            notification_id=notification_id,
+        )
     except Exception:
         # The broker is down: the row still says the e-mail is due, and beat's
         # deliver_due_emails queues it again.
@@ -390,8 +210,6 @@ def digest_send(*, agency, user_id: int, now=None) -> int:
 
 
 def _centre_path(agency) -> str:
-    from django.urls import reverse
-
     return reverse("notification_list", args=[agency.slug])
 
 
@@ -399,8 +217,6 @@ def deliver_due_emails(*, now: dt.datetime) -> int:
     """Beat: queue the e-mails whose time has come (an assistant's shift began, a client's
     digest hour, or an e-mail whose first queuing failed). Reads only due rows, through a
     partial index; sending claims each row, so queuing one twice sends it once."""
-    from accounts.jobs import send_digest, send_notification_email
-
     with scopes_disabled():
         due = list(
             Notification.objects.filter(
@@ -414,38 +230,18 @@ def deliver_due_emails(*, now: dt.datetime) -> int:
         if digest:
             digests.add((agency_id, user_id))
         else:
-            send_notification_email.delay(agency_id=agency_id, notification_id=pk)
-    for agency_id, user_id in sorted(digests):
-        send_digest.delay(agency_id=agency_id, user_id=user_id)
-    return len(due)
-
-
-# -- reading and marking --------------------------------------------------------------------
-
-
-def notification_list(*, agency, user) -> QuerySet[Notification]:
-    """A person's notifications in one agency: unread first, then newest first."""
-    return (
-        Notification.objects.filter(agency=agency, recipient=user)
-        .annotate(
-            unread=Case(
-                When(read_at__isnull=True, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
+            queue_job(
+                "notifications.jobs.send_notification_email",
+                agency_id=agency_id,
+                notification_id=pk,
             )
-        )
-        .order_by("-unread", "-created_at", "-pk")
-    )
-
-
-def unread_count(*, agency, user) -> int:
-    return Notification.objects.filter(agency=agency, recipient=user, read_at=None).count()
+    for agency_id, user_id in sorted(digests):
+        queue_job("notifications.jobs.send_digest", agency_id=agency_id, user_id=user_id)
+    return len(due)
 
 
 def notification_mark_read(*, agency, user, notification_id: int) -> Notification:
     """Mark one of the person's own notifications read (again is harmless)."""
-    from core.errors import ApplicationError
-
     notification = Notification.objects.filter(
         agency=agency, recipient=user, pk=notification_id
     ).first()
@@ -463,23 +259,6 @@ def notifications_mark_all_read(*, agency, user) -> int:
     )
 
 
-def preferences_for(*, agency, membership) -> dict:
-    """{"email": {kind: bool} for the kinds the member's role receives, "daily_digest",
-    "digest_hour"}."""
-    kinds = kinds_for_role(membership.role)
-    off = set(
-        NotificationPreference.objects.filter(
-            agency=agency, user_id=membership.user_id, email=False
-        ).values_list("kind", flat=True)
-    )
-    own = NotificationSettings.objects.filter(agency=agency, user_id=membership.user_id).first()
-    return {
-        "email": {kind: kind not in off for kind in kinds},
-        "daily_digest": bool(own and own.daily_digest),
-        "digest_hour": own.digest_hour if own else 8,
-    }
-
-
 def preferences_update(
     *,
     agency,
@@ -492,9 +271,6 @@ def preferences_update(
     """Change which kinds arrive by e-mail and, for client members and staff, the daily
     digest. Kinds the member's role never receives, and a digest for an assistant, are
     refused."""
-    from core.audit import audit_record
-    from core.errors import ApplicationError
-
     kinds = set(kinds_for_role(membership.role))
     unknown = sorted(set(email or {}) - kinds)
     if unknown:
@@ -537,17 +313,3 @@ def preferences_update(
             target=membership,
         )
     return preferences_for(agency=agency, membership=membership)
-
-
-def in_agencies(rows, agency_of):
-    """Group rows found across agencies by agency and yield (agency, rows) inside each
-    agency's scope: sweeps read across agencies once, then act in each one's scope."""
-    grouped = defaultdict(list)
-    agencies = {}
-    for row in rows:
-        agency = agency_of(row)
-        agencies[agency.pk] = agency
-        grouped[agency.pk].append(row)
-    for agency_id, items in grouped.items():
-        with agency_scope(agencies[agency_id]):
-            yield agencies[agency_id], items

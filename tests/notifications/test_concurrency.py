@@ -10,11 +10,11 @@ import pytest
 from django.core import mail
 from django.db import connection, connections
 
-from accounts.models import Notification
-from accounts.notifications import deliver_due_emails
 from billing.reminders import sweep_billing_reminders
 from core.roles import Role
 from core.tenancy import scopes_disabled
+from notifications.models import Notification
+from notifications.services import deliver_due_emails
 from tasks.reminders import sweep_task_reminders
 from tests.assistants.factories import AssistantProfileFactory
 from tests.factories import MembershipFactory

@@ -8,15 +8,12 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Notification
-from accounts.notifications import (
-    deliver_due_emails,
-    member_recipients,
-    next_working_moment,
-    notify,
-)
 from core.roles import Role
 from core.tenancy import agency_scope, scopes_disabled
+from core.working_hours import next_working_moment
+from notifications.models import Notification
+from notifications.selectors import member_recipients
+from notifications.services import deliver_due_emails, notify
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +54,7 @@ def test_notify_makes_one_row_per_occasion_and_emails_once(
     with scopes_disabled():
         assert Notification.objects.filter(emailed_at__isnull=False).count() == 2
     # Queued twice (a retry, a sweep): sent once.
-    from accounts.jobs import send_notification_email
+    from notifications.jobs import send_notification_email
 
     send_notification_email.delay(agency_id=agency.pk, notification_id=first.pk)
     assert len(mail.outbox) == 2
@@ -66,7 +63,7 @@ def test_notify_makes_one_row_per_occasion_and_emails_once(
 def test_a_client_digest_collects_the_day_into_one_email(
     agency, member, time_machine, django_capture_on_commit_callbacks
 ):
-    from accounts.notifications import preferences_update
+    from notifications.services import preferences_update
 
     person = member(Role.CLIENT)  # client zone America/New_York (factory)
     with agency_scope(agency):
@@ -95,7 +92,7 @@ def test_a_client_digest_collects_the_day_into_one_email(
 def test_staff_may_take_their_task_alerts_as_one_daily_digest(
     agency, member, time_machine, django_capture_on_commit_callbacks
 ):
-    from accounts.notifications import preferences_update
+    from notifications.services import preferences_update
 
     admin = member(Role.ADMIN)  # staff read the agency's zone: Europe/London (factory)
     with agency_scope(agency):
@@ -208,7 +205,7 @@ def test_preferences_page_saves_my_choices(agency, member, signed_in):
         page(agency, "notification_preferences"), {"email_task_assigned": "on"}
     )  # every other box unticked
     assert response.status_code == 302
-    from accounts.notifications import preferences_for
+    from notifications.selectors import preferences_for
 
     with agency_scope(agency):
         chosen = preferences_for(agency=agency, membership=me)["email"]
@@ -220,7 +217,7 @@ def test_client_preferences_offer_the_digest(agency, member, signed_in):
     http = signed_in(me.user)
     assert "daily_digest" in http.get(page(agency, "notification_preferences")).content.decode()
     http.post(page(agency, "notification_preferences"), {"daily_digest": "on", "digest_hour": "7"})
-    from accounts.models import NotificationSettings
+    from notifications.models import NotificationSettings
 
     with scopes_disabled():
         settings_row = NotificationSettings.objects.get(user=me.user)

@@ -8,27 +8,27 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts import notifications
 from accounts.access import AgencyViewMixin
-from accounts.models import NotificationKind
-from accounts.notifications import DIGEST_ROLES
 from core.errors import ApplicationError
 from core.views import ServiceFormView
+from notifications import selectors, services
+from notifications.models import NotificationKind
+from notifications.selectors import DIGEST_ROLES
 
 PAGE_SIZE = 50
 
 
 class NotificationListView(AgencyViewMixin, TemplateView):
-    template_name = "accounts/notifications.html"
+    template_name = "notifications/notifications.html"
 
     def get_context_data(self, **kwargs):
         page = Paginator(
-            notifications.notification_list(agency=self.agency, user=self.request.user),
+            selectors.notification_list(agency=self.agency, user=self.request.user),
             PAGE_SIZE,
         ).get_page(self.request.GET.get("page"))
         kwargs.update(page=page, items=page.object_list)
@@ -40,7 +40,7 @@ class NotificationReadView(AgencyViewMixin, View):
 
     def post(self, request, agency_slug, pk):
         try:
-            notification = notifications.notification_mark_read(
+            notification = services.notification_mark_read(
                 agency=self.agency, user=request.user, notification_id=pk
             )
         except ApplicationError as error:
@@ -54,7 +54,7 @@ class NotificationReadView(AgencyViewMixin, View):
 
 class NotificationReadAllView(AgencyViewMixin, View):
     def post(self, request, agency_slug):
-        count = notifications.notifications_mark_all_read(agency=self.agency, user=request.user)
+        count = services.notifications_mark_all_read(agency=self.agency, user=request.user)
         messages.success(request, f"{count} marked read." if count else "Nothing unread.")
         return redirect("notification_list", agency_slug=agency_slug)
 
@@ -92,24 +92,24 @@ class NotificationPreferencesView(AgencyViewMixin, ServiceFormView):
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        kwargs["kinds"] = notifications.kinds_for_role(self.membership.role)
+        kwargs["kinds"] = selectors.kinds_for_role(self.membership.role)
         kwargs["role"] = self.membership.role
         return kwargs
 
     def get_initial(self):
-        current = notifications.preferences_for(agency=self.agency, membership=self.membership)
+        current = selectors.preferences_for(agency=self.agency, membership=self.membership)
         initial = {f"email_{kind}": wanted for kind, wanted in current["email"].items()}
         initial |= {"daily_digest": current["daily_digest"], "digest_hour": current["digest_hour"]}
         return initial
 
     def perform(self, data):
-        return notifications.preferences_update(
+        return services.preferences_update(
             agency=self.agency,
             actor=self.request.user,
             membership=self.membership,
             email={
                 kind: data[f"email_{kind}"]
-                for kind in notifications.kinds_for_role(self.membership.role)
+                for kind in selectors.kinds_for_role(self.membership.role)
             },
             daily_digest=data.get("daily_digest"),
             digest_hour=data.get("digest_hour"),
@@ -121,17 +121,3 @@ class NotificationPreferencesView(AgencyViewMixin, ServiceFormView):
 
 
 # Mounted by accounts.urls under /a/<agency_slug>/.
-urlpatterns = [
-    path("notifications/", NotificationListView.as_view(), name="notification_list"),
-    path("notifications/<int:pk>/read/", NotificationReadView.as_view(), name="notification_read"),
-    path(
-        "notifications/read-all/",
-        NotificationReadAllView.as_view(),
-        name="notification_read_all",
-    ),
-    path(
-        "notifications/settings/",
-        NotificationPreferencesView.as_view(),
-        name="notification_preferences",
-    ),
-]

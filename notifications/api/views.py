@@ -1,16 +1,15 @@
 """The notification centre in the API: the caller's own notifications in this agency,
 marking them read, the unread count, and their preferences."""
 
-from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from accounts import notifications
 from accounts.api.access import AgencyAPIMixin, AgencyAPIView
-from accounts.models import Notification, NotificationKind
 from core.errors import ApplicationError
+from notifications import selectors, services
+from notifications.models import Notification, NotificationKind
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -58,7 +57,7 @@ class NotificationListView(AgencyAPIMixin, generics.ListAPIView):
     serializer_class = NotificationSerializer
 
     def get_queryset(self):
-        rows = notifications.notification_list(agency=self.agency, user=self.request.user)
+        rows = selectors.notification_list(agency=self.agency, user=self.request.user)
         if self.request.query_params.get("unread") in ("1", "true"):
             rows = rows.filter(read_at=None)
         return rows
@@ -69,16 +68,14 @@ class UnreadCountView(AgencyAPIView):
         responses=inline_serializer("UnreadCount", {"unread": serializers.IntegerField()})
     )
     def get(self, request, agency_slug):
-        return Response(
-            {"unread": notifications.unread_count(agency=self.agency, user=request.user)}
-        )
+        return Response({"unread": selectors.unread_count(agency=self.agency, user=request.user)})
 
 
 class NotificationReadView(AgencyAPIView):
     @extend_schema(request=None, responses=NotificationSerializer)
     def post(self, request, agency_slug, pk):
         try:
-            notification = notifications.notification_mark_read(
+            notification = services.notification_mark_read(
                 agency=self.agency, user=request.user, notification_id=pk
             )
         except ApplicationError as error:
@@ -93,7 +90,7 @@ class NotificationReadAllView(AgencyAPIView):
         responses=inline_serializer("MarkedRead", {"marked": serializers.IntegerField()}),
     )
     def post(self, request, agency_slug):
-        count = notifications.notifications_mark_all_read(agency=self.agency, user=request.user)
+        count = services.notifications_mark_all_read(agency=self.agency, user=request.user)
         return Response({"marked": count})
 
 
@@ -103,16 +100,14 @@ class PreferencesView(AgencyAPIView):
 
     @extend_schema(responses=PreferencesSerializer)
     def get(self, request, agency_slug):
-        return Response(
-            notifications.preferences_for(agency=self.agency, membership=self.membership)
-        )
+        return Response(selectors.preferences_for(agency=self.agency, membership=self.membership))
 
     @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
     def patch(self, request, agency_slug):
         serializer = PreferencesSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(
-            notifications.preferences_update(
+            services.preferences_update(
                 agency=self.agency,
                 actor=request.user,
                 membership=self.membership,
@@ -121,16 +116,3 @@ class PreferencesView(AgencyAPIView):
         )
 
     put = patch
-
-
-agency_urlpatterns = [
-    path("notifications/", NotificationListView.as_view(), name="notification-list"),
-    path(
-        "notifications/unread-count/", UnreadCountView.as_view(), name="notification-unread-count"
-    ),
-    path(
-        "notifications/read-all/", NotificationReadAllView.as_view(), name="notification-read-all"
-    ),
-    path("notifications/preferences/", PreferencesView.as_view(), name="notification-preferences"),
-    path("notifications/<int:pk>/read/", NotificationReadView.as_view(), name="notification-read"),
-]

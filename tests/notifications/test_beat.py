@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import Notification
 from core.tenancy import scopes_disabled
+from notifications.models import Notification
 from tests.assistants.factories import AssistantProfileFactory
 from tests.tasks.factories import TaskFactory
 from va_agency.celery import app
