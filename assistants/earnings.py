@@ -22,8 +22,8 @@ from django.db.models import DateField, Q, Sum
 from django.db.models.functions import TruncMonth
 
 from assistants.models import AssistantProfile, Payout
-from billing.reports.periods import month_end
 from clients.models import Client
+from core.periods import month_end
 from core.roles import Role
 from core.times import local_midnight
 from tasks.models import TimeEntry
@@ -50,7 +50,7 @@ class PayLine:
 
 
 def pay_for(rate: int, minutes: int) -> int:
-    """billing.pricing.amount_for_minutes (rate x minutes / 60, half-up) in integers: the
+    """contracts.pricing.amount_for_minutes (rate x minutes / 60, half-up) in integers: the
     same figure, without a Decimal per line of a year's worth of lines."""
     return (2 * rate * minutes + 60) // 120
 

@@ -1,7 +1,7 @@
 from django import forms
 
 from assistants.schedule import WEEKDAY_NAMES, WEEKDAYS, working_hours_errors
-from billing.models import ServiceCategory
+from contracts.models import ServiceCategory
 from core.money import minor_digits, to_major, to_minor
 from core.validators import CURRENCIES, time_zone_choices
 

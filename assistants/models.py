@@ -19,7 +19,7 @@ class AssistantProfile(TenantModel):
         "accounts.Membership", on_delete=models.CASCADE, related_name="assistant_profile"
     )
     skills = models.ManyToManyField(
-        "billing.ServiceCategory",
+        "contracts.ServiceCategory",
         through="assistants.AssistantSkill",
         related_name="assistant_profiles",
         blank=True,
@@ -77,7 +77,7 @@ class AssistantSkill(TenantModel):
         AssistantProfile, on_delete=models.CASCADE, related_name="assistant_skills"
     )
     category = models.ForeignKey(
-        "billing.ServiceCategory", on_delete=models.CASCADE, related_name="assistant_skills"
+        "contracts.ServiceCategory", on_delete=models.CASCADE, related_name="assistant_skills"
     )
 
     class Meta:

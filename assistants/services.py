@@ -6,9 +6,9 @@ from django.utils import timezone
 from assistants.earnings import pay_lines
 from assistants.models import AssistantProfile, AssistantSkill, Payout
 from assistants.schedule import default_working_hours, normalize_working_hours, working_hours_errors
-from billing.reports.periods import month_end
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
+from core.periods import month_end
 from core.roles import Role
 from core.times import local_midnight, local_today
 

@@ -23,10 +23,10 @@ from assistants.forms import AssistantProfileForm, WorkingHoursForm
 from assistants.models import AssistantProfile
 from assistants.schedule import format_intervals, hours_on, is_on_shift, local_time
 from assistants.selectors import assistant_list, assistant_profile_get, assistants_on_shift
-from billing.reports.periods import last_months
 from billing.reports.tables import safe_text
 from core.errors import ApplicationError
 from core.money import format_money, to_major
+from core.periods import last_months
 from core.roles import Role
 from core.views import ServiceFormView
 

@@ -139,7 +139,8 @@ def build(cadence: str, args, rng: random.Random):
     from django.utils import timezone
 
     from accounts.models import Agency, Membership, User
-    from billing.models import (
+    from clients.models import Client
+    from contracts.models import (
         ContractLine,
         ContractTerms,
         PricingModel,
@@ -147,7 +148,6 @@ def build(cadence: str, args, rng: random.Random):
         ServiceCategory,
         ServiceContract,
     )
-    from clients.models import Client
     from core.roles import Role
     from core.tenancy import agency_scope
     from tasks.models import Task, TaskStatus

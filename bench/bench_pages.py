@@ -203,7 +203,8 @@ def make_empty_agency():
 
     from accounts.models import Agency, Membership, User
     from assistants.models import AssistantProfile, AssistantSkill
-    from billing.models import (
+    from clients.models import Client
+    from contracts.models import (
         COMMON_CATEGORIES,
         ContractLine,
         ContractTerms,
@@ -211,7 +212,6 @@ def make_empty_agency():
         ServiceCategory,
         ServiceContract,
     )
-    from clients.models import Client
     from core.roles import Role
     from core.tenancy import agency_scope
 

@@ -55,7 +55,7 @@ WHO = {"admin": "admin", "busy_assistant": "busy assistant", "big_client_person"
 def url_for(agency, row: Row) -> str:
     from django.urls import reverse
 
-    from billing.reports.periods import last_months, month_end
+    from core.periods import last_months, month_end
 
     url = reverse(row.url_name, kwargs={"agency_slug": agency.slug})
     query = row.query

@@ -202,7 +202,8 @@ class Progress:
 def auto_timestamps_off():
     """Let bulk inserts carry their own creation times: history is spread over a year,
     not stamped with the moment the generator ran."""
-    from billing.models import Charge, Invoice, ServiceContract
+    from billing.models import Charge, Invoice
+    from contracts.models import ServiceContract
     from tasks.models import Comment, Task, TimeEntry
 
     fields = [
@@ -343,8 +344,8 @@ class World:
         from accounts.models import Membership, User
         from assistants.models import AssistantProfile, AssistantSkill
         from assistants.schedule import default_working_hours
-        from billing.models import COMMON_CATEGORIES, Service, ServiceCategory
         from clients.models import Client
+        from contracts.models import COMMON_CATEGORIES, Service, ServiceCategory
         from core.roles import Role
 
         agency, plan, rng = self.agency, self.plan, self.rng
@@ -460,7 +461,7 @@ class World:
     # -- contracts -----------------------------------------------------------------------
 
     def contracts(self) -> None:
-        from billing.models import ContractAssistant, ContractLine, ContractTerms, ServiceContract
+        from contracts.models import ContractAssistant, ContractLine, ContractTerms, ServiceContract
 
         agency, rng, now = self.agency, self.rng, self.now
         contracts = []
@@ -520,7 +521,7 @@ class World:
         self.say(f"{len(contracts)} contracts, {len(lines)} lines, {len(terms)} terms versions")
 
     def _terms(self, line, since, *, raise_by: float, like=None):
-        from billing.models import ContractTerms
+        from contracts.models import ContractTerms
 
         rng = self.rng
         if like is not None:
@@ -622,14 +623,15 @@ class World:
 
     def billing(self) -> None:
         """Charges for the completed work and invoices for past months, so the reports and
-        the dashboard have money to count. Priced by billing.pricing's own rules under the
+        the dashboard have money to count. Priced by contracts.pricing's own rules under the
         terms in force at completion (retainer banks simplified: each month's included
         hours, no rollover); a retainer line also has its monthly fee. Months are UTC
         calendar months. Past months are on one invoice per client and month (most paid,
         some open and a few overdue), this month's charges wait unbilled; about 2% of the
         charges are written off."""
-        from billing import pricing
         from billing.models import Charge, Invoice
+        from contracts import pricing
+        from core.periods import next_month
         from tasks.models import Task
 
         rng = random.Random(f"{self.plan.slug}-billing")  # the earlier steps' data unchanged
@@ -700,7 +702,7 @@ class World:
                             created_at=begins,
                         )
                     )
-                month = pricing.next_period(month)
+                month = next_month(month)
 
         # One invoice per client and past month, in the contract's currency.
         totals: dict[tuple, int] = {}
@@ -716,7 +718,7 @@ class World:
                 totals[key] = totals.get(key, 0) + charge.amount
         invoices = {}
         for (client_id, month, currency), amount in sorted(totals.items()):
-            month_end = pricing.next_period(month)
+            month_end = next_month(month)
             issued = dt.datetime.combine(month_end, dt.time(6), tzinfo=dt.UTC)
             due = issued + dt.timedelta(days=14)
             paid = due < now - dt.timedelta(days=45) or rng.random() < 0.8

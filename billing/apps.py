@@ -5,7 +5,7 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        from accounts import hooks
-        from billing.services import service_categories_seed
+        from billing.selectors import month_spent
+        from contracts import caps
 
-        hooks.on_agency_created(service_categories_seed)
+        caps.count_spend_with(month_spent)

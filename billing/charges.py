@@ -12,21 +12,18 @@ import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from billing import pricing
-from billing.caps import month_spent
-from billing.models import (
-    Charge,
-    ChargeKind,
-    ChargeStatus,
-    ContractLine,
-    ContractTerms,
-    PricingModel,
-)
+from billing import retainer
+from billing.models import Charge, ChargeKind, ChargeStatus
+from billing.selectors import month_spent
+from contracts import pricing
+from contracts.models import ContractLine, ContractTerms, PricingModel
+from contracts.selectors import terms_at
 from core.audit import audit_record
 from core.errors import ApplicationError
+from core.periods import month_start
 from tasks.models import Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -76,7 +73,7 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             if existing is not None:
                 return existing
             versions = list(ContractTerms.objects.filter(line=line).order_by("-effective_from"))
-            terms = _terms_at(versions, task.completed_at)
+            terms = terms_at(versions, task.completed_at)
             charge = Charge(
                 agency=agency,
                 kind=ChargeKind.TASK,
@@ -98,23 +95,7 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             }
             if terms.effective_from > task.completed_at:
                 steps["note"] = "completed before the line's first terms; those terms used"
-            if terms.pricing_model == PricingModel.FLAT:
-                charge.amount = pricing.price_flat(terms)
-                steps["flat_fee"] = terms.flat_fee
-            elif terms.pricing_model == PricingModel.HOURLY:
-                price = pricing.price_hourly(task.minutes_logged, terms)
-                charge.minutes_billed, charge.amount = price
-                steps |= {
-                    "hourly_rate": terms.hourly_rate,
-                    "rounding_increment_minutes": terms.rounding_increment_minutes,
-                    "rounded_minutes": pricing.billable_minutes(
-                        task.minutes_logged, increment=terms.rounding_increment_minutes
-                    ),
-                    "minimum_minutes": terms.minimum_minutes,
-                    "minutes_billed": price.minutes_billed,
-                }
-            else:
-                steps |= _draw_from_bank(agency, line, versions, terms, task, charge)
+            steps |= _price(agency, line, versions, terms, task, charge)
             steps["amount"] = charge.amount
             held = _hold_past_cap(agency, line, terms, task, charge)
             if held:
@@ -143,7 +124,7 @@ def _hold_past_cap(agency, line, terms, task: Task, charge: Charge) -> dict | No
     """Hold a charge that takes the line past its monthly budget cap, for the client's
     approval; what the cap was and what had been spent, when it is held.
 
-    The request-time check (billing.caps) lets work in when its least cost fits, but hourly
+    The request-time check (contracts.caps) lets work in when its least cost fits, but hourly
     time or retainer overage can still pass the cap while the work is done. Whether the line
     says "block" or "ask", the cap is the client's promise not to pay more without saying
     yes, so the charge waits either way; a client who approved going over when asking has
@@ -164,15 +145,24 @@ def _task_charge(agency, task_id: int) -> Charge | None:
     return Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task_id=task_id).first()
 
 
-def _terms_at(versions: list[ContractTerms], at: dt.datetime) -> ContractTerms:
-    """The version in force at a moment (versions newest first). Work finished before the
-    line's first terms took effect can only have been done under those first terms."""
-    if not versions:
-        raise ApplicationError("This service has no terms to bill by.", code="charge_no_terms")
-    for version in versions:
-        if version.effective_from <= at:
-            return version
-    return versions[-1]
+def _price(agency, line, versions, terms, task: Task, charge: Charge) -> dict:
+    """Set the charge's amount by the terms' pricing model; the figures that made it."""
+    if terms.pricing_model == PricingModel.FLAT:
+        charge.amount = pricing.price_flat(terms)
+        return {"flat_fee": terms.flat_fee}
+    if terms.pricing_model == PricingModel.HOURLY:
+        price = pricing.price_hourly(task.minutes_logged, terms)
+        charge.minutes_billed, charge.amount = price
+        return {
+            "hourly_rate": terms.hourly_rate,
+            "rounding_increment_minutes": terms.rounding_increment_minutes,
+            "rounded_minutes": pricing.billable_minutes(
+                task.minutes_logged, increment=terms.rounding_increment_minutes
+            ),
+            "minimum_minutes": terms.minimum_minutes,
+            "minutes_billed": price.minutes_billed,
+        }
+    return _draw_from_bank(agency, line, versions, terms, task, charge)
 
 
 def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -> dict:
@@ -185,12 +175,9 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -
     """
     zone = task.client.time_zone
     # Work finished before the line's first terms counts in the month those terms began.
-    period_start = pricing.period_start_for(max(task.completed_at, terms.effective_from), zone)
-    used = _bank_usage(agency, line)
-    bank, rollover = month_bank(versions, period_start, zone, used)
-    used_before = used.get(period_start, 0)
-    bank_left = max(bank - used_before, 0)
-    price = pricing.price_retainer_task(task.minutes_logged, bank_left, terms)
+    period_start = month_start(max(task.completed_at, terms.effective_from), zone)
+    bank = retainer.bank_left(agency, line, versions, period_start, zone)
+    price = pricing.price_retainer_task(task.minutes_logged, bank["bank_left_before"], terms)
     charge.period_start = period_start
     charge.minutes_from_bank = price.from_bank
     charge.minutes_billed = price.overage_minutes
@@ -198,67 +185,13 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -
     _retainer_fee(agency, line, versions, period_start, zone)
     return {
         "period_start": period_start.isoformat(),
-        "bank_minutes": bank,
-        "rollover_minutes": rollover,
-        "bank_used_before": used_before,
-        "bank_left_before": bank_left,
+        **bank,
         "rounding_increment_minutes": terms.rounding_increment_minutes,
         "rounded_minutes": price.from_bank + price.overage_minutes,
         "minutes_from_bank": price.from_bank,
         "overage_minutes": price.overage_minutes,
         "overage_rate": terms.overage_rate,
     }
-
-
-def _bank_usage(agency, line: ContractLine) -> dict[dt.date, int]:
-    rows = (
-        Charge.objects.filter(
-            agency=agency, contract_line=line, kind=ChargeKind.TASK, period_start__isnull=False
-        )
-        .values("period_start")
-        .annotate(used=Sum("minutes_from_bank"))
-        .order_by()
-    )
-    return {row["period_start"]: row["used"] or 0 for row in rows}
-
-
-def month_terms(versions, period_start: dt.date, zone: str) -> ContractTerms | None:
-    """The retainer terms a month is bought under: those in force when it begins, or, when
-    the line starts (or turns into a retainer) during the month, the first retainer version
-    of the month. None: the line was no retainer that month."""
-    begins, ends = pricing.period_bounds(period_start, zone)
-    for version in versions:  # newest first
-        if version.effective_from <= begins:
-            if version.pricing_model == PricingModel.RETAINER:
-                return version
-            break
-    during = [
-        v
-        for v in versions
-        if begins < v.effective_from < ends and v.pricing_model == PricingModel.RETAINER
-    ]
-    return min(during, key=lambda v: v.effective_from) if during else None
-
-
-def month_bank(versions, period_start: dt.date, zone: str, used: dict) -> tuple[int, int]:
-    """(bank, rollover) of a month of a retainer line, in minutes, walking the line's months
-    from its first. `versions` are the line's terms newest first; `used` maps each month to
-    the minutes its task charges drew from the bank (written-off ones included)."""
-    first = pricing.period_start_for(min(v.effective_from for v in versions), zone)
-    history = []
-    for month in pricing.periods_between(first, period_start):
-        terms = month_terms(versions, month, zone)
-        history.append(
-            pricing.RetainerMonth(
-                terms.included_minutes, terms.rollover_cap_minutes, used.get(month, 0)
-            )
-            if terms is not None
-            else None
-        )
-    terms = month_terms(versions, period_start, zone)
-    return pricing.retainer_bank_for_month(
-        history, included=terms.included_minutes, cap=terms.rollover_cap_minutes
-    )
 
 
 # -- a retainer month ---------------------------------------------------------------------
@@ -291,7 +224,7 @@ def _retainer_fee(agency, line, versions, period_start: dt.date, zone: str) -> C
     existing = _fee_charge(agency, line.pk, period_start)
     if existing is not None:
         return existing
-    terms = month_terms(versions, period_start, zone)
+    terms = retainer.month_terms(versions, period_start, zone)
     if terms is None:
         raise ApplicationError(
             "This service was not on a retainer that month.", code="charge_not_retainer"
@@ -348,7 +281,7 @@ def retainer_fees_due(*, now: dt.datetime) -> int:
     """
     from django.db.models import Exists, OuterRef
 
-    from billing.models import ContractStatus, PricingModel
+    from contracts.models import ContractStatus, PricingModel
     from core.tenancy import agency_scope, scopes_disabled
 
     utc_month = now.astimezone(dt.UTC).date().replace(day=1)
@@ -368,7 +301,7 @@ def retainer_fees_due(*, now: dt.datetime) -> int:
         )
     made = 0
     for line in lines:
-        period = pricing.period_start_for(now, line.contract.client.time_zone)
+        period = month_start(now, line.contract.client.time_zone)
         with agency_scope(line.agency):
             try:
                 before = _fee_charge(line.agency, line.pk, period)

@@ -16,27 +16,18 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
-from zoneinfo import ZoneInfo
 
 import stripe
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing import pricing
-from billing.models import (
-    INVOICE_STATUS_RANK,
-    BillingCadence,
-    Charge,
-    ChargeStatus,
-    CollectionMethod,
-    Invoice,
-    InvoiceStatus,
-    ServiceContract,
-)
+from billing.models import INVOICE_STATUS_RANK, Charge, ChargeStatus, Invoice, InvoiceStatus
 from billing.stripe_access import stripe_client_for, stripe_enabled_for
 from clients.models import Client
+from contracts.models import BillingCadence, CollectionMethod, ServiceContract
 from core.audit import audit_record
 from core.errors import ApplicationError
+from core.periods import month_start, next_month, week_start
 from core.times import local_midnight
 
 logger = logging.getLogger(__name__)
@@ -332,12 +323,11 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
 def billing_period(cadence: str, moment: dt.datetime, zone: str) -> tuple[dt.date, dt.date]:
     """The period (start, end exclusive; dates in the client's zone) a moment falls in:
     Monday to Monday for weekly billing, the calendar month for monthly."""
-    day = moment.astimezone(ZoneInfo(zone)).date()
     if cadence == BillingCadence.WEEKLY:
-        start = day - dt.timedelta(days=day.weekday())
+        start = week_start(moment, zone)
         return start, start + dt.timedelta(days=7)
-    start = day.replace(day=1)
-    return start, pricing.next_period(start)
+    start = month_start(moment, zone)
+    return start, next_month(start)
 
 
 def close_client_period(

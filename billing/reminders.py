@@ -13,16 +13,8 @@ from zoneinfo import ZoneInfo
 
 from django.urls import reverse
 
-from billing.models import (
-    Charge,
-    ChargeKind,
-    ChargeStatus,
-    ContractLine,
-    ContractStatus,
-    Invoice,
-    InvoiceStatus,
-    ServiceContract,
-)
+from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, InvoiceStatus
+from contracts.models import ContractLine, ContractStatus, ServiceContract
 from core.money import format_money
 from core.tenancy import in_agencies, scopes_disabled
 from notifications.models import NotificationKind

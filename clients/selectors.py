@@ -55,7 +55,7 @@ def clients_workable_by(*, agency, membership) -> QuerySet[Client]:
 
     Tasks route by the same rule; here it decides whose client manual they may read.
     """
-    from billing.models import ContractStatus, ServiceCategory, ServiceContract
+    from contracts.models import ContractStatus, ServiceCategory, ServiceContract
 
     active = ServiceContract.objects.filter(agency=agency, status=ContractStatus.ACTIVE)
     skills = ServiceCategory.objects.filter(

@@ -6,7 +6,6 @@ from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing.reports.account import client_account
-from billing.selectors import contract_list
 from clients import services
 from clients.forms import ClientFilterForm, ClientForm, ClientManualForm, ClientUpdateForm
 from clients.selectors import (
@@ -15,6 +14,7 @@ from clients.selectors import (
     client_pending_invitations,
     clients_workable_by,
 )
+from contracts.selectors import contract_list
 from core.rich_text import render_markdown
 from core.roles import Role
 from core.views import ServiceFormView

@@ -44,14 +44,14 @@ class Task(TenantModel):
 
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="tasks")
     contract_line = models.ForeignKey(
-        "billing.ContractLine", on_delete=models.PROTECT, related_name="tasks"
+        "contracts.ContractLine", on_delete=models.PROTECT, related_name="tasks"
     )
     contract = models.ForeignKey(
-        "billing.ServiceContract", on_delete=models.PROTECT, related_name="tasks"
+        "contracts.ServiceContract", on_delete=models.PROTECT, related_name="tasks"
     )
-    service = models.ForeignKey("billing.Service", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("contracts.Service", on_delete=models.PROTECT, related_name="+")
     category = models.ForeignKey(
-        "billing.ServiceCategory", on_delete=models.PROTECT, related_name="+"
+        "contracts.ServiceCategory", on_delete=models.PROTECT, related_name="+"
     )
     title = models.CharField(max_length=200)
     details = models.TextField(blank=True)
@@ -244,7 +244,7 @@ class RecurringRequest(TenantModel):
     client = models.ForeignKey(
         "clients.Client", on_delete=models.CASCADE, related_name="recurring_requests"
     )
-    service = models.ForeignKey("billing.Service", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("contracts.Service", on_delete=models.PROTECT, related_name="+")
     title = models.CharField(max_length=200)
     details = models.TextField(blank=True)
     template_data = models.JSONField(default=dict, blank=True)

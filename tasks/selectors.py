@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from billing.models import ContractAssistant, ContractLine, ContractStatus
+from contracts.models import ContractAssistant, ContractLine, ContractStatus
 from core.roles import STAFF_ROLES, Role
 from tasks.models import ACTIVE_STATUSES, OPEN_STATUSES, Task, TaskStatus
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.caps import check_request_within_cap
-from billing.request_templates import template_form_fields
 from clients.services import client_ensure_active
+from contracts.caps import check_request_within_cap
+from contracts.request_templates import template_form_fields
 from core.audit import audit_record
 from core.errors import ApplicationError, unique_or_error
 from core.roles import Role

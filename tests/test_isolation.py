@@ -230,7 +230,7 @@ def test_platform_staff_see_every_agency_in_the_admin(name, agency, other_agency
 @pytest.mark.parametrize(
     "name",
     [
-        "admin:billing_servicecontract_changelist",
+        "admin:contracts_servicecontract_changelist",
         "admin:billing_charge_changelist",
         "admin:tasks_task_changelist",
         "admin:tasks_timeentry_changelist",

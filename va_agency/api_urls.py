@@ -5,6 +5,7 @@ import accounts.api.urls
 import assistants.api.urls
 import billing.api.urls
 import clients.api.urls
+import contracts.api.urls
 import notifications.api.urls
 import tasks.api.urls
 from accounts.api.views import ApiRootView
@@ -17,6 +18,7 @@ agency_urlpatterns = [
     *notifications.api.urls.urlpatterns,
     *clients.api.urls.agency_urlpatterns,
     *assistants.api.urls.agency_urlpatterns,
+    *contracts.api.urls.agency_urlpatterns,
     *billing.api.urls.agency_urlpatterns,
     *tasks.api.urls.agency_urlpatterns,
 ]

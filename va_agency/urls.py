@@ -6,6 +6,7 @@ import assistants.urls
 import billing.reports.urls
 import billing.urls
 import clients.urls
+import contracts.urls
 import notifications.urls
 import tasks.urls
 from billing.webhooks import stripe_webhook
@@ -18,6 +19,7 @@ agency_urlpatterns = [
     *notifications.urls.urlpatterns,
     *clients.urls.urlpatterns,
     *assistants.urls.urlpatterns,
+    *contracts.urls.urlpatterns,
     *billing.urls.urlpatterns,
     *billing.reports.urls.urlpatterns,
     *tasks.urls.urlpatterns,

@@ -4,7 +4,7 @@ from rest_framework import serializers
 from accounts.api.serializers import UserSerializer
 from assistants.models import AssistantProfile
 from assistants.schedule import hours_on, is_on_shift, local_time
-from billing.models import ServiceCategory
+from contracts.models import ServiceCategory
 
 
 class AssistantProfileSerializer(serializers.ModelSerializer):

@@ -4,9 +4,6 @@ from rest_framework.routers import SimpleRouter
 from billing.api import views
 
 router = SimpleRouter()
-router.register("service-categories", views.CategoryViewSet, basename="category")
-router.register("services", views.ServiceViewSet, basename="service")
-router.register("contracts", views.ContractViewSet, basename="contract")
 router.register("charges", views.ChargeViewSet, basename="charge")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 

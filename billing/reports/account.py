@@ -6,18 +6,11 @@ import datetime as dt
 
 from django.db.models import Count, F, Min, Prefetch, Q, Sum
 
-from billing.models import (
-    Charge,
-    ChargeStatus,
-    ContractLine,
-    ContractStatus,
-    ContractTerms,
-    Invoice,
-    InvoiceStatus,
-)
-from billing.reports.periods import this_month
+from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus
 from billing.reports.selectors import UNBILLED, cap_rows, logged_minutes, retainer_rows
-from billing.selectors import terms_in_force
+from contracts.models import ContractLine, ContractStatus, ContractTerms
+from contracts.selectors import terms_in_force
+from core.periods import this_month
 from tasks.models import Task, TaskStatus
 
 

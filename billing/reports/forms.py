@@ -3,9 +3,9 @@ import datetime as dt
 from django import forms
 
 from accounts.models import Membership
-from billing.models import Service
-from billing.reports.periods import Period, this_month
 from clients.models import Client
+from contracts.models import Service
+from core.periods import Period, this_month
 from core.roles import Role
 
 # The longest range a report covers: three years keeps any report's work bounded.

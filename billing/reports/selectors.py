@@ -42,22 +42,12 @@ from django.db.models.functions import Cast, TruncMonth
 
 from accounts.models import Membership
 from assistants.earnings import as_date, pay_lines
-from billing.charges import month_bank, month_terms
-from billing.models import (
-    Charge,
-    ChargeKind,
-    ChargeStatus,
-    ContractLine,
-    ContractStatus,
-    ContractTerms,
-    InvoiceStatus,
-    PricingModel,
-    Service,
-)
-from billing.pricing import period_bounds
-from billing.reports.periods import Period, month_end
+from billing.models import Charge, ChargeKind, ChargeStatus, InvoiceStatus
 from billing.reports.tables import INT, MINUTES, MONEY, PERCENT, Column, Table, percent
+from billing.retainer import month_bank, month_terms
 from clients.models import Client
+from contracts.models import ContractLine, ContractStatus, ContractTerms, PricingModel, Service
+from core.periods import Period, month_bounds, month_end
 from tasks.models import Task, TaskStatus, TimeEntry
 
 NOT_WRITTEN_OFF = (ChargeStatus.PENDING, ChargeStatus.HELD, ChargeStatus.INVOICED)
@@ -451,7 +441,7 @@ CAP_COLUMNS = [
 def _terms_for_month(versions, month: dt.date, zone: str):
     """The terms a client month is under: those in force when it begins, else the first
     version that starts during it (a line added mid-month)."""
-    begins, ends = period_bounds(month, zone)
+    begins, ends = month_bounds(month, zone)
     for version in versions:  # newest first
         if version.effective_from <= begins:
             return version
@@ -559,7 +549,7 @@ def retainer_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -
 
 def cap_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -> list[dict]:
     """Each capped line's months: its budget and what was charged in the client's month
-    (written-off charges do not count, as billing.caps counts them). One query."""
+    (written-off charges do not count, as contracts.caps counts them). One query."""
     capped = []
     for line in lines:
         zone = line.contract.client.time_zone
@@ -586,8 +576,8 @@ def cap_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -> lis
         for row in Charge.objects.filter(
             agency=agency,
             contract_line__in={line.pk for line, _, _ in capped},
-            created_at__gte=period_bounds(first, "Pacific/Kiritimati")[0],
-            created_at__lt=period_bounds(last, "Etc/GMT+12")[1],
+            created_at__gte=month_bounds(first, "Pacific/Kiritimati")[0],
+            created_at__lt=month_bounds(last, "Etc/GMT+12")[1],
         )
         .exclude(status=ChargeStatus.WRITTEN_OFF)
         .annotate(month=client_month)

@@ -8,8 +8,8 @@ from django.views.generic import TemplateView
 from accounts.access import StaffViewMixin
 from billing.reports import selectors
 from billing.reports.forms import ReportFilterForm
-from billing.reports.periods import this_month
 from billing.reports.tables import csv_response
+from core.periods import this_month
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Membership
-from billing.api.serializers import AgencyScopedPrimaryKey
-from billing.pricing import task_estimate
-from billing.selectors import terms_in_force
+from contracts.pricing import task_estimate
+from contracts.selectors import terms_in_force
+from core.api.fields import AgencyScopedPrimaryKey
 from tasks.models import Attachment, Comment, Priority, Task, TaskStatus, TimeEntry
 
 OPEN = "open"

@@ -14,7 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin
-from billing.models import ContractTerms, Service
+from contracts.models import ContractTerms, Service
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 from tasks import services

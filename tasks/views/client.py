@@ -22,10 +22,10 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin
-from billing.models import ContractTerms, PricingModel, Service
-from billing.pricing import task_estimate
-from billing.request_templates import template_form_fields
-from billing.selectors import terms_in_force
+from contracts.models import ContractTerms, PricingModel, Service
+from contracts.pricing import task_estimate
+from contracts.request_templates import template_form_fields
+from contracts.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.forms import MoneyField
 from core.roles import Role

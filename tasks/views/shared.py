@@ -8,8 +8,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin
-from billing.pricing import task_estimate
-from billing.selectors import terms_in_force
+from contracts.pricing import task_estimate
+from contracts.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.rich_text import render_markdown

@@ -19,8 +19,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
-from billing.models import Service
 from clients.models import Client
+from contracts.models import Service
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 from tasks import queries, services

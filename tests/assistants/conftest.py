@@ -1,7 +1,7 @@
 import pytest
 
 from assistants.schedule import WEEKDAYS
-from tests.billing.factories import CategoryFactory
+from tests.contracts.factories import CategoryFactory
 
 ALWAYS = {day: [["00:00", "24:00"]] for day in WEEKDAYS}  # on shift whenever a test runs
 

@@ -7,7 +7,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from tests.assistants.conftest import ALWAYS
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory
+from tests.contracts.factories import CategoryFactory
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from tests.assistants.conftest import ALWAYS
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory
+from tests.contracts.factories import CategoryFactory
 
 NOON_MONDAY_UTC = "2026-03-02 12:00Z"  # Lisbon 12:00 (on 9-5), Manila 20:00 (off 9-5)
 

@@ -11,7 +11,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from tests.assistants.conftest import ALWAYS
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory
+from tests.contracts.factories import CategoryFactory
 
 WEEKDAYS_9_TO_5 = {
     **{day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},

@@ -22,12 +22,13 @@ from django.db.models import Q
 
 from billing.invoicing import billing_period, close_billing_periods
 from billing.jobs import bill_task
-from billing.models import Charge, ChargeStatus, Invoice, PricingModel
+from billing.models import Charge, ChargeStatus, Invoice
+from contracts.models import PricingModel
 from core.tenancy import agency_scope
 from tests.billing.conftest import PLATFORM_KEY
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
 from tests.billing.test_invoicing import card_on_file
 from tests.conftest import stripe_control
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 from va_agency.celery import app

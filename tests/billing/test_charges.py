@@ -18,13 +18,14 @@ from billing.charges import (
     retainer_fee_charge,
     retainer_fees_due,
 )
-from billing.models import Charge, ChargeKind, ChargeStatus, ContractTerms, PricingModel
+from billing.models import Charge, ChargeKind, ChargeStatus
+from contracts.models import ContractTerms, PricingModel
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
 from tasks import services as task_services
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

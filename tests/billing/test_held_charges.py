@@ -13,7 +13,7 @@ from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

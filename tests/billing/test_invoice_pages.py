@@ -8,20 +8,13 @@ import re
 import pytest
 from django.urls import reverse
 
-from billing.models import (
-    Charge,
-    ChargeKind,
-    ChargeStatus,
-    Invoice,
-    PricingModel,
-    StripeAccount,
-    StripeEvent,
-)
+from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, StripeAccount, StripeEvent
+from contracts.models import PricingModel
 from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
 from tests.billing.test_invoicing import make_charge, per_task, push
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

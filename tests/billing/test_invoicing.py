@@ -17,18 +17,19 @@ from billing.invoicing import (
     push_charge,
     stripe_customer_for,
 )
-from billing.models import Charge, ChargeStatus, Invoice, PricingModel, StripeAccount
+from billing.models import Charge, ChargeStatus, Invoice, StripeAccount
 from billing.stripe_access import (
     stripe_account_check,
     stripe_account_connect,
     stripe_client_for,
 )
+from contracts.models import PricingModel
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.tenancy import agency_scope
 from tasks import jobs as task_jobs
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
 from tests.conftest import stripe_control
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

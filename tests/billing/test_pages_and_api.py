@@ -4,10 +4,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from billing.models import ContractStatus, Service, ServiceContract
+from contracts.models import ContractStatus, Service, ServiceContract
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.factories import (
+from tests.contracts.factories import (
     CategoryFactory,
     ContractFactory,
     LineFactory,

@@ -8,12 +8,13 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from billing.models import Charge, Invoice, PricingModel
+from billing.models import Charge, Invoice
 from billing.reminders import sweep_billing_reminders
+from contracts.models import PricingModel
 from core.roles import Role
 from core.tenancy import scopes_disabled
 from notifications.models import Notification
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory, MembershipFactory
 from tests.tasks.factories import TaskFactory
 

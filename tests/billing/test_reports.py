@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from billing.reports import selectors
-from billing.reports.periods import Period
 from billing.reports.views import REPORTS
+from core.periods import Period
 from core.roles import Role
 from core.tenancy import agency_scope
 from tests.billing.test_reports_books import at, build_books

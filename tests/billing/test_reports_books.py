@@ -35,12 +35,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from billing.charges import charge_for_task, charge_write_off
-from billing.models import Charge, ChargeStatus, Invoice, PricingModel
+from billing.models import Charge, ChargeStatus, Invoice
+from contracts.models import PricingModel
 from core.roles import Role
 from core.tenancy import agency_scope, scopes_disabled
 from tasks.models import TimeEntry
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import ContractFactory, LineFactory, ServiceFactory, TermsFactory
+from tests.contracts.factories import ContractFactory, LineFactory, ServiceFactory, TermsFactory
 from tests.factories import ClientFactory, MembershipFactory
 from tests.tasks.factories import TaskFactory
 

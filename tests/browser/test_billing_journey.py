@@ -16,7 +16,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from stripe_test_server.runner import running_server
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import PASSWORD, AgencyFactory, ClientFactory, MembershipFactory
 from tests.tasks.factories import TaskFactory
 

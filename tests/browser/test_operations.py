@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_admin_sets_up_a_client_an_assistant_a_service_and_a_contract(page, screenshot):
-    from billing.services import service_categories_seed
+    from contracts.services import service_categories_seed
 
     agency = AgencyFactory(slug="harbor", name="Harbor Assist", default_currency="USD")
     admin = MembershipFactory(agency=agency, role=Role.ADMIN).user

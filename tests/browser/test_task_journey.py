@@ -11,7 +11,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from tasks.models import Task
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import PASSWORD, AgencyFactory, ClientFactory, MembershipFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

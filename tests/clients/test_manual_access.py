@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from core.tenancy import agency_scope
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory
 
 

@@ -6,7 +6,7 @@ import factory
 from django.utils import timezone
 
 from tasks.models import Task
-from tests.billing.factories import ContractFactory, LineFactory
+from tests.contracts.factories import ContractFactory, LineFactory
 from tests.factories import AgencyFactory, TenantFactory
 
 

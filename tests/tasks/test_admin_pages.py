@@ -10,7 +10,7 @@ from core.roles import Role
 from core.tenancy import agency_scope, scopes_disabled
 from tasks.models import Comment, Task, TimeEntry
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory, MembershipFactory
 from tests.tasks.factories import TaskFactory
 

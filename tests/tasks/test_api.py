@@ -11,7 +11,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from tasks.models import Attachment, Comment, Task, TimeEntry
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import (
+from tests.contracts.factories import (
     CategoryFactory,
     ContractFactory,
     LineFactory,

@@ -14,7 +14,7 @@ from core.tenancy import agency_scope
 from tasks import services
 from tasks.models import Attachment, Task
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory, MembershipFactory
 from tests.tasks.factories import TaskFactory
 

@@ -12,7 +12,7 @@ from core.tenancy import agency_scope
 from tasks import services
 from tasks.models import Task, TimeEntry
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory, MembershipFactory
 from tests.tasks.factories import TaskFactory
 

@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from billing.models import ContractAssistant
+from contracts.models import ContractAssistant
 from core.roles import Role
 from core.tenancy import agency_scope, scopes_disabled
 from tasks.models import Comment, Task, TimeEntry
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

@@ -7,14 +7,14 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from billing.models import ContractLine
+from contracts.models import ContractLine
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
 from tasks import jobs, recurring
 from tasks.models import RecurringRequest, Task
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory, MembershipFactory
 
 UTC = dt.UTC

@@ -15,7 +15,7 @@ from core.tenancy import agency_scope
 from tasks import services
 from tasks.models import Task
 from tests.assistants.factories import AssistantProfileFactory
-from tests.billing.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import CategoryFactory, ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

@@ -36,9 +36,11 @@ INSTALLED_APPS = [
     "accounts",
     "notifications",
     "clients",
+    "contracts",
     "assistants",
     "tasks",
     "billing",
+    "reports",
     # The project itself: the management commands that span every app (seed_demo).
     "va_agency",
 ]
@@ -176,7 +178,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.roles.Role",
         "InvitableRoleEnum": "core.roles.INVITABLE_ROLE_CHOICES",
-        "ContractStatusEnum": "billing.models.ContractStatus",
+        "ContractStatusEnum": "contracts.models.ContractStatus",
         "ChargeKindEnum": "billing.models.ChargeKind",
         "ChargeStatusEnum": "billing.models.ChargeStatus",
     },

@@ -6,16 +6,16 @@ from django.db import transaction
 
 from accounts.models import Agency, Membership, User
 from assistants.services import assistant_profile_ensure, assistant_profile_update
-from billing.models import Service, ServiceCategory
-from billing.services import (
+from clients.models import Client
+from clients.services import client_manual_update
+from contracts.models import Service, ServiceCategory
+from contracts.services import (
     contract_create,
     contract_line_add,
     contract_transition,
     service_categories_seed,
     service_create,
 )
-from clients.models import Client
-from clients.services import client_manual_update
 from core.roles import Role
 from core.tenancy import agency_scope
 from tasks.services import task_request, task_take_next

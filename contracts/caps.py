@@ -4,34 +4,36 @@ The cap is checked when work is requested, against what the line has already bee
 that month plus the least the new request will cost: a flat fee, an hourly line's minimum,
 or the client's own maximum budget for the task when they gave one. At the cap the line
 either blocks new work or asks the client to approve going over, as its terms say.
+
+What a line has been charged is billing's to know, and billing sits above contracts: it
+registers its count with `count_spend_with` when it starts (billing.apps).
 """
 
 import datetime as dt
+from collections.abc import Callable
 
-from django.db.models import Sum
 from django.utils import timezone
 
-from billing import pricing
-from billing.models import CapBehaviour, Charge, ChargeStatus, ContractLine, PricingModel
-from billing.selectors import terms_in_force
+from contracts import pricing
+from contracts.models import CapBehaviour, ContractLine, PricingModel
+from contracts.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.money import format_money
 
+_month_spent = []
+
+
+def count_spend_with(month_spent: Callable) -> Callable:
+    """Register month_spent(agency=..., line=..., at=...) -> minor units the line has been
+    charged in the client's calendar month around `at`."""
+    _month_spent[:] = [month_spent]
+    return month_spent
+
 
 def month_spent(*, agency, line: ContractLine, at: dt.datetime) -> int:
-    """What the line has been charged in the client's calendar month around `at` (written-off
-    charges do not count)."""
-    zone = line.contract.client.time_zone
-    month = pricing.period_start_for(at, zone)
-    start, end = pricing.period_bounds(month, zone)
-    spent = (
-        Charge.objects.filter(
-            agency=agency, contract_line=line, created_at__gte=start, created_at__lt=end
-        )
-        .exclude(status=ChargeStatus.WRITTEN_OFF)
-        .aggregate(total=Sum("amount"))["total"]
-    )
-    return spent or 0
+    if not _month_spent:
+        raise RuntimeError("No count of what lines have been charged: is billing installed?")
+    return _month_spent[0](agency=agency, line=line, at=at)
 
 
 def least_cost(terms, max_budget: int | None) -> int:

@@ -4,7 +4,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from billing.models import (
+from clients.models import Client
+from clients.services import client_ensure_active
+from contracts.models import (
     COMMON_CATEGORIES,
     CollectionMethod,
     ContractAssistant,
@@ -16,9 +18,7 @@ from billing.models import (
     ServiceCategory,
     ServiceContract,
 )
-from billing.request_templates import validate_template
-from clients.models import Client
-from clients.services import client_ensure_active
+from contracts.request_templates import validate_template
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.roles import Role

@@ -4,14 +4,14 @@ import datetime as dt
 
 import pytest
 
-from billing import services
-from billing.models import ContractStatus, ContractTerms, PricingModel
-from billing.selectors import terms_in_force, with_lines
+from contracts import services
+from contracts.models import ContractStatus, ContractTerms, PricingModel
+from contracts.selectors import terms_in_force, with_lines
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.factories import ContractFactory, LineFactory, ServiceFactory
+from tests.contracts.factories import ContractFactory, LineFactory, ServiceFactory
 from tests.factories import ClientFactory
 
 HOURLY = {

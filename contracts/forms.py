@@ -1,7 +1,8 @@
 from django import forms
 
 from accounts.models import Membership
-from billing.models import (
+from clients.models import Client
+from contracts.models import (
     BillingCadence,
     CapBehaviour,
     CollectionMethod,
@@ -10,8 +11,7 @@ from billing.models import (
     ServiceCategory,
     ServiceContract,
 )
-from billing.request_templates import FIELD_TYPES
-from clients.models import Client
+from contracts.request_templates import FIELD_TYPES
 from core.forms import HoursField, MoneyField
 from core.roles import Role
 from core.times import local_midnight

@@ -12,7 +12,7 @@ from core.roles import Role
 from core.tenancy import agency_scope
 from tasks import services as task_services
 from tasks.models import Task
-from tests.billing.factories import ContractFactory, LineFactory, TermsFactory
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
 from tests.tasks.factories import TaskFactory
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import factory
 
-from billing.models import (
+from contracts.models import (
     ContractLine,
     ContractTerms,
     PricingModel,
@@ -56,7 +56,7 @@ class LineFactory(TenantFactory):
     contract = factory.SubFactory(ContractFactory, agency=factory.SelfAttribute("..agency"))
     service = factory.SubFactory(ServiceFactory, agency=factory.SelfAttribute("..agency"))
     terms = factory.RelatedFactory(
-        "tests.billing.factories.TermsFactory",
+        "tests.contracts.factories.TermsFactory",
         factory_related_name="line",
         agency=factory.SelfAttribute("..agency"),
     )

@@ -4,22 +4,10 @@ Amounts are minor units (cents; yen for JPY, which has no decimals); rates are m
 per hour. No database: the terms are unsaved ContractTerms rows.
 """
 
-import datetime as dt
-
 import pytest
 
-from billing.models import ContractTerms, PricingModel
-from billing.pricing import (
-    RetainerMonth,
-    period_start_for,
-    periods_between,
-    price_flat,
-    price_hourly,
-    price_retainer_task,
-    retainer_bank,
-    retainer_bank_for_month,
-    task_estimate,
-)
+from contracts.models import ContractTerms, PricingModel
+from contracts.pricing import price_flat, price_hourly, price_retainer_task, task_estimate
 
 
 def hourly(rate, increment, minimum):
@@ -110,66 +98,3 @@ def test_a_retainer_task_draws_on_the_bank_then_bills_overage(
     terms = retainer(overage_rate=rate, increment=increment)
     assert price_retainer_task(logged, bank_left, terms) == (from_bank, overage, amount)
     assert task_estimate(terms, logged) is None  # depends on the month's other work
-
-
-BANKS = [
-    # (included, cap, previous month's unused, bank): 10 h included, 2 h rollover cap
-    (600, 120, None, 600),  # month one: no rollover
-    (600, 120, 0, 600),  # the previous month used everything
-    (600, 120, 90, 690),  # 90 left over, under the cap
-    (600, 120, 120, 720),  # exactly the cap
-    (600, 120, 500, 720),  # 500 left over, capped at 120
-    (600, 120, -50, 600),  # never negative (overage last month takes nothing away)
-    (600, 0, 300, 600),  # no rollover at all
-]
-
-
-@pytest.mark.parametrize(("included", "cap", "unused", "bank"), BANKS)
-def test_the_bank_is_included_plus_capped_rollover(included, cap, unused, bank):
-    assert retainer_bank(included, cap, unused) == bank
-
-
-M = RetainerMonth
-HISTORIES = [
-    # (earlier months oldest first, (bank, rollover) this month); 600 included, cap 120
-    ([], (600, 0)),  # month one
-    ([M(600, 120, 500)], (700, 100)),  # 600 - 500 = 100 left, under the cap
-    ([M(600, 120, 0)], (720, 120)),  # 600 unused, capped at 120
-    ([M(600, 120, 700)], (600, 0)),  # went into overage: nothing rolls, nothing is owed
-    # Jan 600 unused -> Feb bank 720, uses 600 -> 120 left -> Mar 720
-    ([M(600, 120, 0), M(600, 120, 600)], (720, 120)),
-    # Jan unused -> Feb bank 720, uses all 720 -> Mar starts with no rollover
-    ([M(600, 120, 0), M(600, 120, 720)], (600, 0)),
-    # a month off the retainer breaks the chain: like month one again
-    ([M(600, 120, 0), None], (600, 0)),
-    # the previous month's own size and cap apply to it: 300 incl, 0 used -> 300 capped 120
-    ([M(300, 500, 0)], (720, 120)),
-]
-
-
-@pytest.mark.parametrize(("history", "expected"), HISTORIES)
-def test_rollover_walks_the_months(history, expected):
-    assert retainer_bank_for_month(history, included=600, cap=120) == expected
-
-
-PERIODS = [
-    # (moment in UTC, client's zone, month it counts in)
-    ("2026-03-31T23:30:00+00:00", "Asia/Tokyo", dt.date(2026, 4, 1)),  # 08:30 on 1 Apr there
-    ("2026-03-31T23:30:00+00:00", "America/New_York", dt.date(2026, 3, 1)),  # 19:30 on 31 Mar
-    ("2026-03-31T14:59:00+00:00", "Asia/Tokyo", dt.date(2026, 3, 1)),  # 23:59 on 31 Mar
-    ("2026-01-01T03:00:00+00:00", "America/Los_Angeles", dt.date(2025, 12, 1)),  # New Year's Eve
-]
-
-
-@pytest.mark.parametrize(("moment", "zone", "period"), PERIODS)
-def test_a_period_is_a_calendar_month_in_the_clients_zone(moment, zone, period):
-    assert period_start_for(dt.datetime.fromisoformat(moment), zone) == period
-
-
-def test_periods_between_cross_the_year():
-    assert periods_between(dt.date(2025, 11, 1), dt.date(2026, 2, 1)) == [
-        dt.date(2025, 11, 1),
-        dt.date(2025, 12, 1),
-        dt.date(2026, 1, 1),
-    ]
-    assert periods_between(dt.date(2026, 2, 1), dt.date(2026, 2, 1)) == []

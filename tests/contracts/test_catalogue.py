@@ -2,13 +2,13 @@ import pytest
 from django import forms
 from django.urls import reverse
 
-from billing import services
-from billing.models import COMMON_CATEGORIES, ServiceCategory
-from billing.request_templates import template_form_fields, validate_template
+from contracts import services
+from contracts.models import COMMON_CATEGORIES, ServiceCategory
+from contracts.request_templates import template_form_fields, validate_template
 from core.errors import ApplicationError
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.factories import CategoryFactory
+from tests.contracts.factories import CategoryFactory
 
 
 @pytest.fixture

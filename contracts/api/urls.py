@@ -1,0 +1,11 @@
+from rest_framework.routers import SimpleRouter
+
+from contracts.api import views
+
+router = SimpleRouter()
+router.register("service-categories", views.CategoryViewSet, basename="category")
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("contracts", views.ContractViewSet, basename="contract")
+
+# Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
+agency_urlpatterns = router.urls

@@ -1,0 +1,367 @@
+from django.contrib import messages
+from django.db.models import Count
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts.access import AgencyViewMixin, StaffViewMixin
+from contracts import selectors, services
+from contracts.forms import (
+    CategoryForm,
+    ContractForm,
+    LineForm,
+    ServiceForm,
+    TemplateFieldFormSet,
+    TermsForm,
+)
+from contracts.models import ContractLine, ContractStatus, Service, ServiceContract
+from core.errors import ApplicationError
+from core.forms import add_application_error
+from core.roles import Role
+from core.views import ServiceFormView
+
+# -- the catalogue ----------------------------------------------------------------------
+
+
+class ServiceListView(StaffViewMixin, TemplateView):
+    template_name = "contracts/service_list.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            services=selectors.service_list(agency=self.agency), **kwargs
+        )
+
+
+class CategoryListView(StaffViewMixin, ServiceFormView):
+    """The kinds of work the agency does; assistants' skills and services hang on them."""
+
+    template_name = "contracts/category_list.html"
+    form_class = CategoryForm
+    submit_label = "Add category"
+
+    def get_context_data(self, **kwargs):
+        categories = selectors.category_list(agency=self.agency).annotate(
+            service_count=Count("services", distinct=True)
+        )
+        return super().get_context_data(categories=categories, **kwargs)
+
+    def perform(self, data):
+        return services.service_category_create(agency=self.agency, actor=self.request.user, **data)
+
+    def succeeded(self, category):
+        messages.success(self.request, f"{category.name} added.")
+        return redirect("category_list", agency_slug=self.agency.slug)
+
+
+class ServiceEditView(StaffViewMixin, View):
+    """Create or change a catalogue entry, with its request template as rows of fields."""
+
+    template_name = "contracts/service_form.html"
+
+    def get_service(self) -> Service | None:
+        if "pk" not in self.kwargs:
+            return None
+        return get_object_or_404(Service, agency=self.agency, pk=self.kwargs["pk"])
+
+    def get(self, request, **kwargs):
+        service = self.get_service()
+        initial = None
+        rows = []
+        if service is not None:
+            initial = {
+                f: getattr(service, f)
+                for f in (
+                    "name",
+                    "category",
+                    "description",
+                    "default_pricing_model",
+                    "default_price",
+                    "default_turnaround_hours",
+                    "is_active",
+                )
+            }
+            rows = [
+                {**field, "choices": ", ".join(field["choices"])}
+                for field in service.request_template
+            ]
+        form = ServiceForm(agency=self.agency, initial=initial)
+        formset = TemplateFieldFormSet(initial=rows, prefix="template")
+        return self.render(service, form, formset)
+
+    def post(self, request, **kwargs):
+        service = self.get_service()
+        form = ServiceForm(request.POST, agency=self.agency)
+        formset = TemplateFieldFormSet(request.POST, prefix="template")
+        if form.is_valid() and formset.is_valid():
+            template = [
+                {
+                    "name": _field_name(row["label"]),
+                    "label": row["label"],
+                    "type": row["type"],
+                    "required": row["required"],
+                    "choices": [c for c in row["choices"].split(",")],
+                }
+                for row in formset.cleaned_data
+                if row and not row.get("DELETE")
+            ]
+            try:
+                if service is None:
+                    service = services.service_create(
+                        agency=self.agency,
+                        actor=request.user,
+                        request_template=template,
+                        **form.cleaned_data,
+                    )
+                else:
+                    services.service_update(
+                        agency=self.agency,
+                        actor=request.user,
+                        service=service,
+                        request_template=template,
+                        **form.cleaned_data,
+                    )
+            except ApplicationError as error:
+                add_application_error(form, error)
+            else:
+                messages.success(request, f"{service.name} saved.")
+                return redirect("service_list", agency_slug=self.agency.slug)
+        return self.render(service, form, formset)
+
+    def render(self, service, form, formset):
+        return render(
+            self.request,
+            self.template_name,
+            self.get_context_data(service=service, form=form, formset=formset),
+        )
+
+
+def _field_name(label: str) -> str:
+    name = slugify(label).replace("-", "_")
+    return name if name[:1].isalpha() else f"field_{name}"
+
+
+# -- contracts --------------------------------------------------------------------------
+
+
+class ContractListView(StaffViewMixin, TemplateView):
+    template_name = "contracts/contract_list.html"
+
+    def get_context_data(self, **kwargs):
+        status = self.request.GET.get("status") or None
+        if status not in ContractStatus.values:
+            status = None
+        return super().get_context_data(
+            contracts=selectors.contract_list(agency=self.agency, status=status),
+            status=status,
+            statuses=ContractStatus.choices,
+            **kwargs,
+        )
+
+
+class ContractCreateView(StaffViewMixin, ServiceFormView):
+    form_class = ContractForm
+    title = "Draft a contract"
+    intro = "Add its services next, then activate it."
+    submit_label = "Create draft"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "agency": self.agency}
+
+    def get_initial(self):
+        return {"client": self.request.GET.get("client"), "starts_on": timezone.localdate()}
+
+    def perform(self, data):
+        return services.contract_create(agency=self.agency, actor=self.request.user, **data)
+
+    def succeeded(self, contract):
+        messages.success(self.request, f"Draft “{contract.name}” created. Add its services.")
+        return redirect("contract_detail", agency_slug=self.agency.slug, pk=contract.pk)
+
+
+class ContractMixin(StaffViewMixin):
+    def get_contract(self) -> ServiceContract:
+        if not hasattr(self, "_contract"):
+            self._contract = get_object_or_404(
+                selectors.with_lines(ServiceContract.objects.filter(agency=self.agency)),
+                pk=self.kwargs["pk"],
+            )
+        return self._contract
+
+    def back_to_contract(self):
+        return redirect("contract_detail", agency_slug=self.agency.slug, pk=self.kwargs["pk"])
+
+
+class ContractDetailView(ContractMixin, TemplateView):
+    template_name = "contracts/contract_detail.html"
+
+    def get_context_data(self, **kwargs):
+        contract = self.get_contract()
+        now = timezone.now()
+        lines = [
+            {
+                "line": line,
+                "current": selectors.terms_in_force(line, now) or line.terms.all()[0],
+                "scheduled": selectors.terms_scheduled(line, now),
+                "versions": len(line.terms.all()),
+            }
+            for line in contract.lines.all()
+        ]
+        actions = [
+            (to, label)
+            for to, label in [
+                (ContractStatus.ACTIVE, "Activate" if contract.status == "draft" else "Resume"),
+                (ContractStatus.PAUSED, "Pause"),
+                (ContractStatus.ENDED, "End contract"),
+            ]
+            if to in services.TRANSITIONS[contract.status]
+        ]
+        return super().get_context_data(contract=contract, lines=lines, actions=actions, **kwargs)
+
+
+class ContractUpdateView(ContractMixin, ServiceFormView):
+    form_class = ContractForm
+    title = "Change the contract"
+    submit_label = "Save"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "agency": self.agency, "contract": self.get_contract()}
+
+    def get_initial(self):
+        contract = self.get_contract()
+        return {
+            **{f: getattr(contract, f) for f in services.HEADER_FIELDS},
+            "dedicated": [d.membership for d in contract.dedicated.all()],
+        }
+
+    def get_context_data(self, **kwargs):
+        if self.get_contract().status != ContractStatus.DRAFT:
+            kwargs.setdefault(
+                "intro",
+                "This contract is live: only its name, end date and dedicated "
+                "assistants can change. Prices change per service, from a date.",
+            )
+        return super().get_context_data(**kwargs)
+
+    def perform(self, data):
+        return services.contract_update(
+            agency=self.agency, actor=self.request.user, contract=self.get_contract(), **data
+        )
+
+    def succeeded(self, contract):
+        messages.success(self.request, "Contract saved.")
+        return self.back_to_contract()
+
+
+class ContractTransitionView(ContractMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk, to):
+        contract = self.get_contract()
+        if to not in ContractStatus.values:
+            messages.error(request, "Unknown contract status.")
+            return self.back_to_contract()
+        try:
+            services.contract_transition(
+                agency=self.agency, actor=request.user, contract=contract, to=to
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"The contract is now {contract.get_status_display()}.")
+        return self.back_to_contract()
+
+
+class LineCreateView(ContractMixin, ServiceFormView):
+    form_class = LineForm
+    template_name = "contracts/terms_form.html"
+    title = "Add a service"
+    submit_label = "Add service"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "agency": self.agency, "contract": self.get_contract()}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(contract=self.get_contract(), **kwargs)
+
+    def perform(self, data):
+        return services.contract_line_add(
+            agency=self.agency, actor=self.request.user, contract=self.get_contract(), **data
+        )
+
+    def succeeded(self, line):
+        messages.success(self.request, f"{line.service.name} added.")
+        return self.back_to_contract()
+
+
+class TermsChangeView(ContractMixin, ServiceFormView):
+    form_class = TermsForm
+    template_name = "contracts/terms_form.html"
+    submit_label = "Save terms"
+
+    def get_line(self) -> ContractLine:
+        lines = {line.pk: line for line in self.get_contract().lines.all()}
+        line = lines.get(self.kwargs["line_pk"])
+        if line is None:
+            raise Http404("No such line.")
+        return line
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "contract": self.get_contract()}
+
+    def get_initial(self):
+        line = self.get_line()
+        current = selectors.terms_in_force(line, timezone.now()) or line.terms.all()[0]
+        return {f: getattr(current, f) for f in services.ALL_TERMS_FIELDS | {"pricing_model"}}
+
+    def get_context_data(self, **kwargs):
+        line = self.get_line()
+        kwargs.setdefault("title", f"Terms for {line.service.name}")
+        return super().get_context_data(contract=self.get_contract(), line=line, **kwargs)
+
+    def perform(self, data):
+        return services.contract_line_terms_change(
+            agency=self.agency, actor=self.request.user, line=self.get_line(), **data
+        )
+
+    def succeeded(self, version):
+        messages.success(self.request, "Terms saved.")
+        return self.back_to_contract()
+
+
+class LineRemoveView(ContractMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk, line_pk):
+        line = get_object_or_404(ContractLine, agency=self.agency, contract_id=pk, pk=line_pk)
+        try:
+            services.contract_line_remove(agency=self.agency, actor=request.user, line=line)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{line.service.name} taken off the contract.")
+        return self.back_to_contract()
+
+
+class OurContractsView(AgencyViewMixin, TemplateView):
+    """A client member reads their own client's contracts (drafts stay internal)."""
+
+    allowed_roles = frozenset({Role.CLIENT})
+    template_name = "contracts/our_contracts.html"
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        contracts = selectors.with_lines(
+            selectors.contract_list(
+                agency=self.agency, client=self.membership.client, include_drafts=False
+            )
+        )
+        for contract in contracts:
+            contract.current_lines = [
+                (line, selectors.terms_in_force(line, now))
+                for line in contract.lines.all()
+                if line.removed_at is None
+            ]
+        return super().get_context_data(contracts=contracts, **kwargs)
