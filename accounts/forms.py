@@ -1,7 +1,6 @@
 from django import forms
 
-from accounts.models import Agency
-from clients.models import Client
+from accounts.models import Agency, Invitation
 from core.roles import INVITABLE_ROLE_CHOICES
 from core.validators import time_zone_choices
 
@@ -29,11 +28,14 @@ class InvitationForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=INVITABLE_ROLE_CHOICES)
     client = forms.ModelChoiceField(
-        queryset=Client.objects.none(),
+        queryset=None,  # the agency's clients, set per form
         required=False,
         help_text="Required when inviting someone with the client role.",
     )
 
     def __init__(self, *args, agency, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.filter(agency=agency)
+        # Clients sit above accounts: their model is reached through the invitation's
+        # foreign key rather than imported.
+        clients = Invitation._meta.get_field("client").related_model
+        self.fields["client"].queryset = clients.objects.filter(agency=agency)

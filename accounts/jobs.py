@@ -1,3 +1,4 @@
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -7,10 +8,9 @@ from django.utils import timezone
 from accounts.access import AgencyJob
 from accounts.models import Invitation
 from accounts.services import invitation_token
-from va_agency.celery import app
 
 
-@app.task(base=AgencyJob)
+@shared_task(base=AgencyJob)
 def send_invitation(*, agency, invitation_id: int) -> None:
     """E-mail the signed acceptance link for a pending invitation."""
     invitation = (

@@ -15,7 +15,6 @@ urlpatterns = [
 
 # Pages inside one agency, mounted under /a/<agency_slug>/.
 agency_urlpatterns = [
-    path("", views.DashboardView.as_view(), name="dashboard"),
     path("team/", views.TeamView.as_view(), name="team"),
     path("team/invite/", views.InvitationCreateView.as_view(), name="invitation_create"),
     path(

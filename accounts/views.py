@@ -4,18 +4,16 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 from rest_framework.authtoken.models import Token
 
 from accounts import services
-from accounts.access import AgencyViewMixin, StaffViewMixin
+from accounts.access import StaffViewMixin
 from accounts.forms import AgencyForm, InvitationForm
 from accounts.models import Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
-from billing.reports.dashboard import staff_dashboard
 from core.errors import ApplicationError
 from core.roles import Role
 from core.views import ServiceFormView
@@ -53,26 +51,6 @@ class AgencyCreateView(LoginRequiredMixin, ServiceFormView):
     def succeeded(self, agency):
         messages.success(self.request, f"{agency.name} is ready. Invite your team next.")
         return redirect("dashboard", agency_slug=agency.slug)
-
-
-class DashboardView(AgencyViewMixin, TemplateView):
-    """Each role's home in the agency. Staff see the agency's numbers for the month (the
-    agency's calendar, billing.reports.dashboard) with charts drawn as inline SVG."""
-
-    templates = {
-        Role.OWNER: "dashboards/staff.html",
-        Role.ADMIN: "dashboards/staff.html",
-        Role.ASSISTANT: "dashboards/assistant.html",
-        Role.CLIENT: "dashboards/client.html",
-    }
-
-    def get_template_names(self):
-        return [self.templates[self.membership.role]]
-
-    def get_context_data(self, **kwargs):
-        if self.membership.is_staff_role:
-            kwargs["numbers"] = staff_dashboard(agency=self.agency, now=timezone.now())
-        return super().get_context_data(**kwargs)
 
 
 class TeamView(StaffViewMixin, TemplateView):

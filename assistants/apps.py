@@ -8,4 +8,4 @@ class AssistantsConfig(AppConfig):
         from accounts import hooks
         from assistants.services import assistant_joined
 
-        hooks.on_member_joined(assistant_joined)
+        hooks.member_joined.register(assistant_joined)

@@ -1,9 +1,11 @@
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from assistants.models import AssistantProfile
 from assistants.schedule import is_on_shift
+from clients.models import Client
+from contracts.models import ContractStatus, ServiceCategory, ServiceContract
 from core.roles import Role
 
 
@@ -49,4 +51,29 @@ def assistants_with_skill(*, agency, category) -> QuerySet[AssistantProfile]:
     """Active assistants who may do work of this service category, for routing."""
     return assistant_list(agency=agency, active=True).filter(
         assistant_skills__agency=agency, assistant_skills__category=category
+    )
+
+
+def clients_workable_by(*, agency, membership) -> QuerySet[Client]:
+    """The clients an assistant may work for: those with an active contract that dedicates
+    them, or that dedicates nobody and names a service in a category they are skilled in.
+
+    Tasks route by the same rule; here it decides whose client manual they may read.
+    """
+    active = ServiceContract.objects.filter(agency=agency, status=ContractStatus.ACTIVE)
+    skills = ServiceCategory.objects.filter(
+        agency=agency,
+        assistant_profiles__membership=membership,
+        assistant_profiles__is_active=True,
+    )
+    dedicated_to_them = active.filter(dedicated__membership=membership)
+    open_to_skill = active.filter(
+        dedicated__isnull=True, lines__removed_at=None, lines__service__category__in=skills
+    )
+    return (
+        Client.objects.filter(agency=agency, status=Client.Status.ACTIVE)
+        .filter(
+            Q(pk__in=dedicated_to_them.values("client")) | Q(pk__in=open_to_skill.values("client"))
+        )
+        .order_by("name")
     )

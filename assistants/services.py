@@ -1,16 +1,10 @@
-import datetime as dt
-
 from django.db import transaction
-from django.utils import timezone
 
-from assistants.earnings import pay_lines
-from assistants.models import AssistantProfile, AssistantSkill, Payout
+from assistants.models import AssistantProfile, AssistantSkill
 from assistants.schedule import default_working_hours, normalize_working_hours, working_hours_errors
 from core.audit import audit_record
-from core.errors import ApplicationError, clean_or_error, unique_or_error
-from core.periods import month_end
+from core.errors import ApplicationError, clean_or_error
 from core.roles import Role
-from core.times import local_midnight, local_today
 
 DEFAULT_CAPACITY = 5
 # What staff may change; an assistant may change only SELF_SERVICE_FIELDS of their own profile.
@@ -155,74 +149,6 @@ def _set_skills(*, agency, profile, categories) -> None:
     )
     # A prefetched `skills` list on this instance would now be stale.
     getattr(profile, "_prefetched_objects_cache", {}).pop("skills", None)
-
-
-def payout_record(*, agency, actor, membership, month, note: str = "") -> list:
-    """Mark an assistant's month paid out, snapshotting its minutes, rate and amount.
-
-    Only a month that has ended (agency's calendar) with time logged can be paid, and
-    only once: the database holds one payout per assistant, month and currency, so a
-    double click or two admins at once record it once. Later changes of the pay rate
-    leave the snapshot alone. Returns the payouts made (one per pay currency).
-    """
-    if membership.agency_id != agency.pk or membership.role != Role.ASSISTANT:
-        raise ApplicationError("Unknown assistant.", code="payout_assistant_invalid")
-    month = month.replace(day=1)
-    if month_end(month) >= local_today(agency.time_zone):
-        raise ApplicationError(
-            "A month can be paid out once it has ended.",
-            code="payout_month_not_ended",
-            extra={"field": "month"},
-        )
-    begins = local_midnight(month, agency.time_zone)
-    ends = local_midnight(month_end(month) + dt.timedelta(days=1), agency.time_zone)
-    lines = pay_lines(agency=agency, begins=begins, ends=ends, assistant_id=membership.pk)
-    if any(line.paid for line in lines):
-        raise ApplicationError(f"{month:%B %Y} is already paid out.", code="payout_already_paid")
-    if not lines:
-        raise ApplicationError(
-            f"No time was logged in {month:%B %Y}: there is nothing to pay.",
-            code="payout_nothing_to_pay",
-        )
-    by_currency: dict[str, dict] = {}
-    for line in lines:
-        total = by_currency.setdefault(line.currency, {"minutes": 0, "amount": 0, "rate": 0})
-        total["minutes"] += line.minutes
-        total["amount"] += line.amount
-        total["rate"] = line.rate
-    now = timezone.now()
-    with unique_or_error(
-        f"{month:%B %Y} is already paid out.", code="payout_already_paid", field="month"
-    ):
-        payouts = [
-            Payout.objects.create(
-                agency=agency,
-                assistant=membership,
-                period_start=month,
-                currency=currency,
-                minutes=total["minutes"],
-                rate=total["rate"],
-                amount=total["amount"],
-                note=(note or "").strip()[:500],
-                paid_at=now,
-                paid_by=actor,
-            )
-            for currency, total in sorted(by_currency.items())
-        ]
-        for payout in payouts:
-            audit_record(
-                agency=agency,
-                actor=actor,
-                action="payout.recorded",
-                target=payout,
-                assistant=membership.pk,
-                month=month.isoformat(),
-                minutes=payout.minutes,
-                rate=payout.rate,
-                amount=payout.amount,
-                currency=payout.currency,
-            )
-    return payouts
 
 
 def assistant_joined(*, agency, membership, actor) -> None:

@@ -23,6 +23,7 @@ from contracts.models import ContractLine, ContractTerms, PricingModel
 from contracts.selectors import terms_at
 from core.audit import audit_record
 from core.errors import ApplicationError
+from core.jobs import queue_job
 from core.periods import month_start
 from tasks.models import Task, TaskStatus
 
@@ -379,9 +380,10 @@ def charge_release(*, agency, actor, charge: Charge) -> Charge:
             amount=charge.amount,
             currency=charge.currency,
         )
-        from billing.jobs import push_charge  # billing.jobs imports this module
-
-        transaction.on_commit(lambda: push_charge.delay(agency_id=agency.pk, charge_id=charge.pk))
+        # By name: billing.jobs calls this module.
+        transaction.on_commit(
+            lambda: queue_job("billing.jobs.push_charge", agency_id=agency.pk, charge_id=charge.pk)
+        )
     return charge
 
 

@@ -1,6 +1,7 @@
 import logging
 
 import stripe
+from celery import shared_task
 from django.db import OperationalError
 
 from accounts.access import AgencyJob
@@ -8,12 +9,11 @@ from billing.charges import charge_for_task
 from billing.models import Charge
 from core.errors import ApplicationError
 from tasks.models import Task
-from va_agency.celery import app
 
 logger = logging.getLogger(__name__)
 
 
-@app.task(
+@shared_task(
     base=AgencyJob,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
@@ -28,22 +28,39 @@ def bill_task(*, agency, task_id: int) -> int | None:
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
         return None
+    charge = bill(agency=agency, task=task)
+    return charge.pk if charge is not None else None
+
+
+def bill(*, agency, task: Task) -> Charge | None:
+    """Make a finished task's charge (once) and queue it for Stripe; None when billing
+    refuses it (logged: it would refuse again)."""
     try:
         charge = charge_for_task(agency=agency, task=task)
     except ApplicationError as error:
-        logger.error("task %s of agency %s not billed: %s", task_id, agency.pk, error.message)
+        logger.error("task %s of agency %s not billed: %s", task.pk, agency.pk, error.message)
         return None
-    # Straight away: this job runs after the approval committed, and the charge is
-    # committed by now (charge_for_task's own transaction). If queuing fails, beat's
+    # Its own job, so Stripe being down never holds back the job that queued it. Straight
+    # away: we run after the completion or approval committed, and the charge is committed
+    # by now (charge_for_task's own transaction). If queuing fails, beat's
     # close_billing_periods pushes the charge later.
     try:
         push_charge.delay(agency_id=agency.pk, charge_id=charge.pk)
     except Exception:
         logger.exception("charge %s of agency %s not queued for Stripe", charge.pk, agency.pk)
-    return charge.pk
+    return charge
 
 
-@app.task
+def bill_on_completion(*, agency, task: Task) -> None:
+    """tasks' completion hook: bill the finished task, unless its contract bills on the
+    client's approval (then tasks.services.task_approve queues bill_task). A task sent back
+    and completed again keeps the charge of its first completion (the work was billed);
+    billing it anew is a person's decision: write off and bill again."""
+    if not task.contract.requires_approval:
+        bill(agency=agency, task=task)
+
+
+@shared_task
 def charge_retainer_fees() -> int:
     """Beat: every retainer line's fee for the month, once, in each client's own month."""
     from django.utils import timezone
@@ -61,7 +78,7 @@ def charge_retainer_fees() -> int:
 STRIPE_RETRYABLE = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
 
 
-@app.task(
+@shared_task(
     base=AgencyJob,
     # A charge not found yet was queued by a caller whose transaction had not committed.
     autoretry_for=(*STRIPE_RETRYABLE, OperationalError, Charge.DoesNotExist),
@@ -86,7 +103,7 @@ def push_charge(*, agency, charge_id: int) -> int | None:
     return charge.pk if charge is not None else None
 
 
-@app.task(
+@shared_task(
     autoretry_for=STRIPE_RETRYABLE,
     retry_backoff=True,
     retry_backoff_max=600,
@@ -103,7 +120,7 @@ def close_billing_periods() -> int:
     return close(now=timezone.now())
 
 
-@app.task
+@shared_task
 def sweep_billing_reminders() -> int:
     """Beat: invoices issued, coming due and overdue, payment failures, retainer hours
     running low, held charges and contracts ending (billing.reminders)."""

@@ -1,5 +1,6 @@
 from django.db import models
 
+from billing.secrets import decrypt
 from contracts.models import CollectionMethod, ContractLine, ContractTerms, ServiceContract
 from core.models import TenantModel
 
@@ -140,7 +141,7 @@ class Charge(TenantModel):
 
 class StripeAccount(TenantModel):
     """The agency's own Stripe account: its secret key and webhook signing secret, both
-    encrypted at rest (billing.stripe_access). Without one the platform's account bills."""
+    encrypted at rest (billing.secrets). Without one the platform's account bills."""
 
     secret_key_encrypted = models.TextField()
     webhook_secret_encrypted = models.TextField(blank=True)
@@ -174,14 +175,10 @@ class StripeAccount(TenantModel):
 
     @property
     def secret_key(self) -> str:
-        from billing.stripe_access import decrypt
-
         return decrypt(self.secret_key_encrypted)
 
     @property
     def webhook_secret(self) -> str:
-        from billing.stripe_access import decrypt
-
         return decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
 
 

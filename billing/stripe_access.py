@@ -6,18 +6,16 @@ STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET) bills for it. Keys never leave this m
 the clear except to the Stripe client: pages, the API and logs only ever see `masked_key`.
 """
 
-import base64
-import hashlib
 import logging
 import re
 
 import stripe
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from billing.models import StripeAccount
+from billing.secrets import encrypt
 from core.audit import audit_record
 from core.errors import ApplicationError
 
@@ -25,32 +23,6 @@ logger = logging.getLogger(__name__)
 
 SECRET_KEY_SHAPE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$")
 WEBHOOK_SECRET_SHAPE = re.compile(r"^whsec_[A-Za-z0-9+/=_-]{8,}$")
-
-
-# -- secrets at rest ----------------------------------------------------------------------
-
-
-def _fernet() -> Fernet:
-    key = settings.STRIPE_KEYS_ENCRYPTION_KEY
-    if not key:
-        digest = hashlib.sha256(settings.SECRET_KEY.encode()).digest()
-        key = base64.urlsafe_b64encode(digest).decode()
-    return Fernet(key)
-
-
-def encrypt(text: str) -> str:
-    return _fernet().encrypt(text.encode()).decode()
-
-
-def decrypt(token: str) -> str:
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
-        raise ApplicationError(
-            "The stored Stripe key can no longer be read (the encryption key changed). "
-            "Connect the Stripe account again.",
-            code="stripe_key_unreadable",
-        ) from None
 
 
 def mask(secret_key: str) -> tuple[str, str]:

@@ -49,28 +49,11 @@ def client_pending_invitations(*, agency, client: Client) -> QuerySet[Invitation
     )
 
 
-def clients_workable_by(*, agency, membership) -> QuerySet[Client]:
-    """The clients an assistant may work for: those with an active contract that dedicates
-    them, or that dedicates nobody and names a service in a category they are skilled in.
+def client_contracts(client: Client):
+    """The client's contracts, newest first, each with how many services it names.
 
-    Tasks route by the same rule; here it decides whose client manual they may read.
-    """
-    from contracts.models import ContractStatus, ServiceCategory, ServiceContract
-
-    active = ServiceContract.objects.filter(agency=agency, status=ContractStatus.ACTIVE)
-    skills = ServiceCategory.objects.filter(
-        agency=agency,
-        assistant_profiles__membership=membership,
-        assistant_profiles__is_active=True,
-    )
-    dedicated_to_them = active.filter(dedicated__membership=membership)
-    open_to_skill = active.filter(
-        dedicated__isnull=True, lines__removed_at=None, lines__service__category__in=skills
-    )
-    return (
-        Client.objects.filter(agency=agency, status=Client.Status.ACTIVE)
-        .filter(
-            Q(pk__in=dedicated_to_them.values("client")) | Q(pk__in=open_to_skill.values("client"))
-        )
-        .order_by("name")
-    )
+    Contracts sit above clients, so this reads them through the relation they declare
+    (ServiceContract.client, related_name "contracts") rather than importing them."""
+    return client.contracts.annotate(
+        line_count=Count("lines", filter=Q(lines__removed_at=None))
+    ).order_by("-starts_on", "-pk")

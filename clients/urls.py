@@ -12,7 +12,4 @@ urlpatterns = [
         views.ClientManualUpdateView.as_view(),
         name="client_manual_update",
     ),
-    path("our-account/", views.OurAccountView.as_view(), name="our_account"),
-    path("client-manuals/", views.ManualListView.as_view(), name="manual_list"),
-    path("client-manuals/<int:pk>/", views.ManualView.as_view(), name="manual_view"),
 ]

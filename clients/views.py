@@ -1,22 +1,18 @@
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
+from django.shortcuts import redirect
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
-from accounts.access import AgencyViewMixin, StaffViewMixin
-from billing.reports.account import client_account
+from accounts.access import StaffViewMixin
 from clients import services
 from clients.forms import ClientFilterForm, ClientForm, ClientManualForm, ClientUpdateForm
 from clients.selectors import (
+    client_contracts,
     client_detail,
     client_list,
     client_pending_invitations,
-    clients_workable_by,
 )
-from contracts.selectors import contract_list
 from core.rich_text import render_markdown
-from core.roles import Role
 from core.views import ServiceFormView
 
 
@@ -68,7 +64,7 @@ class ClientDetailView(StaffViewMixin, ClientMixin, TemplateView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(
             invitations=client_pending_invitations(agency=self.agency, client=self.client),
-            contracts=contract_list(agency=self.agency, client=self.client),
+            contracts=client_contracts(self.client),
             manual_html=render_markdown(self.client.manual),
             # Staff read times in the agency's zone: it is the clock the agency runs on.
             viewer_time_zone=self.agency.time_zone,
@@ -117,58 +113,3 @@ class ClientManualUpdateView(StaffViewMixin, ClientMixin, ServiceFormView):
     def succeeded(self, client):
         messages.success(self.request, f"Client manual for {client.name} saved.")
         return redirect("client_detail", agency_slug=self.agency.slug, pk=client.pk)
-
-
-class OurAccountView(AgencyViewMixin, TemplateView):
-    """A client member's view of their own client: this month's use of their contract
-    (hours, tasks, caps), what is unbilled and what is owed; details and manual, read-only.
-
-    The client comes from the membership, never from the URL, so there is nothing to
-    change to see another client.
-    """
-
-    allowed_roles = frozenset({Role.CLIENT})
-    template_name = "clients/our_account.html"
-
-    def get_context_data(self, **kwargs):
-        client = client_detail(agency=self.agency, pk=self.membership.client_id)
-        return super().get_context_data(
-            client=client,
-            account=client_account(agency=self.agency, client=client, now=timezone.now()),
-            manual_html=render_markdown(client.manual),
-            # A client's people read times on their own business's clock.
-            viewer_time_zone=client.time_zone,
-            **kwargs,
-        )
-
-
-class ManualListView(AgencyViewMixin, TemplateView):
-    """An assistant's shelf of client manuals: one per client whose work they may take."""
-
-    allowed_roles = frozenset({Role.ASSISTANT})
-    template_name = "clients/manual_list.html"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            clients=clients_workable_by(agency=self.agency, membership=self.membership),
-            **kwargs,
-        )
-
-
-class ManualView(AgencyViewMixin, TemplateView):
-    """One client's manual, for an assistant who may work for that client (else 404)."""
-
-    allowed_roles = frozenset({Role.ASSISTANT})
-    template_name = "clients/manual_view.html"
-
-    def get_context_data(self, **kwargs):
-        workable = clients_workable_by(agency=self.agency, membership=self.membership)
-        client = get_object_or_404(
-            workable.select_related("manual_updated_by"), pk=self.kwargs["pk"]
-        )
-        return super().get_context_data(
-            client=client,
-            manual_html=render_markdown(client.manual),
-            viewer_time_zone=self.agency.time_zone,
-            **kwargs,
-        )

@@ -8,4 +8,4 @@ class ContractsConfig(AppConfig):
         from accounts import hooks
         from contracts.services import service_categories_seed
 
-        hooks.on_agency_created(service_categories_seed)
+        hooks.agency_created.register(service_categories_seed)

@@ -17,6 +17,7 @@ from contracts.caps import check_request_within_cap
 from contracts.request_templates import template_form_fields
 from core.audit import audit_record
 from core.errors import ApplicationError, unique_or_error
+from core.jobs import queue_job
 from core.roles import Role
 from tasks import reminders
 from tasks.models import (
@@ -393,8 +394,6 @@ def task_answer(*, agency, actor, task: Task, answer: str) -> Task:
 def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Task:
     """The assistant finishes with a summary for the client. Completion is the event billing
     hangs on: one job is queued once the transaction has committed."""
-    from tasks import jobs
-
     if not summary.strip():
         raise ApplicationError(
             "Tell the client what was done.",
@@ -413,7 +412,7 @@ def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Tas
         task.approved_by = None
         _move(task, S.COMPLETED, actor=actor, action="task.completed")
         transaction.on_commit(
-            lambda: jobs.task_completed.delay(agency_id=agency.pk, task_id=task.pk)
+            lambda: queue_job("tasks.jobs.task_completed", agency_id=agency.pk, task_id=task.pk)
         )
     return task
 
@@ -421,8 +420,6 @@ def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Tas
 def task_approve(*, agency, actor, task: Task) -> Task:
     """The client accepts the finished work (and the time on it). Where the contract bills
     only approved work, approval is the event billing hangs on: one job on commit."""
-    from billing import jobs as billing_jobs
-
     with transaction.atomic():
         task = _locked(task)
         if task.status != S.COMPLETED or task.approved_at is not None:
@@ -435,7 +432,7 @@ def task_approve(*, agency, actor, task: Task) -> Task:
         audit_record(agency=agency, actor=actor, action="task.approved", target=task)
         if task.contract.requires_approval:
             transaction.on_commit(
-                lambda: billing_jobs.bill_task.delay(agency_id=agency.pk, task_id=task.pk)
+                lambda: queue_job("billing.jobs.bill_task", agency_id=agency.pk, task_id=task.pk)
             )
     return task
 

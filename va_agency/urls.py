@@ -3,11 +3,11 @@ from django.urls import include, path
 
 import accounts.urls
 import assistants.urls
-import billing.reports.urls
 import billing.urls
 import clients.urls
 import contracts.urls
 import notifications.urls
+import reports.urls
 import tasks.urls
 from billing.webhooks import stripe_webhook
 from core.health import healthz
@@ -21,7 +21,7 @@ agency_urlpatterns = [
     *assistants.urls.urlpatterns,
     *contracts.urls.urlpatterns,
     *billing.urls.urlpatterns,
-    *billing.reports.urls.urlpatterns,
+    *reports.urls.urlpatterns,
     *tasks.urls.urlpatterns,
 ]
 

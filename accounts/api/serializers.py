@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
 from accounts.models import Agency, Invitation, Membership, User
-from clients.models import Client
 from core.roles import INVITABLE_ROLE_CHOICES
 
 
@@ -44,9 +43,6 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class InvitationSerializer(serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=INVITABLE_ROLE_CHOICES)
-    client = serializers.PrimaryKeyRelatedField(
-        queryset=Client.objects.none(), required=False, allow_null=True
-    )
 
     class Meta:
         model = Invitation
@@ -55,7 +51,11 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         fields = super().get_fields()
+        # The model's own field for `client` (clients sit above accounts, so their model
+        # is not imported), narrowed to the agency's clients; none without an agency.
         agency = self.context.get("agency")
-        if agency is not None:
-            fields["client"].queryset = Client.objects.filter(agency=agency)
+        clients = fields["client"].queryset
+        fields["client"].queryset = (
+            clients.filter(agency=agency) if agency is not None else clients.none()
+        )
         return fields

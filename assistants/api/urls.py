@@ -5,6 +5,7 @@ from assistants.api import views
 
 router = SimpleRouter()
 router.register("assistants", views.AssistantProfileViewSet, basename="assistant")
+router.register("client-manuals", views.ClientManualViewSet, basename="client-manual")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
 agency_urlpatterns = [

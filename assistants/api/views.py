@@ -4,10 +4,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.response import Response
 
-from accounts.api.access import AgencyAPIView, StaffAPIMixin
+from accounts.api.access import AgencyAPIMixin, AgencyAPIView, StaffAPIMixin
 from assistants import services
 from assistants.api.serializers import AssistantProfileSerializer, OwnAssistantProfileSerializer
-from assistants.selectors import assistant_list, assistants_on_shift
+from assistants.selectors import assistant_list, assistants_on_shift, clients_workable_by
+from clients.api.serializers import ClientManualSerializer
+from clients.models import Client
 from core.roles import Role
 
 ACTIVE_FILTER = OpenApiParameter(
@@ -92,3 +94,16 @@ class MyAssistantProfileView(AgencyAPIView):
 
     def get_serializer_context(self):
         return {"request": self.request, "view": self, "agency": self.agency}
+
+
+class ClientManualViewSet(
+    AgencyAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Client manuals for an assistant: those of the clients whose work they may take."""
+
+    allowed_roles = frozenset({Role.ASSISTANT})
+    serializer_class = ClientManualSerializer
+    queryset = Client.objects.none()  # names the model for the schema only
+
+    def get_queryset(self):
+        return clients_workable_by(agency=self.agency, membership=self.membership)

@@ -5,7 +5,6 @@ from clients.api import views
 
 router = SimpleRouter()
 router.register("clients", views.ClientViewSet, basename="client")
-router.register("client-manuals", views.ClientManualViewSet, basename="client-manual")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
 agency_urlpatterns = [

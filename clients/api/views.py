@@ -6,9 +6,9 @@ from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin, StaffAPIMixin
 from clients import services
-from clients.api.serializers import ClientManualSerializer, ClientSerializer
+from clients.api.serializers import ClientSerializer
 from clients.models import Client
-from clients.selectors import client_detail, client_list, clients_workable_by
+from clients.selectors import client_detail, client_list
 from core.errors import ApplicationError
 from core.roles import Role
 
@@ -102,16 +102,3 @@ class OurClientView(AgencyAPIMixin, generics.GenericAPIView):
     def get(self, request, agency_slug):
         client = client_detail(agency=self.agency, pk=self.membership.client_id)
         return Response(self.get_serializer(client).data)
-
-
-class ClientManualViewSet(
-    AgencyAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
-    """Client manuals for an assistant: those of the clients whose work they may take."""
-
-    allowed_roles = frozenset({Role.ASSISTANT})
-    serializer_class = ClientManualSerializer
-    queryset = Client.objects.none()  # names the model for the schema only
-
-    def get_queryset(self):
-        return clients_workable_by(agency=self.agency, membership=self.membership)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from billing.invoicing import push_charge, stripe_customer_for
 from billing.models import Invoice, StripeEvent
-from billing.stripe_access import encrypt
+from billing.secrets import encrypt
 from core.tenancy import agency_scope, scopes_disabled
 from tests.billing.conftest import PLATFORM_KEY
 from tests.billing.test_invoicing import make_charge, per_task

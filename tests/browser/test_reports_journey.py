@@ -9,8 +9,8 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from tests.billing.test_reports_books import build_books
 from tests.factories import PASSWORD, AgencyFactory
+from tests.reports.test_reports_books import build_books
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,10 +7,10 @@ import datetime as dt
 from django.db.models import Count, F, Min, Prefetch, Q, Sum
 
 from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus
-from billing.reports.selectors import UNBILLED, cap_rows, logged_minutes, retainer_rows
 from contracts.models import ContractLine, ContractStatus, ContractTerms
 from contracts.selectors import terms_in_force
 from core.periods import this_month
+from reports.selectors import UNBILLED, cap_rows, logged_minutes, retainer_rows
 from tasks.models import Task, TaskStatus
 
 

@@ -9,12 +9,12 @@ import io
 import pytest
 from django.urls import reverse
 
-from billing.reports import selectors
-from billing.reports.views import REPORTS
 from core.periods import Period
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.test_reports_books import at, build_books
+from reports import selectors
+from reports.views import REPORTS
+from tests.reports.test_reports_books import at, build_books
 from tests.tasks.factories import TaskFactory
 
 APRIL = Period(dt.date(2026, 4, 1), dt.date(2026, 4, 30), "Europe/London")
@@ -280,7 +280,7 @@ def test_reports_are_for_staff_only(books, member, signed_in, role):
 
 
 def test_reports_never_show_another_agencys_numbers(books, other_agency, time_machine, signed_in):
-    from tests.billing.test_reports_books import build_books as build
+    from tests.reports.test_reports_books import build_books as build
 
     time_machine.move_to(at("2026-04-15"), tick=False)
     build(other_agency, time_machine)
@@ -340,8 +340,8 @@ def test_report_queries_do_not_grow_with_rows(books, signed_in, count_queries, n
 
 @pytest.mark.parametrize("currency", ["USD", "EUR", "GBP", "JPY", "BHD", "CAD"])
 def test_report_cells_format_money_as_the_rest_of_the_app(currency):
-    from billing.reports.tables import money_text
     from core.money import format_money
+    from reports.tables import money_text
 
     for minor in (0, 7, 123456789, -2500):
         assert money_text(minor, currency) == format_money(minor, currency)

@@ -4,10 +4,10 @@ retainer bank), what is unbilled and what is owed, for their own client only."""
 import pytest
 from django.urls import reverse
 
-from billing.reports.account import client_account
 from core.tenancy import agency_scope
-from tests.billing.test_reports import more_work
-from tests.billing.test_reports_books import NOW, build_books
+from reports.account import client_account
+from tests.reports.test_reports import more_work
+from tests.reports.test_reports_books import NOW, build_books
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from django.db.models.functions import TruncMonth
 from assistants.models import AssistantProfile
 from assistants.schedule import WEEKDAYS, clock_minutes
 from billing.models import ChargeKind, Invoice, InvoiceStatus
-from billing.reports import selectors
-from billing.reports.charts import horizontal_bars, line_chart, stacked_bars
-from billing.reports.tables import percent
 from core.money import format_money, to_major
 from core.periods import Period, last_months, month_end, this_month
 from core.roles import Role
 from core.times import local_today
+from reports import selectors
+from reports.charts import horizontal_bars, line_chart, stacked_bars
+from reports.tables import percent
 from tasks.queries import work_counts
 
 CHART_MONTHS = 12

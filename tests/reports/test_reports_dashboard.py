@@ -6,11 +6,11 @@ import re
 import pytest
 from django.urls import reverse
 
-from billing.reports.dashboard import receivables, scheduled_minutes, staff_dashboard
 from core.roles import Role
 from core.tenancy import agency_scope
-from tests.billing.test_reports import more_work
-from tests.billing.test_reports_books import NOW, build_books
+from reports.dashboard import receivables, scheduled_minutes, staff_dashboard
+from tests.reports.test_reports import more_work
+from tests.reports.test_reports_books import NOW, build_books
 
 
 @pytest.fixture

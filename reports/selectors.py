@@ -41,13 +41,13 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncMonth
 
 from accounts.models import Membership
-from assistants.earnings import as_date, pay_lines
 from billing.models import Charge, ChargeKind, ChargeStatus, InvoiceStatus
-from billing.reports.tables import INT, MINUTES, MONEY, PERCENT, Column, Table, percent
+from billing.payouts import as_date, pay_lines
 from billing.retainer import month_bank, month_terms
 from clients.models import Client
 from contracts.models import ContractLine, ContractStatus, ContractTerms, PricingModel, Service
 from core.periods import Period, month_bounds, month_end
+from reports.tables import INT, MINUTES, MONEY, PERCENT, Column, Table, percent
 from tasks.models import Task, TaskStatus, TimeEntry
 
 NOT_WRITTEN_OFF = (ChargeStatus.PENDING, ChargeStatus.HELD, ChargeStatus.INVOICED)

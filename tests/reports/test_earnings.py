@@ -9,14 +9,13 @@ import io
 import pytest
 from django.urls import reverse
 
-from assistants.earnings import months_of
 from assistants.models import Payout
-from assistants.services import payout_record
+from billing.payouts import months_of, payout_record
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from core.tenancy import agency_scope
-from tests.billing.test_reports import more_work
-from tests.billing.test_reports_books import build_books
+from tests.reports.test_reports import more_work
+from tests.reports.test_reports_books import build_books
 
 MARCH, APRIL = dt.date(2026, 3, 1), dt.date(2026, 4, 1)
 
