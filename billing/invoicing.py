@@ -26,6 +26,7 @@ from billing.stripe_access import stripe_client_for, stripe_enabled_for
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod, ServiceContract
 from core.audit import audit_record
+from core.currencies import from_stripe, to_stripe
 from core.errors import ApplicationError
 from core.periods import month_start, next_month, week_start
 from core.times import local_midnight
@@ -90,8 +91,12 @@ def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
         invoice.status = status
     if rank >= current:
         # Amounts and dates as of this state or a later one; never those of an older one.
-        invoice.amount_due = data.get("amount_due") or 0
-        invoice.amount_paid = max(invoice.amount_paid, data.get("amount_paid") or 0)
+        # Stripe's unit to ours (core.currencies): JPY alike, HUF and ISK in hundredths.
+        currency = data.get("currency") or invoice.currency
+        invoice.amount_due = from_stripe(data.get("amount_due") or 0, currency)
+        invoice.amount_paid = max(
+            invoice.amount_paid, from_stripe(data.get("amount_paid") or 0, currency)
+        )
     invoice.number = data.get("number") or invoice.number
     invoice.hosted_invoice_url = data.get("hosted_invoice_url") or invoice.hosted_invoice_url
     invoice.due_date = _moment(data.get("due_date")) or invoice.due_date
@@ -221,11 +226,12 @@ def _item_params(charge: Charge, customer_id: str) -> dict:
     metadata = {"charge_id": str(charge.pk)}
     if charge.task_id:
         metadata["task_id"] = str(charge.task_id)
+    sent = to_stripe(charge.amount, charge.currency)
     return {
         "customer": customer_id,
-        "amount": charge.amount,
+        "amount": sent.amount,
         "currency": charge.currency.lower(),
-        "description": charge.description,
+        "description": f"{charge.description} ({sent.note})" if sent.note else charge.description,
         "metadata": metadata,
     }
 

@@ -2,6 +2,7 @@ from django.db import models
 
 from billing.secrets import decrypt
 from contracts.models import CollectionMethod, ContractLine, ContractTerms, ServiceContract
+from core.currencies import to_stripe
 from core.models import TenantModel
 
 
@@ -131,6 +132,11 @@ class Charge(TenantModel):
             ),
         ]
         ordering = ["-created_at", "-pk"]
+
+    @property
+    def stripe_rounding(self) -> str:
+        """How Stripe's rules rounded this amount on the invoice ("" when they did not)."""
+        return to_stripe(self.amount, self.currency).note
 
     def __str__(self) -> str:
         return self.description

@@ -3,7 +3,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 
 from core.models import TenantModel
-from core.validators import validate_currency, validate_time_zone
+from core.validators import validate_billing_currency, validate_time_zone
 
 # A manual is guidelines, not a document store; the cap keeps a paste accident (or an abuse
 # of the API) from making every task page carry megabytes.
@@ -21,7 +21,7 @@ class Client(TenantModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     billing_email = models.EmailField(blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    currency = models.CharField(max_length=3, default="USD", validators=[validate_billing_currency])
     # Set by billing when it first creates the Stripe customer; never typed in by people.
     stripe_customer_id = models.CharField(max_length=64, blank=True)
     manual = models.TextField(
