@@ -65,7 +65,9 @@ class Agency(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=50, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    default_currency = models.CharField(max_length=3, default="USD", validators=[validate_billing_currency])
+    default_currency = models.CharField(
+        max_length=3, default="USD", validators=[validate_billing_currency]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
