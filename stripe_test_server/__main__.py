@@ -1,9 +1,26 @@
-"""python -m stripe_test_server [--host 127.0.0.1] [--port 12111]"""
+"""python -m stripe_test_server [--host 127.0.0.1] [--port 12111]
+
+The port is, in order: --port, the STRIPE_TEST_SERVER_PORT environment variable, 12111.
+"""
 
 import argparse
 import logging
+import os
 
 from .server import StripeTestServer
+
+DEFAULT_PORT = 12111
+PORT_VARIABLE = "STRIPE_TEST_SERVER_PORT"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 0 to 65535, not {port}")
+    return port
 
 
 def main(argv=None) -> None:
@@ -12,7 +29,12 @@ def main(argv=None) -> None:
         description="Serve Stripe's API for the endpoints the product uses, in memory.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=12111)
+    parser.add_argument(
+        "--port",
+        type=_port,
+        help=f"Port to listen on (default: ${PORT_VARIABLE}, else {DEFAULT_PORT}; "
+        "0 picks a free one).",
+    )
     parser.add_argument(
         "--public-url",
         help="Base URL clients reach this server at, used in hosted_invoice_url "
@@ -26,9 +48,16 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--verbose", action="store_true", help="Log every request.")
     args = parser.parse_args(argv)
+    port = args.port
+    if port is None:
+        from_environment = os.environ.get(PORT_VARIABLE, "").strip()
+        try:
+            port = _port(from_environment) if from_environment else DEFAULT_PORT
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"{PORT_VARIABLE}: {error}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     server = StripeTestServer(
-        args.host, args.port, public_url=args.public_url, hold_seconds=args.hold_seconds
+        args.host, port, public_url=args.public_url, hold_seconds=args.hold_seconds
     )
     print(f"Stripe test server listening on {server.base_url}", flush=True)
     try:

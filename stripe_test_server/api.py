@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .currencies import check_amount, check_currency, minimum_charge
 from .errors import StripeError, bad_param, missing
 from .fixtures import build
 from .webhooks import Delivery
@@ -76,7 +77,13 @@ INVOICE_EVENTS = (
     "invoice.voided",
     "invoice.marked_uncollectible",
 )
-EVENT_TYPES = (*INVOICE_EVENTS, "invoiceitem.created", "customer.created")
+EVENT_TYPES = (*INVOICE_EVENTS, "invoiceitem.created", "customer.created", "customer.updated")
+
+# An account's default API version until a request names one (StripeState.dispatch keeps
+# the first Stripe-Version an account sends): the version stripe-python 16.1 sends.
+# Events carry the account's version, or their webhook endpoint's own.
+DEFAULT_API_VERSION = "2026-10-28.endive"
+_API_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?")
 
 
 @dataclass
@@ -148,12 +155,11 @@ def _choice(params: dict, name: str, choices: tuple[str, ...], default: str | No
 
 
 def _currency(params: dict, name: str = "currency") -> str | None:
+    """A currency Stripe charges in, lowercased; any other code is refused as Stripe does."""
     value = _str(params, name)
     if value is None:
         return None
-    if not re.fullmatch(r"[A-Za-z]{3}", value):
-        raise bad_param(name, f"Invalid currency: {value}")
-    return value.lower()
+    return check_currency(value, name)
 
 
 def _dict(params: dict, name: str) -> dict | None:
@@ -220,6 +226,8 @@ class StripeState:
             # so a long run (the billing benchmark) costs the same per request throughout.
             self.ids_by_kind: dict[tuple[Account, str], dict[str, None]] = {}
             self.pending_item_ids: dict[str, dict[str, None]] = {}
+            # customer id -> its draft invoices, whose starting balance follows the customer's.
+            self.draft_ids: dict[str, dict[str, None]] = {}
             self.invoice_item_ids: dict[str, list[str]] = {}  # invoice id -> items, oldest first
             self.line_ids: dict[str, str] = {}  # invoice item id -> its line item id
             self.cards: dict[str, TestCard] = {}  # payment method id -> how it behaves
@@ -309,13 +317,26 @@ class StripeState:
         node[parts[0]] = self._expand(value, parts[1:], ctx) if parts[1:] else value
         return node
 
-    def _emit(self, ctx: RequestContext, event_type: str, obj: dict) -> dict:
+    def _api_version(self, account: Account) -> str:
+        """The account's default API version: the one it first called with, else ours."""
+        return self.api_versions.get(account) or DEFAULT_API_VERSION
+
+    def _emit(
+        self,
+        ctx: RequestContext,
+        event_type: str,
+        obj: dict,
+        previous_attributes: dict | None = None,
+    ) -> dict:
+        data = {"object": copy.deepcopy(obj)}
+        if previous_attributes is not None:
+            data["previous_attributes"] = copy.deepcopy(previous_attributes)
         event = build(
             "event",
             id=new_id("evt"),
             created=_now(),
-            api_version=self.api_versions.get(ctx.account),
-            data={"object": copy.deepcopy(obj)},
+            api_version=self._api_version(ctx.account),
+            data=data,
             livemode=False,
             pending_webhooks=0,
             request={"id": ctx.request_id, "idempotency_key": ctx.idempotency_key},
@@ -329,8 +350,11 @@ class StripeState:
             and ("*" in endpoint["enabled_events"] or event_type in endpoint["enabled_events"])
         ]
         event["pending_webhooks"] = len(endpoints)
-        payload = json.dumps(event, indent=2).encode()
         for endpoint in reversed(endpoints):
+            # Like Stripe, each endpoint receives the event in its own API version, or in
+            # the account's default when it was created without one.
+            version = endpoint["api_version"] or event["api_version"]
+            payload = json.dumps({**event, "api_version": version}, indent=2).encode()
             self.deliver(
                 Delivery(
                     event["id"],
@@ -375,6 +399,7 @@ class StripeState:
             description=_str(params, "description"),
             phone=_str(params, "phone"),
             metadata=_metadata({}, params),
+            balance=0,
             invoice_prefix=secrets.token_hex(4).upper(),
             next_invoice_sequence=1,
             preferred_locales=params.get("preferred_locales") or [],
@@ -589,6 +614,9 @@ class StripeState:
         currency = _currency(params) or customer["currency"]
         if currency is None:
             raise bad_param("currency", "Missing required param: currency.", "parameter_missing")
+        if unit_amount is not None:
+            check_amount(unit_amount, currency, "unit_amount")
+        check_amount(amount, currency, "amount")
         invoice = None
         if (invoice_id := _str(params, "invoice")) is not None:
             invoice = self._get("invoice", invoice_id, ctx, "invoice")
@@ -718,14 +746,18 @@ class StripeState:
         return [self._line(self.objects[i]) for i in self.invoice_item_ids[invoice["id"]]]
 
     def _refresh_totals(self, invoice: dict) -> None:
+        """Totals of a draft from its items, with the customer's balance as it stands: a
+        debit (positive) adds to the amount due, a credit (negative) takes from it."""
         lines = self._lines(invoice)
         total = sum(line["amount"] for line in lines)
-        amount_due = max(total, 0)
+        starting_balance = self.objects[invoice["customer"]]["balance"]
+        amount_due = max(total + starting_balance, 0)
         invoice.update(
             subtotal=total,
             subtotal_excluding_tax=total,
             total=total,
             total_excluding_tax=total,
+            starting_balance=starting_balance,
             amount_due=amount_due,
             amount_remaining=amount_due - invoice["amount_paid"],
             lines={
@@ -812,6 +844,8 @@ class StripeState:
             metadata=_metadata({}, params),
             auto_advance=auto_advance,
             automatically_finalizes_at=now + 3600 if auto_advance else None,
+            starting_balance=0,
+            ending_balance=None,
             automatic_tax={
                 "enabled": False,
                 "liability": None,
@@ -856,6 +890,7 @@ class StripeState:
         )
         self.invoice_item_ids[invoice["id"]] = []
         self.days_until_due[invoice["id"]] = days_until_due
+        self.draft_ids.setdefault(customer["id"], {})[invoice["id"]] = None
         self._store(invoice, ctx)
         if behaviour == "include":
             for item in pending:
@@ -890,12 +925,21 @@ class StripeState:
             raise bad_param(
                 name, f"You can only update {name} on a draft invoice.", "invoice_not_editable"
             )
+        auto_advance = bool(_bool(params, "auto_advance"))
+        if "auto_advance" in params and invoice["status"] not in ("draft", "open"):
+            # Paid, void and uncollectible invoices never advance on their own.
+            raise bad_param(
+                "auto_advance",
+                f"You can only update auto_advance on a draft or open invoice; "
+                f"{invoice['id']} is {invoice['status']}.",
+                "invoice_unexpected_status",
+            )
         invoice["metadata"] = _metadata(invoice["metadata"], params)
         for name in ("description", "footer"):
             if name in params:
                 invoice[name] = _str(params, name)
         if "auto_advance" in params:
-            invoice["auto_advance"] = bool(_bool(params, "auto_advance"))
+            invoice["auto_advance"] = auto_advance
         if "collection_method" in params:
             invoice["collection_method"] = _choice(
                 params, "collection_method", ("charge_automatically", "send_invoice")
@@ -925,6 +969,7 @@ class StripeState:
         for item_id in self.invoice_item_ids.pop(id):
             self.objects[item_id]["invoice"] = None
             self.pending_item_ids.setdefault(invoice["customer"], {})[item_id] = None
+        self.draft_ids[invoice["customer"]].pop(id)
         self._forget(id)
         return {"id": id, "object": "invoice", "deleted": True}
 
@@ -966,9 +1011,44 @@ class StripeState:
                 code="invoice_unexpected_status" if invoice["status"] != "draft" else None,
             )
 
+    def _set_balance(self, ctx, customer: dict, balance: int) -> None:
+        """Change a customer's invoice balance; its drafts show the new starting balance."""
+        previous = customer["balance"]
+        if balance == previous:
+            return
+        customer["balance"] = balance
+        for invoice_id in self.draft_ids.get(customer["id"], {}):
+            self._refresh_totals(self.objects[invoice_id])
+        self._emit(ctx, "customer.updated", customer, {"balance": previous})
+
+    def _settle_balance(self, invoice: dict) -> None:
+        """Apply the customer's balance to an invoice being finalized, as Stripe does; the
+        customer's new balance is the invoice's ending_balance.
+
+        The balance (a debit adds, a credit takes away) is applied first; what credit is
+        left stays on the customer. When the amount then due is above zero but below
+        Stripe's minimum charge for the currency, nothing is charged: the amount due moves
+        to the customer's balance as a debit (for the next invoice to collect) and the
+        invoice is left with nothing due, to be marked paid."""
+        starting_balance = self.objects[invoice["customer"]]["balance"]
+        net = invoice["total"] + starting_balance
+        amount_due = max(net, 0)
+        ending_balance = min(net, 0)
+        minimum = minimum_charge(invoice["currency"])
+        if minimum is not None and 0 < amount_due < minimum:
+            ending_balance += amount_due
+            amount_due = 0
+        invoice.update(
+            starting_balance=starting_balance,
+            ending_balance=ending_balance,
+            amount_due=amount_due,
+            amount_remaining=amount_due - invoice["amount_paid"],
+        )
+
     def _finalize(self, ctx, invoice: dict) -> None:
         now = _now()
         customer = self.objects[invoice["customer"]]
+        self.draft_ids[customer["id"]].pop(invoice["id"])
         invoice["number"] = f"{customer['invoice_prefix']}-{customer['next_invoice_sequence']:04d}"
         customer["next_invoice_sequence"] += 1
         invoice.update(
@@ -984,14 +1064,21 @@ class StripeState:
         days_until_due = self.days_until_due.get(invoice["id"])
         if invoice["collection_method"] == "send_invoice" and invoice["due_date"] is None:
             invoice["due_date"] = now + (days_until_due or 0) * 86400
+        self._settle_balance(invoice)
         self._emit(ctx, "invoice.finalized", invoice)
+        self._set_balance(ctx, customer, invoice["ending_balance"])
         if invoice["amount_due"] == 0:
-            # Stripe settles a finalized invoice with nothing to collect at once.
+            # Stripe settles a finalized invoice with nothing to collect at once: covered
+            # by credit, empty, or below the minimum charge (moved to the balance above).
             self._mark_paid(ctx, invoice)
 
     def _mark_paid(self, ctx, invoice: dict) -> None:
         invoice.update(
-            status="paid", amount_paid=invoice["amount_due"], amount_remaining=0, attempted=True
+            status="paid",
+            amount_paid=invoice["amount_due"],
+            amount_remaining=0,
+            attempted=True,
+            auto_advance=False,
         )
         invoice["status_transitions"]["paid_at"] = _now()
         self._emit(ctx, "invoice.paid", invoice)
@@ -1084,16 +1171,21 @@ class StripeState:
         _known(params)
         invoice = self._get("invoice", id, ctx)
         self._require_status(invoice, ("open", "uncollectible"), "void")
-        invoice["status"] = "void"
+        invoice.update(status="void", auto_advance=False)
         invoice["status_transitions"]["voided_at"] = _now()
         self._emit(ctx, "invoice.voided", invoice)
+        # The balance the invoice took from the customer goes back to the customer.
+        applied = invoice["starting_balance"] - invoice["ending_balance"]
+        if applied:
+            customer = self.objects[invoice["customer"]]
+            self._set_balance(ctx, customer, customer["balance"] + applied)
         return copy.deepcopy(invoice)
 
     def invoice_mark_uncollectible(self, ctx, params, id):
         _known(params)
         invoice = self._get("invoice", id, ctx)
         self._require_status(invoice, ("open",), "mark uncollectible")
-        invoice["status"] = "uncollectible"
+        invoice.update(status="uncollectible", auto_advance=False)
         invoice["status_transitions"]["marked_uncollectible_at"] = _now()
         self._emit(ctx, "invoice.marked_uncollectible", invoice)
         return copy.deepcopy(invoice)
@@ -1145,11 +1237,14 @@ class StripeState:
         unknown = [e for e in events if e != "*" and not re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", e)]
         if unknown:
             raise bad_param("enabled_events", f"Invalid event type: {unknown[0]}")
+        api_version = _str(params, "api_version")
+        if api_version is not None and not _API_VERSION.fullmatch(api_version):
+            raise bad_param("api_version", f"Invalid API version: {api_version}")
         endpoint = build(
             "webhook_endpoint",
             id=new_id("we"),
             created=_now(),
-            api_version=_str(params, "api_version"),
+            api_version=api_version,
             description=_str(params, "description"),
             enabled_events=events,
             livemode=False,

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import fixtures
 from .api import RequestContext, StripeState, new_id
+from .currencies import format_amount
 from .errors import StripeError
 from .forms import parse_form
 from .webhooks import WebhookDeliverer
@@ -28,10 +29,8 @@ IDEMPOTENCY_MISMATCH = (
     "Keys for idempotent requests can only be used with the same parameters they were first "
     "used with. Try using a key other than '{key}' if you meant to execute a different request."
 )
-ZERO_DECIMAL_CURRENCIES = {
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
-}  # fmt: skip
+# Test-mode secret keys and restricted keys; each key is its own account.
+API_KEY_PREFIXES = ("sk_test_", "rk_test_")
 
 
 class Faults:
@@ -287,7 +286,7 @@ def _api_key(authorization: str | None) -> str:
     elif scheme.lower() != "bearer":
         credential = ""
     credential = credential.strip()
-    if not credential.startswith("sk_test_"):
+    if not credential.startswith(API_KEY_PREFIXES):
         shown = credential[:8] + "*" * max(len(credential) - 12, 0) + credential[-4:]
         raise StripeError(401, f"Invalid API Key provided: {shown}")
     return credential
@@ -423,12 +422,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, _invoice_page(invoice, message), "text/html; charset=utf-8")
 
 
-def _money(amount: int, currency: str) -> str:
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return f"{amount:,} {currency.upper()}"
-    return f"{amount / 100:,.2f} {currency.upper()}"
-
-
 def _page(title: str, content: str) -> bytes:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -445,7 +438,7 @@ def _invoice_page(invoice: dict, message: str | None) -> bytes:
     currency = invoice["currency"]
     rows = "".join(
         f"<tr><td>{escape(line['description'] or '')}</td>"
-        f"<td>{_money(line['amount'], currency)}</td></tr>"
+        f"<td>{format_amount(line['amount'], currency)}</td></tr>"
         for line in invoice["lines"]["data"]
     )
     parts = [
@@ -453,10 +446,10 @@ def _invoice_page(invoice: dict, message: str | None) -> bytes:
         f"<p class=message role=status>{escape(message)}</p>" if message else "",
         f"<p>{escape(invoice['customer_name'] or invoice['customer_email'] or '')}</p>",
         f"<table><tr><th>Item</th><th>Amount</th></tr>{rows}</table>",
-        f"<p>Amount due: <strong data-amount-due>{_money(invoice['amount_due'], currency)}"
+        f"<p>Amount due: <strong data-amount-due>{format_amount(invoice['amount_due'], currency)}"
         "</strong></p>",
         f"<p>Amount remaining: <strong data-amount-remaining>"
-        f"{_money(invoice['amount_remaining'], currency)}</strong></p>",
+        f"{format_amount(invoice['amount_remaining'], currency)}</strong></p>",
         f"<p>Status: <strong data-status>{escape(invoice['status'])}</strong></p>",
     ]
     if invoice["status"] in ("open", "uncollectible"):
@@ -464,7 +457,8 @@ def _invoice_page(invoice: dict, message: str | None) -> bytes:
             "<form method=post>"
             "<label>Card number <input name=card_number inputmode=numeric "
             "autocomplete=cc-number placeholder='4242 4242 4242 4242' required></label> "
-            f"<button type=submit>Pay {_money(invoice['amount_remaining'], currency)}</button>"
+            f"<button type=submit>Pay {format_amount(invoice['amount_remaining'], currency)}"
+            "</button>"
             "</form><p><small>Test mode: 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is "
             "declined.</small></p>"
         )
