@@ -319,7 +319,8 @@ def retainer_fees_due(*, now: dt.datetime) -> int:
 def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
     """Forgive an unbilled or held charge, with the reason (audited). Invoiced charges are settled
     on the invoice, not here; a written-off charge stays, so the task is never billed
-    again by accident."""
+    again by accident. Nothing of an unbilled charge is at Stripe (it goes there with its
+    invoice); an item an earlier release left pending there is deleted after commit."""
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(
@@ -352,6 +353,13 @@ def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
             amount=charge.amount,
             currency=charge.currency,
         )
+        if charge.stripe_invoice_item_id:
+            # What Stripe holds of it comes off too (by name: billing.jobs calls this module).
+            transaction.on_commit(
+                lambda: queue_job(
+                    "billing.jobs.withdraw_charge_item", agency_id=agency.pk, charge_id=charge.pk
+                )
+            )
     return charge
 
 

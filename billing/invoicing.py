@@ -168,11 +168,23 @@ def _invoice_params(customer_id: str, contract: ServiceContract, currency: str) 
     return params
 
 
-def _advance(agency, stripe_client, invoice: Invoice) -> Invoice:
+def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | None:
     """Finalize a draft, then charge the card on file or send it, as its contract says.
-    A declined card (or no card at all) is recorded on the invoice, not raised."""
+    A declined card (or no card at all) is recorded on the invoice, not raised. A draft
+    left with nothing to bill (its charges written off meanwhile) is deleted instead: None.
+    """
     key_id = invoice.stripe_invoice_id
     if invoice.status == InvoiceStatus.DRAFT:
+        if on_it is None:
+            on_it = _items_on(stripe_client, invoice)
+        if not _settle(agency, stripe_client, invoice, on_it):
+            try:
+                stripe_client.v1.invoices.delete(key_id)
+            except stripe.InvalidRequestError as error:
+                if error.code != "resource_missing":
+                    raise
+            invoice.delete()
+            return None
         try:
             finalized = stripe_client.v1.invoices.finalize_invoice(
                 key_id,
@@ -236,8 +248,77 @@ def _item_params(charge: Charge, customer_id: str) -> dict:
     }
 
 
-def _item_key(charge: Charge) -> str:
-    return f"ii-{charge.idempotency_key}"
+def _item_key(charge: Charge, invoice: Invoice) -> str:
+    # Per invoice: a charge put back after its invoice was voided goes on a new one.
+    return f"ii-{charge.idempotency_key}-{invoice.stripe_invoice_id}"
+
+
+def _items_on(stripe_client, invoice: Invoice) -> dict[int, str]:
+    """The charges whose items a Stripe invoice carries (by the items' metadata), each with
+    its item's id: what a retry finds already made."""
+    items = stripe_client.v1.invoice_items.list(
+        params={"invoice": invoice.stripe_invoice_id, "limit": 100}
+    ).auto_paging_iter()
+    found = {}
+    for item in items:
+        charge_id = (item.metadata.to_dict() if item.metadata else {}).get("charge_id", "")
+        if charge_id.isdigit():
+            found[int(charge_id)] = item.id
+    return found
+
+
+def _delete_item(stripe_client, item_id: str) -> None:
+    """Take an item off Stripe's books (pending, or on a draft): once, however often asked."""
+    try:
+        stripe_client.v1.invoice_items.delete(item_id)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise
+
+
+def _put_on_invoice(agency, stripe_client, charge: Charge, invoice: Invoice, customer_id, on_it):
+    """The charge's one item on this draft invoice. `on_it` is what the invoice carries
+    already (`_items_on`), so a retry finds the item it made instead of making another."""
+    item_id = on_it.get(charge.pk)
+    if item_id is None:
+        if charge.stripe_invoice_item_id:
+            # A pending item of an earlier release of billing, or the item of an invoice
+            # since voided (deleting one there is refused, and harmless).
+            with contextlib.suppress(stripe.InvalidRequestError):
+                _delete_item(stripe_client, charge.stripe_invoice_item_id)
+        params = _item_params(charge, customer_id) | {"invoice": invoice.stripe_invoice_id}
+        item_id = stripe_client.v1.invoice_items.create(
+            params=params, options={"idempotency_key": _item_key(charge, invoice)}
+        ).id
+        on_it[charge.pk] = item_id
+    if charge.stripe_invoice_item_id != item_id:
+        Charge.objects.filter(agency=agency, pk=charge.pk).update(stripe_invoice_item_id=item_id)
+        charge.stripe_invoice_item_id = item_id
+
+
+def _settle(agency, stripe_client, invoice: Invoice, on_it: dict[int, str]) -> list[int]:
+    """Just before a draft is finalized: the charges it carries become invoiced, under
+    their row locks, so a write-off from now on is refused; an item whose charge was
+    written off (or held, or billed elsewhere) meanwhile comes off the draft. Returns the
+    charges the invoice bills."""
+    with transaction.atomic():
+        locked = Charge.objects.select_for_update().filter(agency=agency, pk__in=list(on_it))
+        billed = [
+            charge.pk
+            for charge in locked
+            if charge.status == ChargeStatus.PENDING
+            or (charge.status == ChargeStatus.INVOICED and charge.invoice_id == invoice.pk)
+        ]
+        Charge.objects.filter(agency=agency, pk__in=billed).update(
+            invoice=invoice, status=ChargeStatus.INVOICED
+        )
+        Charge.objects.filter(agency=agency, invoice=invoice).exclude(pk__in=billed).update(
+            invoice=None
+        )
+    for charge_id, item_id in on_it.items():
+        if charge_id not in billed:
+            _delete_item(stripe_client, item_id)
+    return billed
 
 
 def _load(agency, charge_id: int) -> Charge:
@@ -251,34 +332,20 @@ NOT_BILLABLE = (ChargeStatus.WRITTEN_OFF, ChargeStatus.HELD)
 
 
 def push_charge(*, agency, charge_id: int) -> Charge | None:
-    """Send one charge to Stripe as its contract's cadence says. Returns None when there is
-    nothing to do: written off, held, already done, or Stripe not set up for the agency."""
+    """Send a per-task contract's charge to Stripe on an invoice of its own. A weekly or
+    monthly contract's charge waits for its period's invoice, where it goes when the period
+    closes: nothing of it is at Stripe before, so writing it off touches nothing there and
+    no other period's invoice can pick it up. Returns None when there is nothing to do now:
+    written off, held, waiting for its period, or Stripe not set up for the agency."""
     charge = _load(agency, charge_id)
     if charge.status in NOT_BILLABLE:
         return None
     if not stripe_enabled_for(agency):
         logger.warning("agency %s has no Stripe key: charge %s waits", agency.pk, charge.pk)
         return None
-    if charge.contract_line.contract.billing_cadence == BillingCadence.PER_TASK:
-        invoice_charge_now(agency=agency, charge=charge)
-    else:
-        push_invoice_item(agency=agency, charge=charge)
-    return charge
-
-
-def push_invoice_item(*, agency, charge: Charge, stripe_client=None) -> Charge:
-    """A weekly or monthly contract's charge as a pending item, for the period's invoice."""
-    if charge.stripe_invoice_item_id or charge.status != ChargeStatus.PENDING:
-        return charge
-    stripe_client = stripe_client or stripe_client_for(agency)
-    customer_id = stripe_customer_for(
-        agency=agency, client=charge.client, stripe_client=stripe_client
-    )
-    item = stripe_client.v1.invoice_items.create(
-        params=_item_params(charge, customer_id), options={"idempotency_key": _item_key(charge)}
-    )
-    Charge.objects.filter(agency=agency, pk=charge.pk).update(stripe_invoice_item_id=item.id)
-    charge.stripe_invoice_item_id = item.id
+    if charge.contract_line.contract.billing_cadence != BillingCadence.PER_TASK:
+        return None  # it waits for its period's invoice (close_billing_periods)
+    invoice_charge_now(agency=agency, charge=charge)
     return charge
 
 
@@ -287,7 +354,8 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
 
     The draft comes first, under a key of the charge, and excludes pending items; the
     item is then created on it under its own key. A retry at any point finds the same
-    draft and the same item, so the charge reaches Stripe once and on one invoice.
+    draft and the same item, so the charge reaches Stripe once and on one invoice; a
+    write-off before the draft is finalized takes the item off again (`_settle`).
     """
     charge = _load(agency, charge.pk)
     if charge.status in NOT_BILLABLE:
@@ -311,16 +379,33 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
             agency, client=charge.client, contract=contract, stripe_invoice=created
         )
         Charge.objects.filter(agency=agency, pk=charge.pk).update(invoice=invoice)
-    if not charge.stripe_invoice_item_id:
-        params = _item_params(charge, customer_id) | {"invoice": invoice.stripe_invoice_id}
-        item = stripe_client.v1.invoice_items.create(
-            params=params, options={"idempotency_key": _item_key(charge)}
-        )
-        Charge.objects.filter(agency=agency, pk=charge.pk).update(
-            stripe_invoice_item_id=item.id, status=ChargeStatus.INVOICED
-        )
-    # No read-back of the draft: finalizing answers with the totals, which _advance keeps.
+    if invoice.status == InvoiceStatus.DRAFT:
+        on_it = _items_on(stripe_client, invoice)
+        _put_on_invoice(agency, stripe_client, charge, invoice, customer_id, on_it)
     return _advance(agency, stripe_client, invoice)
+
+
+def charge_item_withdraw(*, agency, charge_id: int) -> bool:
+    """After a write-off: take the charge's item off Stripe's books if it has one that no
+    issued invoice carries (a pending item made by an earlier release of billing, or one on
+    a draft). Safe to run twice. Returns whether there was an item to take off."""
+    charge = Charge.objects.get(agency=agency, pk=charge_id)
+    if charge.status != ChargeStatus.WRITTEN_OFF or not charge.stripe_invoice_item_id:
+        return False
+    stripe_client = stripe_client_for(agency)
+    try:
+        item = stripe_client.v1.invoice_items.retrieve(charge.stripe_invoice_item_id)
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":
+            return False
+        raise
+    if item.invoice:
+        invoice = stripe_client.v1.invoices.retrieve(item.invoice)
+        if invoice.status != "draft":
+            logger.error("charge %s written off but on Stripe invoice %s", charge.pk, invoice.id)
+            return False
+    _delete_item(stripe_client, item.id)
+    return True
 
 
 # -- closing weekly and monthly periods ---------------------------------------------------
@@ -339,8 +424,9 @@ def billing_period(cadence: str, moment: dt.datetime, zone: str) -> tuple[dt.dat
 def close_client_period(
     *, agency, client: Client, period: tuple[dt.date, dt.date], charge_ids: list[int]
 ) -> Invoice | None:
-    """One invoice for a client's charges of a period that has ended: push any item still
-    missing, invoice the pending items, mark the charges on it invoiced, collect."""
+    """One invoice for a client's charges of a period that has ended: a draft of its own
+    (no pending items of the customer are swept onto it), one item per charge of the
+    period on it, the charges marked invoiced under their locks, then collected."""
     stripe_client = stripe_client_for(agency)
     charges = list(
         Charge.objects.filter(
@@ -351,8 +437,7 @@ def close_client_period(
     )
     if not charges:
         return None  # written off, or put on an invoice, since the sweep looked
-    for charge in charges:
-        push_invoice_item(agency=agency, charge=charge, stripe_client=stripe_client)
+    customer_id = stripe_customer_for(agency=agency, client=client, stripe_client=stripe_client)
     invoice = Invoice.objects.filter(
         agency=agency, client=client, period_start=period[0], period_end=period[1]
     ).first()
@@ -361,10 +446,9 @@ def close_client_period(
         contract = max(
             (c.contract_line.contract for c in charges), key=lambda c: (c.starts_on, c.pk)
         )
-        customer_id = stripe_customer_for(agency=agency, client=client, stripe_client=stripe_client)
         params = _invoice_params(customer_id, contract, charges[0].currency)
         params |= {
-            "pending_invoice_items_behavior": "include",
+            "pending_invoice_items_behavior": "exclude",
             "metadata": {
                 "agency_id": str(agency.pk),
                 "client_id": str(client.pk),
@@ -378,19 +462,12 @@ def close_client_period(
         invoice = _record_invoice(
             agency, client=client, contract=contract, stripe_invoice=created, period=period
         )
-    # The charges whose items Stripe put on the invoice: those of the period, and any
-    # pushed since that were still pending when it was made.
-    on_invoice = {
-        line.parent.invoice_item_details.invoice_item
-        for line in stripe_client.v1.invoices.line_items.list(
-            invoice.stripe_invoice_id, params={"limit": 100}
-        ).auto_paging_iter()
-        if line.parent and line.parent.invoice_item_details
-    }
-    Charge.objects.filter(
-        agency=agency, client=client, stripe_invoice_item_id__in=on_invoice, invoice=None
-    ).exclude(status=ChargeStatus.WRITTEN_OFF).update(invoice=invoice, status=ChargeStatus.INVOICED)
-    return _advance(agency, stripe_client, invoice)
+    if invoice.status != InvoiceStatus.DRAFT:
+        return None  # issued already: the sweep moves these charges to the next period
+    on_it = _items_on(stripe_client, invoice)
+    for charge in charges:
+        _put_on_invoice(agency, stripe_client, charge, invoice, customer_id, on_it)
+    return _advance(agency, stripe_client, invoice, on_it)
 
 
 def close_billing_periods(*, now: dt.datetime) -> int:
@@ -408,8 +485,18 @@ def close_billing_periods(*, now: dt.datetime) -> int:
     with scopes_disabled():
         charges = list(
             Charge.objects.filter(status=ChargeStatus.PENDING, created_at__lt=now)
-            .select_related("agency", "client", "contract_line__contract")
+            .select_related("agency", "client", "contract_line__contract", "task")
             .order_by("created_at", "pk")
+        )
+        # Periods invoiced already: a charge that arrives after its period's invoice was
+        # issued goes on the next invoice.
+        issued = set(
+            Invoice.objects.filter(
+                client_id__in={charge.client_id for charge in charges},
+                period_start__isnull=False,
+            )
+            .exclude(status=InvoiceStatus.DRAFT)
+            .values_list("client_id", "period_start")
         )
         stuck = list(
             Invoice.objects.filter(status=InvoiceStatus.DRAFT, created_at__lt=now - STRAGGLER_AGE)
@@ -426,6 +513,8 @@ def close_billing_periods(*, now: dt.datetime) -> int:
         elif charge.invoice_id is None:
             zone = charge.client.time_zone
             period = billing_period(cadence, charge.billable_since, zone)
+            while (charge.client_id, period[0]) in issued:
+                period = billing_period(cadence, local_midnight(period[1], zone), zone)
             if local_midnight(period[1], zone) <= now:
                 periods[(charge.agency_id, charge.client_id, period)].append(charge)
     sweep = _Sweep()

@@ -89,8 +89,9 @@ STRIPE_RETRYABLE = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimit
 )
 def push_charge(*, agency, charge_id: int) -> int | None:
     """Send a new charge to Stripe (queued by the job that made the charge): at once on
-    an invoice of its own for per-task billing, else as a pending item for the period's
-    invoice. Safe to run any number of times: every Stripe request is idempotent."""
+    an invoice of its own for per-task billing; a weekly or monthly charge waits for its
+    period's invoice (close_billing_periods). Safe to run any number of times: every
+    Stripe request is idempotent."""
     from billing.invoicing import push_charge as push
 
     try:
@@ -129,3 +130,18 @@ def sweep_billing_reminders() -> int:
     from billing.reminders import sweep_billing_reminders as sweep
 
     return sweep(now=timezone.now())
+
+
+@shared_task(
+    base=AgencyJob,
+    autoretry_for=(OperationalError, *STRIPE_RETRYABLE),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=10,
+    acks_late=True,
+)
+def withdraw_charge_item(*, agency, charge_id: int) -> bool:
+    """After a write-off: delete the charge's item at Stripe, if one is there (once)."""
+    from billing.invoicing import charge_item_withdraw
+
+    return charge_item_withdraw(agency=agency, charge_id=charge_id)

@@ -70,9 +70,18 @@ class Charge(TenantModel):
 
     @property
     def billable_since(self):
-        """When the charge became billable: made, or approved past the budget cap. It
-        decides the billing period the charge is invoiced in."""
-        return self.released_at or self.created_at
+        """When the charge became billable, which decides the billing period it is invoiced
+        in: when the client approved it past the budget cap; else when its work was
+        completed (approved, where the contract bills on approval), however late the job
+        that made the charge ran; a retainer fee when it was made, as its month began."""
+        if self.released_at:
+            return self.released_at
+        task = self.task if self.task_id else None
+        if task is not None and task.completed_at:
+            if self.contract_line.contract.requires_approval and task.approved_at:
+                return task.approved_at
+            return task.completed_at
+        return self.created_at
 
     class Meta:
         constraints = [

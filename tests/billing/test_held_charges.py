@@ -106,13 +106,18 @@ def test_a_held_charge_never_reaches_stripe_until_approved(
         assert held.stripe_invoice_item_id == ""
         with django_capture_on_commit_callbacks(execute=True):
             released = charge_release(agency=agency, actor=capped["person"].user, charge=held)
-    # Released on commit of the approval: the job pushed it as a pending item.
+    # Released: unbilled, and (a weekly contract) nothing of it at Stripe until its week's
+    # invoice is made.
     held.refresh_from_db()
     assert released.status == ChargeStatus.PENDING
     assert held.released_by == capped["person"].user and held.released_at is not None
-    assert held.stripe_invoice_item_id.startswith("ii_")
+    assert held.stripe_invoice_item_id == ""
+    close_billing_periods(now=dt.datetime(2026, 5, 25, 12, tzinfo=UTC))
+    with agency_scope(agency):
+        held.refresh_from_db()
+    assert held.status == ChargeStatus.INVOICED
     item = stripe_on.v1.invoice_items.retrieve(held.stripe_invoice_item_id)
-    assert item.amount == 2000
+    assert item.amount == 2000 and item.invoice == held.invoice.stripe_invoice_id
     with agency_scope(agency), pytest.raises(ApplicationError) as error:
         charge_release(agency=agency, actor=capped["person"].user, charge=held)
     assert error.value.code == "charge_not_held"

@@ -61,8 +61,11 @@ _moments = itertools.count()
 
 def make_charge(agency, line, *, at=None, fee=None) -> Charge:
     """A finished task's charge; `fee` prices it through a terms version of its own, `at`
-    backdates when the charge was made."""
-    completed = dt.datetime(2026, 1, 5, tzinfo=UTC) + dt.timedelta(minutes=next(_moments))
+    backdates when the work was completed and the charge made."""
+    if at is None:
+        completed = dt.datetime(2026, 1, 5, tzinfo=UTC) + dt.timedelta(minutes=next(_moments))
+    else:
+        completed = at + dt.timedelta(microseconds=next(_moments))
     if fee is not None:
         TermsFactory(
             agency=agency,
