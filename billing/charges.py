@@ -98,9 +98,8 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 steps["note"] = "completed before the line's first terms; those terms used"
             steps |= _price(agency, line, versions, terms, task, charge)
             steps["amount"] = charge.amount
-            held = _hold_past_cap(agency, line, terms, task, charge)
-            if held:
-                steps["budget_cap"] = held
+            held = _hold_past_budgets(agency, line, terms, task, charge)
+            steps |= held
             charge.breakdown = steps
             charge.save()
             audit_record(
@@ -121,25 +120,36 @@ def charge_for_task(*, agency, task: Task) -> Charge:
     return charge
 
 
-def _hold_past_cap(agency, line, terms, task: Task, charge: Charge) -> dict | None:
-    """Hold a charge that takes the line past its monthly budget cap, for the client's
-    approval; what the cap was and what had been spent, when it is held.
+def _hold_past_budgets(agency, line, terms, task: Task, charge: Charge) -> dict:
+    """Hold a charge that passes a budget the client set, for their approval: the task's
+    own maximum budget, or the line's monthly budget cap. What the budgets were (and what
+    had been spent of the cap), for the breakdown; empty when it is not held.
 
     The request-time check (contracts.caps) lets work in when its least cost fits, but hourly
-    time or retainer overage can still pass the cap while the work is done. Whether the line
-    says "block" or "ask", the cap is the client's promise not to pay more without saying
-    yes, so the charge waits either way; a client who approved going over when asking has
-    said yes already. Runs under the line's lock, so two charges never both fit the last
-    room under the cap.
+    time or retainer overage can still pass a budget while the work is done. Whether the
+    line says "block" or "ask", the cap is the client's promise not to pay more without
+    saying yes, so the charge waits either way; a client who approved going over the cap
+    when asking has said yes to that already (not to passing the task's own budget, which
+    they set on the request itself). Runs under the line's lock, so two charges never both
+    fit the last room under the cap.
     """
+    held = {}
+    if charge.amount == 0:
+        return held
+    if task.max_budget is not None and charge.amount > task.max_budget:
+        held["task_budget"] = {"budget": task.max_budget}
     cap = terms.monthly_budget_cap
-    if cap is None or charge.amount == 0 or task.over_cap_approved:
-        return None
-    spent = month_spent(agency=agency, line=line, at=timezone.now())
-    if spent + charge.amount <= cap:
-        return None
-    charge.status = ChargeStatus.HELD
-    return {"cap": cap, "spent_before": spent, "cap_behaviour": terms.cap_behaviour}
+    if cap is not None and not task.over_cap_approved:
+        spent = month_spent(agency=agency, line=line, at=timezone.now())
+        if spent + charge.amount > cap:
+            held["budget_cap"] = {
+                "cap": cap,
+                "spent_before": spent,
+                "cap_behaviour": terms.cap_behaviour,
+            }
+    if held:
+        charge.status = ChargeStatus.HELD
+    return held
 
 
 def _task_charge(agency, task_id: int) -> Charge | None:

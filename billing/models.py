@@ -4,6 +4,7 @@ from billing.secrets import decrypt
 from contracts.models import CollectionMethod, ContractLine, ContractTerms, ServiceContract
 from core.currencies import to_stripe
 from core.models import TenantModel
+from core.money import format_money
 
 
 class ChargeKind(models.TextChoices):
@@ -141,6 +142,19 @@ class Charge(TenantModel):
             ),
         ]
         ordering = ["-created_at", "-pk"]
+
+    @property
+    def held_because(self) -> str:
+        """Why a held charge waits for the client's approval, in words."""
+        steps = self.breakdown or {}
+        reasons = []
+        if "task_budget" in steps:
+            budget = format_money(steps["task_budget"]["budget"], self.currency)
+            reasons.append(f"it passes the task's own budget of {budget}")
+        if "budget_cap" in steps:
+            cap = format_money(steps["budget_cap"]["cap"], self.currency)
+            reasons.append(f"it goes past this month's budget cap of {cap}")
+        return " and ".join(reasons)
 
     @property
     def stripe_rounding(self) -> str:

@@ -237,7 +237,8 @@ def _hours(minutes: int) -> str:
 
 
 def _held_charges(now) -> int:
-    """A charge held past the line's monthly budget cap awaits the client's approval."""
+    """A charge held past the task's budget or the line's monthly budget cap awaits the
+    client's approval."""
     charges = _recent_charges(now, status=ChargeStatus.HELD)
     made = 0
     for agency, rows in in_agencies(charges, lambda c: c.agency):
@@ -255,8 +256,8 @@ def _held_charges(now) -> int:
                 target=charge,
                 occasion="held",
                 title=f"Approve going over your budget: {charge.description}, {amount}",
-                body=f"{charge.description} ({amount}) goes past this month's budget cap for "
-                f"{charge.contract_line.service.name}. It is billed only once you approve it.",
+                body=f"{charge.description} ({amount}, {charge.contract_line.service.name}) "
+                f"waits for you: {charge.held_because}. It is billed only once you approve it.",
                 link=reverse("our_invoices", args=[agency.slug]),
                 now=now,
             )

@@ -217,3 +217,30 @@ def test_the_invoices_page_costs_the_same_with_many_held_charges(
     for _ in range(8):
         finish(agency, capped["line"], 30)
     assert count_queries(lambda: http.get(url)) == few
+
+
+def test_work_that_passes_the_tasks_own_budget_is_held_for_approval(
+    agency, member, signed_in, stripe_on
+):
+    # $40/h, 3 h logged: $120 against the $20 the client set as the task's budget.
+    client = ClientFactory(agency=agency, currency="USD")
+    contract = ContractFactory(agency=agency, client=client, status="active")
+    line = LineFactory(agency=agency, contract=contract, terms=None)
+    TermsFactory(agency=agency, line=line, **HOURLY)
+    within = finish(agency, line, 30, max_budget=2000)  # $20: exactly the budget
+    over = finish(agency, line, 180, max_budget=2000)
+    no_budget = finish(agency, line, 180)
+    assert (within.amount, over.amount, no_budget.amount) == (2000, 12000, 12000)
+    assert within.status == no_budget.status == ChargeStatus.PENDING
+    assert over.status == ChargeStatus.HELD
+    assert over.breakdown["task_budget"] == {"budget": 2000}
+    assert over.held_because == "it passes the task's own budget of $20.00"
+    with agency_scope(agency):
+        assert push_charge(agency=agency, charge_id=over.pk) is None  # not billed
+    person = member(Role.CLIENT, client=client)
+    page = signed_in(person.user).get(reverse("our_invoices", args=[agency.slug]))
+    assert f'data-charge="{over.pk}"' in page.content.decode()
+    assert "Task budget $20.00" in page.content.decode()
+    with agency_scope(agency):
+        released = charge_release(agency=agency, actor=person.user, charge=over)
+    assert released.status == ChargeStatus.PENDING
