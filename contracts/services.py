@@ -23,6 +23,7 @@ from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.roles import Role
 from core.times import local_midnight, local_today
+from core.validators import date_in_range, date_range_message
 
 
 def service_categories_seed(*, agency, actor=None) -> None:
@@ -171,6 +172,12 @@ def _contract_header_save(contract: ServiceContract, header: dict) -> None:
     for name, value in header.items():
         setattr(contract, name, value)
     contract.name = (contract.name or "").strip()
+    for name in ("starts_on", "ends_on"):
+        value = getattr(contract, name)
+        if value is not None and not date_in_range(value):
+            raise ApplicationError(
+                date_range_message(), code="contract_date_out_of_range", extra={"field": name}
+            )
     if contract.ends_on and contract.starts_on and contract.ends_on < contract.starts_on:
         raise ApplicationError(
             "The end date is before the start date.",
@@ -479,6 +486,12 @@ def _terms_start(contract: ServiceContract, effective_from: dt.datetime | None) 
     now = timezone.now()
     if effective_from is None:
         return now
+    if not date_in_range(effective_from):
+        raise ApplicationError(
+            date_range_message(),
+            code="contract_terms_date_out_of_range",
+            extra={"field": "effective_from"},
+        )
     # A minute's grace for a form submitted with "now" a moment ago.
     if effective_from < now - dt.timedelta(minutes=1):
         raise ApplicationError(

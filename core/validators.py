@@ -1,3 +1,4 @@
+import datetime as dt
 import zoneinfo
 
 from babel.numbers import list_currencies
@@ -36,3 +37,20 @@ def validate_billing_currency(value: str) -> None:
 
 def time_zone_choices() -> list[tuple[str, str]]:
     return [(name, name.replace("_", " ")) for name in sorted(TIME_ZONES)]
+
+
+# Dates that money depends on (contract periods, terms): far enough either way for any
+# real contract, near enough that a typo (0001, 9999) is caught, and every moment of the
+# range exists in every time zone (year 1 at midnight in Tokyo is before year 1 in UTC).
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+
+
+def date_in_range(value: dt.date) -> bool:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return EARLIEST_DATE <= value <= LATEST_DATE
+
+
+def date_range_message() -> str:
+    return f"Use a date from {EARLIEST_DATE:%-d %B %Y} to {LATEST_DATE:%-d %B %Y}."

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 
 from contracts import services
 from contracts.models import ContractStatus, ContractTerms, PricingModel
@@ -73,6 +74,9 @@ def test_a_contract_takes_the_clients_currency(agency, admin, in_scope):
             "days_until_due",
         ),
         ({"billing_cadence": "fortnightly"}, "invalid", "billing_cadence"),
+        ({"starts_on": dt.date(1, 1, 1)}, "contract_date_out_of_range", "starts_on"),
+        ({"starts_on": dt.date(1999, 12, 31)}, "contract_date_out_of_range", "starts_on"),
+        ({"ends_on": dt.date(9999, 12, 31)}, "contract_date_out_of_range", "ends_on"),
     ],
 )
 def test_bad_headers_are_refused_and_nothing_is_saved(agency, admin, in_scope, header, code, field):
@@ -257,6 +261,15 @@ def test_changing_a_live_line_versions_the_terms(agency, admin, draft, time_mach
             **HOURLY,
         )
     assert error.value.code == "contract_terms_in_past"
+    with pytest.raises(ApplicationError) as error:
+        services.contract_line_terms_change(
+            agency=agency,
+            actor=admin,
+            line=line,
+            effective_from=dt.datetime(9999, 1, 1, tzinfo=dt.UTC),
+            **HOURLY,
+        )
+    assert error.value.code == "contract_terms_date_out_of_range"
 
     line = with_lines(type(draft).objects.filter(pk=draft.pk)).get().lines.get()
     april = dt.datetime(2026, 4, 20, tzinfo=dt.UTC)
@@ -313,3 +326,25 @@ def test_no_new_contract_or_activation_for_an_inactive_client(agency, admin, dra
             collection_method="charge_automatically",
         )
     assert error.value.code == "client_inactive"
+
+
+def test_a_contract_from_year_one_is_a_400_and_the_list_still_serves(agency, member, api):
+    # A Tokyo client's contract from 0001-01-01 once saved terms dated 1 BC and broke the
+    # agency's whole contract list.
+    http = api(member(Role.ADMIN).user)
+    client = ClientFactory(agency=agency, time_zone="Asia/Tokyo")
+    response = http.post(
+        reverse("api:contract-list", args=[agency.slug]),
+        {
+            "client": client.pk,
+            "name": "Ancient",
+            "starts_on": "0001-01-01",
+            "billing_cadence": "monthly",
+            "collection_method": "send_invoice",
+            "days_until_due": 7,
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "contract_date_out_of_range"
+    assert http.get(reverse("api:contract-list", args=[agency.slug])).status_code == 200
