@@ -21,13 +21,21 @@ import stripe
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.models import INVOICE_STATUS_RANK, Charge, ChargeStatus, Invoice, InvoiceStatus
+from billing.models import (
+    INVOICE_STATUS_RANK,
+    Charge,
+    ChargeStatus,
+    Invoice,
+    InvoiceStatus,
+    VoidedCharges,
+)
 from billing.stripe_access import stripe_client_for, stripe_enabled_for
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod, ServiceContract
 from core.audit import audit_record
 from core.currencies import from_stripe, to_stripe
 from core.errors import ApplicationError
+from core.jobs import queue_job
 from core.periods import month_start, next_month, week_start
 from core.times import local_midnight
 
@@ -372,9 +380,10 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
             "pending_invoice_items_behavior": "exclude",
             "metadata": {"agency_id": str(agency.pk), "charge_id": str(charge.pk)},
         }
-        created = stripe_client.v1.invoices.create(
-            params=params, options={"idempotency_key": f"inv-charge-{charge.pk}"}
-        )
+        key = f"inv-charge-{charge.pk}"
+        if charge.times_rebilled:
+            key += f"-again-{charge.times_rebilled}"
+        created = stripe_client.v1.invoices.create(params=params, options={"idempotency_key": key})
         invoice = _record_invoice(
             agency, client=charge.client, contract=contract, stripe_invoice=created
         )
@@ -592,12 +601,24 @@ def _in_stripe(invoice: Invoice) -> None:
         )
 
 
-def invoice_void(*, agency, actor, invoice: Invoice, reason: str) -> Invoice:
-    """Void an open (or uncollectible) invoice in Stripe, with the reason (audited).
+def invoice_void(
+    *, agency, actor, invoice: Invoice, reason: str, charges: str = VoidedCharges.REBILL
+) -> Invoice:
+    """Void an open (or uncollectible) invoice in Stripe, with the reason (audited), and
+    settle its charges as the admin chooses: back to unbilled, for the next invoice (a
+    per-task charge gets an invoice of its own again at once), or written off with the
+    reason.
 
     The idempotency key is the invoice's own, so a double click or a retried request
-    voids once; our copy then moves forward only, as it does for a webhook.
+    voids once; our copy then moves forward only, as it does for a webhook. The charges
+    move in the same transaction as our copy, each once: only those still invoiced on it.
     """
+    if charges not in VoidedCharges.values:
+        raise ApplicationError(
+            "Choose whether its charges are billed again or written off.",
+            code="invoice_void_charges_invalid",
+            extra={"field": "charges"},
+        )
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(
@@ -641,11 +662,52 @@ def invoice_void(*, agency, actor, invoice: Invoice, reason: str) -> Invoice:
             action="invoice.voided",
             target=invoice,
             reason=reason,
+            charges=charges,
             stripe_invoice_id=invoice.stripe_invoice_id,
             amount_due=invoice.amount_due,
             currency=invoice.currency,
         )
+        rebilled = _settle_voided_charges(agency, actor, invoice, charges, reason)
+    for charge_id in rebilled:
+        transaction.on_commit(
+            lambda charge_id=charge_id: queue_job(
+                "billing.jobs.push_charge", agency_id=agency.pk, charge_id=charge_id
+            )
+        )
     return invoice
+
+
+def _settle_voided_charges(agency, actor, invoice: Invoice, choice: str, reason: str) -> list:
+    """Move a voided invoice's charges (under their locks) as `choice` says; the ids of
+    those to bill again."""
+    moved = list(
+        Charge.objects.select_for_update().filter(
+            agency=agency, invoice=invoice, status=ChargeStatus.INVOICED
+        )
+    )
+    now = timezone.now()
+    for charge in moved:
+        charge.invoice = None
+        if choice == VoidedCharges.WRITE_OFF:
+            charge.status = ChargeStatus.WRITTEN_OFF
+            charge.written_off_at, charge.written_off_by = now, actor
+            charge.written_off_reason = f"Invoice {invoice} voided: {reason}"[:500]
+            action = "charge.written_off"
+        else:
+            charge.status = ChargeStatus.PENDING
+            charge.times_rebilled += 1
+            action = "charge.rebilled"
+        charge.save()
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action=action,
+            target=charge,
+            voided_invoice=invoice.pk,
+            amount=charge.amount,
+            currency=charge.currency,
+        )
+    return [charge.pk for charge in moved if choice == VoidedCharges.REBILL]
 
 
 def invoice_resend(*, agency, actor, invoice: Invoice) -> Invoice:

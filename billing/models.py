@@ -69,6 +69,10 @@ class Charge(TenantModel):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # How many times the charge was put back to be billed again (its invoice voided): a
+    # per-task charge's next invoice is a new one at Stripe, under a key of this round.
+    times_rebilled = models.PositiveSmallIntegerField(default=0)
+
     @property
     def billable_since(self):
         """When the charge became billable, which decides the billing period it is invoiced
@@ -209,6 +213,13 @@ class StripeAccount(TenantModel):
     @property
     def webhook_secret(self) -> str:
         return decrypt(self.webhook_secret_encrypted) if self.webhook_secret_encrypted else ""
+
+
+class VoidedCharges(models.TextChoices):
+    """What becomes of an invoice's charges when it is voided."""
+
+    REBILL = "rebill", "Bill them again (on the next invoice)"
+    WRITE_OFF = "write_off", "Write them off"
 
 
 class InvoiceStatus(models.TextChoices):

@@ -10,7 +10,15 @@ from django.views.generic import TemplateView
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing.charges import charge_list, charge_release, charge_write_off
 from billing.invoicing import VOIDABLE, invoice_resend, invoice_void
-from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus, StripeAccount, StripeEvent
+from billing.models import (
+    Charge,
+    ChargeStatus,
+    Invoice,
+    InvoiceStatus,
+    StripeAccount,
+    StripeEvent,
+    VoidedCharges,
+)
 from billing.selectors import invoice_list
 from billing.stripe_access import stripe_account_check, stripe_account_connect
 from clients.models import Client
@@ -205,8 +213,11 @@ class InvoiceVoidView(InvoiceActionView):
             actor=self.request.user,
             invoice=invoice,
             reason=self.request.POST.get("reason", ""),
+            charges=self.request.POST.get("charges", VoidedCharges.REBILL),
         )
-        return f"Invoice {invoice} voided."
+        if self.request.POST.get("charges") == VoidedCharges.WRITE_OFF:
+            return f"Invoice {invoice} voided; its charges are written off."
+        return f"Invoice {invoice} voided; its charges go on the next invoice."
 
 
 class InvoiceResendView(InvoiceActionView):

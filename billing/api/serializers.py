@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from billing.models import Charge, Invoice
+from billing.models import Charge, Invoice, VoidedCharges
 
 CHARGE_FIELDS = [
     "id",
@@ -116,3 +116,9 @@ class InvoiceSerializer(ClientInvoiceSerializer):
 
 class VoidSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    charges = serializers.ChoiceField(
+        choices=VoidedCharges.choices,
+        default=VoidedCharges.REBILL,
+        help_text="What becomes of the invoice's charges: billed again on the next invoice "
+        "(the default), or written off with the reason.",
+    )

@@ -179,8 +179,9 @@ class InvoiceViewSet(
     @extend_schema(request=VoidSerializer, responses=InvoiceSerializer)
     @action(detail=True, methods=["post"])
     def void(self, request, **kwargs):
-        """Void an open or uncollectible invoice in Stripe: {"reason": "..."} (required;
-        audited)."""
+        """Void an open or uncollectible invoice in Stripe: {"reason": "...", "charges":
+        "rebill" | "write_off"} (reason required; audited). Its charges go back to unbilled
+        for the next invoice, or are written off."""
         invoice = self.get_object()
         body = VoidSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -189,6 +190,7 @@ class InvoiceViewSet(
             actor=request.user,
             invoice=invoice,
             reason=body.validated_data["reason"],
+            charges=body.validated_data["charges"],
         )
         return Response(self.fresh(invoice))
 
