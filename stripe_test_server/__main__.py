@@ -1,6 +1,9 @@
 """python -m stripe_test_server [--host 127.0.0.1] [--port 12111]
+                                [--webhook URL ... --webhook-secret whsec_...]
 
 The port is, in order: --port, the STRIPE_TEST_SERVER_PORT environment variable, 12111.
+Each --webhook URL receives every event of every account, signed with --webhook-secret
+(default: the STRIPE_WEBHOOK_SECRET environment variable), as a registered endpoint would.
 """
 
 import argparse
@@ -46,6 +49,18 @@ def main(argv=None) -> None:
         default=15.0,
         help="How long the `timeout` fault holds a response (default 15).",
     )
+    parser.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="Send every event of every account to this URL too (repeatable).",
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        help="Signing secret of the --webhook deliveries (default: $STRIPE_WEBHOOK_SECRET).",
+    )
     parser.add_argument("--verbose", action="store_true", help="Log every request.")
     args = parser.parse_args(argv)
     port = args.port
@@ -56,10 +71,19 @@ def main(argv=None) -> None:
         except argparse.ArgumentTypeError as error:
             parser.error(f"{PORT_VARIABLE}: {error}")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    if args.webhook and not args.webhook_secret.startswith("whsec_"):
+        parser.error("--webhook needs --webhook-secret whsec_... (or $STRIPE_WEBHOOK_SECRET)")
     server = StripeTestServer(
-        args.host, port, public_url=args.public_url, hold_seconds=args.hold_seconds
+        args.host,
+        port,
+        public_url=args.public_url,
+        hold_seconds=args.hold_seconds,
+        forward_webhooks=tuple(args.webhook),
+        forward_secret=args.webhook_secret,
     )
     print(f"Stripe test server listening on {server.base_url}", flush=True)
+    for url in args.webhook:
+        print(f"  sending every event to {url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

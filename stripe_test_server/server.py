@@ -153,11 +153,14 @@ class StripeTestServer:
         hold_seconds: float = 15.0,
         webhook_attempts: int = 4,
         webhook_backoff: tuple[float, ...] = (0.5, 1.0, 2.0),
+        forward_webhooks: tuple[str, ...] = (),
+        forward_secret: str = "",
     ):
         fixtures.check_available()
         self.deliverer = WebhookDeliverer(max_attempts=webhook_attempts, backoff=webhook_backoff)
         self.state = StripeState(deliver=self.deliverer.enqueue)
         self.deliverer.on_result = self.state.delivery_settled
+        self.state.forwards = [(url, forward_secret) for url in forward_webhooks]
         self.faults = Faults(hold_seconds)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.idempotency: dict[tuple, _Stored] = {}

@@ -18,12 +18,20 @@ from contracts.services import (
 )
 from core.roles import Role
 from core.tenancy import agency_scope
-from tasks.services import task_request, task_take_next
+from tasks.services import (
+    task_assign,
+    task_complete,
+    task_request,
+    task_start,
+    task_take_next,
+    time_entry_add,
+)
 
 DEMO_SLUG = "demo"
 CLIENTS = [
     ("Acme Dental", "billing@acme.test", "America/Chicago", "USD"),
     ("Bloom Studio", "accounts@bloom.test", "Europe/Berlin", "EUR"),
+    ("Cedar Legal", "ap@cedar.test", "America/New_York", "USD"),
 ]
 PEOPLE = [
     ("owner@demo.test", "Olivia Owner", Role.OWNER, None),
@@ -32,6 +40,7 @@ PEOPLE = [
     ("joao@demo.test", "João Ferreira", Role.ASSISTANT, None),
     ("alice@acme.test", "Alice Park", Role.CLIENT, "Acme Dental"),
     ("ben@bloom.test", "Ben Krüger", Role.CLIENT, "Bloom Studio"),
+    ("carla@cedar.test", "Carla Reyes", Role.CLIENT, "Cedar Legal"),
 ]
 # Hours are in each assistant's own zone. Maria covers US business hours from Manila, so
 # her shift runs past midnight: 21:00-24:00 one day, 00:00-05:00 the next.
@@ -131,6 +140,18 @@ DEMO_CONTRACTS = [
             ),
         ],
     ),
+    (
+        "Cedar Legal",
+        "# Cedar Legal\n\n- Book flights in economy unless a partner travels.\n",
+        {
+            "name": "Travel desk",
+            "starts_on": dt.date(2026, 1, 1),
+            "billing_cadence": "per_task",
+            "collection_method": "send_invoice",
+            "days_until_due": 14,
+        },
+        [("Travel booking", {"pricing_model": "flat", "flat_fee": 6000})],
+    ),
 ]
 
 DEMO_REQUESTS = [
@@ -144,6 +165,13 @@ DEMO_REQUESTS = [
     ),
     ("Bloom Studio", "Monthly bookkeeping", "Reconcile last month's card statements", {}, 1),
 ]
+# Finished by Maria, so its invoice is waiting to be paid on Stripe's hosted page.
+DEMO_FINISHED = (
+    "Cedar Legal",
+    "Travel booking",
+    "Flights for the Boston deposition",
+    {"origin": "New York", "destination": "Boston", "depart_on": "2027-03-02"},
+)
 
 
 class Command(BaseCommand):
@@ -206,7 +234,8 @@ class Command(BaseCommand):
 
     def set_up_catalogue_and_contracts(self, agency, clients):
         """A small catalogue, a manual per client and one live contract each: an hourly
-        and a flat line for Acme (USD), a retainer for Bloom (EUR)."""
+        and a flat line for Acme (USD), a retainer for Bloom (EUR), flat fees billed per
+        task for Cedar (USD)."""
         category = {c.slug: c for c in ServiceCategory.objects.filter(agency=agency)}
         offer = {}
         for name, slug, model, price, turnaround, template in DEMO_SERVICES:
@@ -250,6 +279,39 @@ class Command(BaseCommand):
             )
         maria = Membership.objects.get(agency=agency, user__email="maria@demo.test")
         task_take_next(agency=agency, actor=maria.user, membership=maria)
+        self.set_up_finished_work(agency, clients, offer, people, maria)
+
+    def set_up_finished_work(self, agency, clients, offer, people, maria):
+        """One request Maria has finished for Cedar Legal, a per-task client: completing it
+        queues its billing, so once the worker and the Stripe test server run its invoice
+        is open, to be paid on Stripe's hosted page from Carla's invoices."""
+        client_name, service_name, title, template_data = DEMO_FINISHED
+        client = clients[client_name]
+        task = task_request(
+            agency=agency,
+            actor=people.get(client.pk),
+            client=client,
+            service=offer[service_name],
+            title=title,
+            template_data=template_data,
+        )
+        task = task_assign(agency=agency, actor=None, task=task, assignee=maria)
+        task = task_start(agency=agency, actor=maria.user, membership=maria, task=task)
+        time_entry_add(
+            agency=agency,
+            actor=maria.user,
+            membership=maria,
+            task=task,
+            minutes=40,
+            note="Compared three fares; booked the 07:10 shuttle.",
+        )
+        task_complete(
+            agency=agency,
+            actor=maria.user,
+            membership=maria,
+            task=task,
+            summary="Booked: out 2 March 07:10, back 3 March 18:45. Tickets are in the files.",
+        )
 
     def set_up_assistant(self, agency, membership, setup):
         profile = assistant_profile_ensure(agency=agency, membership=membership)
