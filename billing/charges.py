@@ -30,8 +30,9 @@ from tasks.models import Task, TaskStatus
 logger = logging.getLogger(__name__)
 
 
-def task_charge_key(task_id: int) -> str:
-    return f"charge-task-{task_id}"
+def task_charge_key(task_id: int, round_: int = 1) -> str:
+    """The first completion's key as it always was; each later one's its own."""
+    return f"charge-task-{task_id}" if round_ == 1 else f"charge-task-{task_id}-rework-{round_}"
 
 
 def retainer_fee_key(line_id: int, period_start: dt.date) -> str:
@@ -50,12 +51,12 @@ def charge_for_task(*, agency, task: Task) -> Charge:
     on a retainer, minutes drawn from the month's bank (calendar month in the client's zone)
     with the rest at the overage rate, and that month's retainer fee made too.
     """
-    existing = _task_charge(agency, task.pk)
-    if existing is not None:
-        return existing
     task = Task.objects.select_related("client", "contract", "service").get(
         agency=agency, pk=task.pk
     )
+    existing = _task_charge(agency, task)
+    if existing is not None:
+        return existing
     if task.status != TaskStatus.COMPLETED or task.completed_at is None:
         raise ApplicationError("Only finished work is billed.", code="charge_task_not_completed")
     if task.contract.requires_approval and task.approved_at is None:
@@ -70,9 +71,14 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             line = ContractLine.objects.select_for_update().get(
                 agency=agency, pk=task.contract_line_id
             )
-            existing = _task_charge(agency, task.pk)  # made while we waited for the lock
+            existing = _task_charge(agency, task)  # made while we waited for the lock
             if existing is not None:
                 return existing
+            earlier = list(
+                Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task=task).order_by(
+                    "task_completed_at"
+                )
+            )
             versions = list(ContractTerms.objects.filter(line=line).order_by("-effective_from"))
             terms = terms_at(versions, task.completed_at)
             charge = Charge(
@@ -84,8 +90,9 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 client=task.client,
                 minutes_logged=task.minutes_logged,
                 currency=task.contract.currency,
-                description=task.title[:255],
-                idempotency_key=task_charge_key(task.pk),
+                description=(task.title if not earlier else f"{task.title} (more work)")[:255],
+                idempotency_key=task_charge_key(task.pk, len(earlier) + 1),
+                task_completed_at=task.completed_at,
             )
             steps = {
                 "pricing_model": terms.pricing_model,
@@ -96,10 +103,13 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             }
             if terms.effective_from > task.completed_at:
                 steps["note"] = "completed before the line's first terms; those terms used"
-            steps |= _price(agency, line, versions, terms, task, charge)
+            steps |= _price(agency, line, versions, terms, task, charge, earlier)
             steps["amount"] = charge.amount
-            held = _hold_past_budgets(agency, line, terms, task, charge)
+            held = _hold_past_budgets(agency, line, terms, task, charge, earlier)
             steps |= held
+            if charge.amount == 0 and not held:
+                # Nothing to send Stripe: an empty invoice would only confuse the client.
+                charge.status = ChargeStatus.COVERED
             charge.breakdown = steps
             charge.save()
             audit_record(
@@ -113,14 +123,14 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             )
     except IntegrityError:
         # A racing job made it first (on a database that did not make us wait).
-        existing = _task_charge(agency, task.pk)
+        existing = _task_charge(agency, task)
         if existing is None:
             raise
         return existing
     return charge
 
 
-def _hold_past_budgets(agency, line, terms, task: Task, charge: Charge) -> dict:
+def _hold_past_budgets(agency, line, terms, task: Task, charge: Charge, earlier) -> dict:
     """Hold a charge that passes a budget the client set, for their approval: the task's
     own maximum budget, or the line's monthly budget cap. What the budgets were (and what
     had been spent of the cap), for the breakdown; empty when it is not held.
@@ -136,7 +146,8 @@ def _hold_past_budgets(agency, line, terms, task: Task, charge: Charge) -> dict:
     held = {}
     if charge.amount == 0:
         return held
-    if task.max_budget is not None and charge.amount > task.max_budget:
+    task_total = charge.amount + sum(previous.amount for previous in earlier)
+    if task.max_budget is not None and task_total > task.max_budget:
         held["task_budget"] = {"budget": task.max_budget}
     cap = terms.monthly_budget_cap
     if cap is not None and not task.over_cap_approved:
@@ -152,19 +163,30 @@ def _hold_past_budgets(agency, line, terms, task: Task, charge: Charge) -> dict:
     return held
 
 
-def _task_charge(agency, task_id: int) -> Charge | None:
-    return Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task_id=task_id).first()
+def _task_charge(agency, task: Task) -> Charge | None:
+    """The charge of the task's latest completion, if made."""
+    return Charge.objects.filter(
+        agency=agency, kind=ChargeKind.TASK, task_id=task.pk, task_completed_at=task.completed_at
+    ).first()
 
 
-def _price(agency, line, versions, terms, task: Task, charge: Charge) -> dict:
-    """Set the charge's amount by the terms' pricing model; the figures that made it."""
+def _price(agency, line, versions, terms, task: Task, charge: Charge, earlier) -> dict:
+    """Set the charge's amount by the terms' pricing model; the figures that made it.
+
+    A completion after a send-back bills what the task owes beyond what its earlier
+    completions were charged (written-off ones count as charged: forgiven stays forgiven),
+    never less than nothing: a flat fee once; hourly time priced in full again, less the
+    earlier charges; retainer time only for the minutes logged since, from the bank.
+    """
+    if terms.pricing_model == PricingModel.RETAINER:
+        return _draw_from_bank(agency, line, versions, terms, task, charge, earlier)
     if terms.pricing_model == PricingModel.FLAT:
-        charge.amount = pricing.price_flat(terms)
-        return {"flat_fee": terms.flat_fee}
-    if terms.pricing_model == PricingModel.HOURLY:
+        steps = {"flat_fee": terms.flat_fee}
+        full = pricing.price_flat(terms)
+    else:
         price = pricing.price_hourly(task.minutes_logged, terms)
-        charge.minutes_billed, charge.amount = price
-        return {
+        charge.minutes_billed, full = price
+        steps = {
             "hourly_rate": terms.hourly_rate,
             "rounding_increment_minutes": terms.rounding_increment_minutes,
             "rounded_minutes": pricing.billable_minutes(
@@ -173,10 +195,16 @@ def _price(agency, line, versions, terms, task: Task, charge: Charge) -> dict:
             "minimum_minutes": terms.minimum_minutes,
             "minutes_billed": price.minutes_billed,
         }
-    return _draw_from_bank(agency, line, versions, terms, task, charge)
+    charged_before = sum(previous.amount for previous in earlier)
+    charge.amount = max(full - charged_before, 0)
+    if earlier:
+        steps |= {"priced_in_full": full, "charged_before": charged_before}
+        if full <= charged_before:
+            steps["note"] = "nothing more to bill: the earlier charges cover the work"
+    return steps
 
 
-def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -> dict:
+def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge, earlier) -> dict:
     """Price a retainer task against its month's bank and make sure the month's fee exists.
 
     The month's size (included hours, rollover cap) comes from the terms it was bought
@@ -188,7 +216,11 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge) -
     # Work finished before the line's first terms counts in the month those terms began.
     period_start = month_start(max(task.completed_at, terms.effective_from), zone)
     bank = retainer.bank_left(agency, line, versions, period_start, zone)
-    price = pricing.price_retainer_task(task.minutes_logged, bank["bank_left_before"], terms)
+    # After a send-back, only the minutes logged since the earlier completions were billed.
+    minutes = task.minutes_logged - max(
+        (previous.minutes_logged for previous in earlier), default=0
+    )
+    price = pricing.price_retainer_task(max(minutes, 0), bank["bank_left_before"], terms)
     charge.period_start = period_start
     charge.minutes_from_bank = price.from_bank
     charge.minutes_billed = price.overage_minutes

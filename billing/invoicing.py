@@ -336,7 +336,7 @@ def _load(agency, charge_id: int) -> Charge:
 
 
 # Written off (forgiven), or held at a budget cap until the client approves it.
-NOT_BILLABLE = (ChargeStatus.WRITTEN_OFF, ChargeStatus.HELD)
+NOT_BILLABLE = (ChargeStatus.WRITTEN_OFF, ChargeStatus.HELD, ChargeStatus.COVERED)
 
 
 def push_charge(*, agency, charge_id: int) -> Charge | None:

@@ -18,6 +18,9 @@ class ChargeStatus(models.TextChoices):
     HELD = "held", "Held for approval"
     INVOICED = "invoiced", "Invoiced"
     WRITTEN_OFF = "written_off", "Written off"
+    # Costs nothing more: retainer work the month's hours cover, or rework after a
+    # send-back that adds nothing to what the task was charged. Never sent to Stripe.
+    COVERED = "covered", "Nothing to bill"
 
 
 class Charge(TenantModel):
@@ -25,13 +28,17 @@ class Charge(TenantModel):
 
     Made once (billing.charges) from exactly one contract line and the terms version it
     used, which it keeps a reference to, so a later change of prices never reaches it.
-    The database allows one per task and one retainer fee per line and month.
+    The database allows one per completion of a task (the first, then an adjustment for
+    each completion after a send-back) and one retainer fee per line and month.
     """
 
     kind = models.CharField(max_length=16, choices=ChargeKind.choices)
     task = models.ForeignKey(
         "tasks.Task", null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
     )
+    # The completion it bills (the task's completed_at then): a task sent back and
+    # completed again gets one more charge, for what it owes beyond the earlier ones.
+    task_completed_at = models.DateTimeField(null=True, blank=True)
     contract_line = models.ForeignKey(
         ContractLine, on_delete=models.PROTECT, related_name="charges"
     )
@@ -91,9 +98,9 @@ class Charge(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["agency", "task"],
+                fields=["agency", "task", "task_completed_at"],
                 condition=models.Q(kind=ChargeKind.TASK),
-                name="charge_one_per_task",
+                name="charge_one_per_task_completion",
             ),
             models.UniqueConstraint(
                 fields=["agency", "contract_line", "period_start"],

@@ -50,7 +50,12 @@ from core.periods import Period, month_bounds, month_end
 from reports.tables import INT, MINUTES, MONEY, PERCENT, Column, Table, percent
 from tasks.models import Task, TaskStatus, TimeEntry
 
-NOT_WRITTEN_OFF = (ChargeStatus.PENDING, ChargeStatus.HELD, ChargeStatus.INVOICED)
+NOT_WRITTEN_OFF = (
+    ChargeStatus.PENDING,
+    ChargeStatus.HELD,
+    ChargeStatus.INVOICED,
+    ChargeStatus.COVERED,
+)
 UNBILLED = (ChargeStatus.PENDING, ChargeStatus.HELD)
 
 

@@ -80,6 +80,54 @@ def at(text: str) -> dt.datetime:
 # -- one charge per task -------------------------------------------------------------------
 
 
+def again(agency, task, minutes, at):
+    """The task sent back, worked on to `minutes` in all and completed again at `at`."""
+    Task = type(task)
+    with agency_scope(agency):
+        Task.objects.filter(pk=task.pk).update(minutes_logged=minutes, completed_at=at)
+        task.refresh_from_db()
+    return task
+
+
+def test_each_completion_bills_what_is_owed_beyond_the_earlier_charges(agency, contract):
+    line = line_with(agency, contract)  # $40.00/h, 15-min steps
+    task = done(agency, line, 30, at("2026-05-04 10:00"))
+    first = charge(agency, task)
+    assert first.amount == 2000
+    second = charge(agency, again(agency, task, 150, at("2026-05-05 10:00")))
+    assert second.pk != first.pk and second.amount == 8000  # 150 min is $100.00 in all
+    assert second.breakdown["priced_in_full"] == 10000
+    assert second.breakdown["charged_before"] == 2000
+    assert second.idempotency_key.endswith("-rework-2") and "(more work)" in second.description
+    assert charge(agency, task).pk == second.pk  # a retried job: the same charge
+    with agency_scope(agency):
+        assert Charge.objects.filter(task=task).count() == 2
+
+
+def test_rework_that_adds_nothing_bills_nothing_and_says_so(agency, contract):
+    line = line_with(agency, contract, pricing_model=PricingModel.FLAT, flat_fee=5000)
+    task = done(agency, line, 30, at("2026-05-04 10:00"))
+    assert charge(agency, task).amount == 5000
+    more = charge(agency, again(agency, task, 90, at("2026-05-05 10:00")))
+    assert more.amount == 0 and more.status == ChargeStatus.COVERED
+    assert more.breakdown["note"].startswith("nothing more to bill")
+    with agency_scope(agency):
+        from billing.invoicing import push_charge
+
+        assert push_charge(agency=agency, charge_id=more.pk) is None  # never sent to Stripe
+
+
+def test_retainer_rework_draws_only_the_minutes_since(agency, contract):
+    line = line_with(agency, contract, **RETAINER)  # 2 h a month, then $60.00/h
+    task = done(agency, line, 90, at("2026-03-10 10:00"))
+    first = charge(agency, task)
+    assert (first.minutes_from_bank, first.amount) == (90, 0)
+    assert first.status == ChargeStatus.COVERED  # the bank paid for it: nothing to invoice
+    more = charge(agency, again(agency, task, 150, at("2026-03-11 10:00")))
+    # 60 more minutes: 30 left in the bank, 30 at the overage rate.
+    assert (more.minutes_from_bank, more.minutes_billed, more.amount) == (30, 30, 3000)
+
+
 def test_an_hourly_task_is_charged_once_however_often_billing_runs(agency, contract):
     line = line_with(agency, contract)  # $40.00/h, 15-min steps, 30 min minimum
     task = done(agency, line, 37, at("2026-04-02 10:00"))
@@ -97,7 +145,7 @@ def test_an_hourly_task_is_charged_once_however_often_billing_runs(agency, contr
         assert first.breakdown["rounded_minutes"] == 45
         assert first.breakdown["minimum_minutes"] == 30
         assert AuditEvent.objects.filter(action="charge.created").count() == 1
-        # and the database itself refuses a second charge for the task
+        # and the database itself refuses a second charge for the same completion
         with pytest.raises(IntegrityError), transaction.atomic():
             Charge.objects.create(
                 agency=agency,
@@ -110,6 +158,7 @@ def test_an_hourly_task_is_charged_once_however_often_billing_runs(agency, contr
                 currency="USD",
                 description="again",
                 idempotency_key="another-key",
+                task_completed_at=first.task_completed_at,  # the same completion
             )
 
 
@@ -224,7 +273,7 @@ def people(agency, member, contract):
     return member(Role.ASSISTANT), member(Role.CLIENT, client=contract.client)
 
 
-def test_completion_bills_and_a_task_sent_back_keeps_its_one_charge(
+def test_completion_bills_and_work_after_a_send_back_bills_the_rest(
     agency, contract, people, django_capture_on_commit_callbacks, time_machine
 ):
     assistant, person = people
@@ -250,6 +299,7 @@ def test_completion_bills_and_a_task_sent_back_keeps_its_one_charge(
         task.refresh_from_db()
         task.minutes_logged = 90
         task.save()
+        time_machine.move_to("2026-05-05 10:00Z", tick=False)
         with django_capture_on_commit_callbacks(execute=True):
             task_services.task_complete(
                 agency=agency, actor=assistant.user, membership=assistant, task=task, summary="Now"
@@ -257,7 +307,11 @@ def test_completion_bills_and_a_task_sent_back_keeps_its_one_charge(
         with django_capture_on_commit_callbacks(execute=True) as hooks:
             task_services.task_approve(agency=agency, actor=person.user, task=task)
         assert hooks == []  # billed at completion already: approval queues nothing
-        assert list(Charge.objects.values_list("pk", "amount")) == [(made.pk, 3000)]
+        # 90 min at $40.00/h is $60.00, of which $30.00 was charged at the first completion.
+        assert list(Charge.objects.order_by("pk").values_list("pk", "amount")) == [
+            (made.pk, 3000),
+            (made.pk + 1, 3000),
+        ]
 
 
 def test_a_contract_billing_on_approval_bills_when_approved(
@@ -443,7 +497,9 @@ def test_staff_see_charges_filter_them_and_write_one_off(agency, admin, signed_i
     )
     assert elsewhere["Location"] == url
 
-    assert rows(http.get(url, {"status": "pending"})) == {retained.pk}
+    # The retainer task's hours came from the bank: nothing to bill, so not unbilled.
+    assert rows(http.get(url, {"status": "pending"})) == set()
+    assert rows(http.get(url, {"status": "covered"})) == {retained.pk}
     written = http.get(url, {"status": "written_off"})
     assert rows(written) == {hourly.pk, fee.pk}
     assert "Duplicate request" in written.content.decode()
@@ -463,7 +519,7 @@ def test_the_charge_page_costs_the_same_at_any_size(agency, admin, signed_in, co
     few = count_queries(lambda: http.get(url))
     made = some_charges(agency, 49)
     with agency_scope(agency):
-        charge_write_off(agency=agency, actor=admin.user, charge=made[1], reason="Goodwill")
+        charge_write_off(agency=agency, actor=admin.user, charge=made[0], reason="Goodwill")
     many = count_queries(lambda: http.get(url))
     assert many == few
     assert len(rows(http.get(url))) == 50
