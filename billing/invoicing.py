@@ -47,6 +47,9 @@ RETRYABLE = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
 # A per-task charge still unbilled this long after it was made lost its job somewhere:
 # beat's sweep bills it.
 STRAGGLER_AGE = dt.timedelta(minutes=15)
+# An invoice that should have been paid from the card on file, for a client with none,
+# is sent to pay by link instead, due in this many days.
+NO_CARD_DAYS_UNTIL_DUE = 14
 
 
 # -- customers ----------------------------------------------------------------------------
@@ -193,6 +196,8 @@ def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | N
                     raise
             invoice.delete()
             return None
+        if invoice.collection_method == CollectionMethod.CHARGE_AUTOMATICALLY:
+            _send_instead_without_card(stripe_client, invoice)
         try:
             finalized = stripe_client.v1.invoices.finalize_invoice(
                 key_id,
@@ -230,6 +235,25 @@ def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | N
     else:
         _save_from_stripe(invoice, paid)
     return invoice
+
+
+def _send_instead_without_card(stripe_client, invoice: Invoice) -> None:
+    """Decided before paying, not from a payment's error: a client with no card on file
+    gets the draft sent by e-mail to pay by link (due in NO_CARD_DAYS_UNTIL_DUE days), and
+    the invoice says so."""
+    customer = stripe_client.v1.customers.retrieve(invoice.client.stripe_customer_id)
+    settings = customer.invoice_settings
+    if (settings and settings.default_payment_method) or customer.default_source:
+        return
+    stripe_client.v1.invoices.update(
+        invoice.stripe_invoice_id,
+        params={"collection_method": "send_invoice", "days_until_due": NO_CARD_DAYS_UNTIL_DUE},
+        options={"idempotency_key": f"no-card-{invoice.stripe_invoice_id}"},
+    )
+    invoice.collection_method = CollectionMethod.SEND_INVOICE
+    invoice.last_payment_error = "No card on file: sent by e-mail to pay by link instead."
+    invoice.save(update_fields=["collection_method", "last_payment_error"])
+    logger.info("invoice %s: no card on file, sent instead", invoice.pk)
 
 
 def _payment_failed(invoice: Invoice, message: str) -> None:

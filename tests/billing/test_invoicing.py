@@ -209,13 +209,22 @@ def test_a_declined_card_marks_the_invoice_and_raises_nothing(agency, stripe_on)
     assert stripe_on.v1.invoices.retrieve(invoice.stripe_invoice_id).attempt_count == 1
 
 
-def test_no_card_on_file_is_a_failed_payment_too(agency, stripe_on):
-    charge = make_charge(agency, per_task(agency))
+def test_without_a_card_on_file_the_invoice_is_sent_to_pay_by_link(
+    agency, stripe_on, stripe_server
+):
+    charge = make_charge(agency, per_task(agency))  # the contract says: charge the card
     invoice = push(agency, charge)
     with agency_scope(agency):
         invoice.refresh_from_db()
-    assert invoice.status == "open" and invoice.payment_failed
-    assert invoice.last_payment_error == "The client has no card on file."
+    assert invoice.status == "open" and not invoice.payment_failed
+    assert invoice.collection_method == "send_invoice" and invoice.sent_at is not None
+    assert invoice.last_payment_error.startswith("No card on file: sent by e-mail")
+    remote = stripe_on.v1.invoices.retrieve(invoice.stripe_invoice_id)
+    assert remote.collection_method == "send_invoice" and remote.status == "open"
+    assert remote.due_date is not None
+    asked = stripe_control(stripe_server, "GET", "/_test/stats")["requests"]
+    assert any(request.endswith("/finalize") for request in asked)
+    assert not any(request.endswith("/pay") for request in asked)  # no doomed payment
 
 
 def test_a_sent_invoice_is_open_with_its_due_date(agency, stripe_on):
