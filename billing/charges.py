@@ -306,6 +306,14 @@ def _retainer_fee(agency, line, versions, period_start: dt.date, zone: str) -> C
                 amount=charge.amount,
                 currency=charge.currency,
             )
+            # Billed like the month's work: on an invoice of its own at once for a per-task
+            # contract, on the month's first period invoice otherwise (by name: billing.jobs
+            # calls this module).
+            transaction.on_commit(
+                lambda: queue_job(
+                    "billing.jobs.push_charge", agency_id=agency.pk, charge_id=charge.pk
+                )
+            )
     except IntegrityError:
         existing = _fee_charge(agency, line.pk, period_start)
         if existing is None:

@@ -4,12 +4,15 @@ off, nothing of the next period, and a charge that comes late goes on the next i
 import datetime as dt
 
 from billing import invoicing
-from billing.charges import charge_write_off
+from billing.charges import charge_for_task, charge_write_off
 from billing.invoicing import close_billing_periods
 from billing.models import Charge, ChargeStatus, Invoice
+from contracts.models import PricingModel
 from core.tenancy import agency_scope
 from tests.billing.test_invoicing import at, flat_line, make_charge, push, stripe_items
+from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
+from tests.tasks.factories import TaskFactory
 
 WEEKLY = {"billing_cadence": "weekly", "collection_method": "send_invoice", "days_until_due": 7}
 MONTHLY = {"billing_cadence": "monthly", "collection_method": "send_invoice", "days_until_due": 7}
@@ -139,3 +142,48 @@ def test_a_charge_made_after_its_periods_invoice_went_out_goes_on_the_next(agenc
         straggler.refresh_from_db()
         assert straggler.invoice.period_start == dt.date(2026, 3, 9)
         assert straggler.invoice.amount_due == 700
+
+
+def test_retainer_work_the_bank_covers_makes_no_invoice_but_the_months_fee_is_billed(
+    agency, stripe_on, django_capture_on_commit_callbacks
+):
+    client = ClientFactory(agency=agency)
+    contract = ContractFactory(
+        agency=agency,
+        client=client,
+        status="active",
+        billing_cadence="per_task",
+        collection_method="send_invoice",
+        days_until_due=14,
+    )
+    line = LineFactory(agency=agency, contract=contract, terms=None)
+    TermsFactory(
+        agency=agency,
+        line=line,
+        pricing_model=PricingModel.RETAINER,
+        hourly_rate=None,
+        minimum_minutes=None,
+        retainer_fee=80000,
+        included_minutes=600,
+        rollover_cap_minutes=0,
+        overage_rate=6000,
+        rounding_increment_minutes=15,
+        effective_from=at("2026-03-01 00:00"),
+    )
+    task = TaskFactory(
+        agency=agency,
+        contract_line=line,
+        status="completed",
+        completed_at=at("2026-03-05 12:00"),
+        minutes_logged=45,
+    )
+    with agency_scope(agency), django_capture_on_commit_callbacks(execute=True):
+        work = charge_for_task(agency=agency, task=task)
+        push(agency, work)  # the job after the charge: nothing to bill
+    with agency_scope(agency):
+        work.refresh_from_db()
+        assert work.amount == 0 and work.status == ChargeStatus.COVERED and work.invoice is None
+        fee = Charge.objects.get(kind="retainer_fee")
+        assert fee.status == ChargeStatus.INVOICED and fee.invoice.amount_due == 80000
+        assert Invoice.objects.count() == 1
+    assert [i.total for i in stripe_on.v1.invoices.list().data] == [80000]
