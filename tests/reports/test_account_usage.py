@@ -60,6 +60,9 @@ def test_the_page_shows_only_the_members_own_client(books, signed_in):
     assert "Bloom" not in html and "€" not in html
     other = signed_in(books.bloom_member.user).get(reverse("our_account", args=[books.agency.slug]))
     assert "12 h used" in other.content.decode() and "Acme" not in other.content.decode()
+    # When the retainer's fee is billed, in words (a monthly contract here).
+    html = other.content.decode()
+    assert "€800.00 fee is billed on the month's invoice, when the month ends" in html
 
 
 def test_account_queries_do_not_grow_with_rows(books, signed_in, count_queries):
