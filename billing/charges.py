@@ -43,13 +43,16 @@ def retainer_fee_key(line_id: int, period_start: dt.date) -> str:
 
 
 def charge_for_task(*, agency, task: Task) -> Charge:
-    """Price a finished task and store its one charge; return the charge it already has.
+    """Price a task's latest completion and store its one charge; return the charge it
+    already has.
 
     Billed only once completed, and, when the contract asks for it, once the client has
     approved. The price comes from the line's terms in force at completion: a flat fee; or
     the minutes rounded up to the increment and raised to the minimum at the hourly rate; or,
     on a retainer, minutes drawn from the month's bank (calendar month in the client's zone)
-    with the rest at the overage rate, and that month's retainer fee made too.
+    with the rest at the overage rate, and that month's retainer fee made too. A completion
+    after a send-back is charged what the task owes beyond its earlier charges (`_price`);
+    a charge past a budget the client set waits for their approval (`_hold_past_budgets`).
     """
     task = Task.objects.select_related("client", "contract", "service").get(
         agency=agency, pk=task.pk
