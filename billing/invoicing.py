@@ -7,9 +7,13 @@ step already recorded is skipped, so a retry resumes where the last attempt stop
 
 - Per-task contracts: `invoice_charge_now` makes a draft invoice for the one charge, adds
   the charge's item to it, finalizes it and charges the card or sends it.
-- Weekly and monthly contracts: `push_charge` adds the charge as a pending invoice item;
-  beat's `close_billing_periods` later makes one invoice per client and period (Monday to
-  Monday, or the calendar month, in the client's zone) from the pending items.
+- Weekly and monthly contracts: nothing goes to Stripe until beat's `close_billing_periods`
+  makes one invoice per client and period (Monday to Monday, or the calendar month, in the
+  client's zone) and puts the period's charges on it, one item each.
+
+What a retry finds already made at Stripe is found by the items' metadata (`_items_on`),
+and a draft is settled under its charges' row locks just before it is finalized
+(`_settle`), so a charge written off meanwhile never reaches an issued invoice.
 """
 
 import contextlib

@@ -412,7 +412,7 @@ def test_a_monthly_close_in_the_clients_month_is_paid_by_card(agency, stripe_on)
         make_charge(agency, line, at=at("2026-03-20 00:00"), fee=2500),
     ]
     april = make_charge(agency, line, at=at("2026-03-31 15:30"), fee=999)  # 1 April there
-    push(agency, march[1])  # its job ran: a pending item already
+    push(agency, march[1])  # its job ran: it waits for the month's invoice
 
     assert close_billing_periods(now=at("2026-03-31 14:00")) == 0  # March not over in Tokyo
     assert close_billing_periods(now=at("2026-03-31 15:10")) == 1
