@@ -416,10 +416,11 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
             agency, client=charge.client, contract=contract, stripe_invoice=created
         )
         Charge.objects.filter(agency=agency, pk=charge.pk).update(invoice=invoice)
+    on_it = None
     if invoice.status == InvoiceStatus.DRAFT:
         on_it = _items_on(stripe_client, invoice)
         _put_on_invoice(agency, stripe_client, charge, invoice, customer_id, on_it)
-    return _advance(agency, stripe_client, invoice)
+    return _advance(agency, stripe_client, invoice, on_it)
 
 
 def charge_item_withdraw(*, agency, charge_id: int) -> bool:
