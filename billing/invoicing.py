@@ -20,11 +20,13 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 import stripe
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.idempotency import stripe_once
 from billing.models import (
     INVOICE_STATUS_RANK,
     Charge,
@@ -62,29 +64,51 @@ NO_CARD_DAYS_UNTIL_DUE = 14
 def stripe_customer_for(*, agency, client: Client, stripe_client=None) -> str:
     """The client's Stripe customer id, creating the customer the first time.
 
-    The row lock makes a second worker wait for the first one's id; the deterministic
-    idempotency key makes even a worker that crashed after Stripe answered get the same
-    customer back on its retry.
+    The idempotency key is the client's, so two workers at once, or one that crashed
+    after Stripe answered, get the same customer back; after a 500 the customer is looked
+    for by its metadata first. The first id saved (under the row's lock) stands.
     """
     if client.stripe_customer_id:
         return client.stripe_customer_id
     stripe_client = stripe_client or stripe_client_for(agency)
+    metadata = {"agency_id": str(agency.pk), "client_id": str(client.pk)}
+    params = {"name": client.name, "metadata": metadata}
+    if client.billing_email:
+        params["email"] = client.billing_email
+    customer = stripe_once(
+        agency=agency,
+        key=f"customer-{agency.pk}-{client.pk}",
+        send=lambda key: stripe_client.v1.customers.create(
+            params=params, options={"idempotency_key": key}
+        ),
+        find=lambda: _find(stripe_client.v1.customers, {}, metadata),
+    )
     with transaction.atomic():
         locked = Client.objects.select_for_update().get(agency=agency, pk=client.pk)
         if not locked.stripe_customer_id:
-            params = {
-                "name": locked.name,
-                "metadata": {"agency_id": str(agency.pk), "client_id": str(locked.pk)},
-            }
-            if locked.billing_email:
-                params["email"] = locked.billing_email
-            customer = stripe_client.v1.customers.create(
-                params=params, options={"idempotency_key": f"customer-{agency.pk}-{locked.pk}"}
-            )
             locked.stripe_customer_id = customer.id
             locked.save(update_fields=["stripe_customer_id"])
     client.stripe_customer_id = locked.stripe_customer_id
     return client.stripe_customer_id
+
+
+# How far back a retry looks for what an earlier attempt may have made: Stripe replays a
+# key's answer for 24 hours, and a job retries within that.
+LOOK_BACK = dt.timedelta(days=2)
+
+
+def _find(resource, params: dict, metadata: dict, *, exclude_status=("void",)):
+    """The newest object of a Stripe list (customers, invoices) made lately whose metadata
+    holds all of `metadata`: what an attempt that met a 500 may have made."""
+    since = int((timezone.now() - LOOK_BACK).timestamp())
+    listed = resource.list(params={**params, "created": {"gte": since}, "limit": 100})
+    for found in listed.auto_paging_iter():
+        held = found.metadata.to_dict() if found.metadata else {}
+        if getattr(found, "status", None) in exclude_status:
+            continue
+        if all(held.get(name) == value for name, value in metadata.items()):
+            return found
+    return None
 
 
 # -- our copy of a Stripe invoice ---------------------------------------------------------
@@ -112,6 +136,9 @@ def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
         invoice.amount_paid = max(
             invoice.amount_paid, from_stripe(data.get("amount_paid") or 0, currency)
         )
+        invoice.total = from_stripe(data.get("total") or 0, currency)
+        invoice.starting_balance = from_stripe(data.get("starting_balance") or 0, currency)
+        invoice.ending_balance = from_stripe(data.get("ending_balance") or 0, currency)
     invoice.number = data.get("number") or invoice.number
     invoice.hosted_invoice_url = data.get("hosted_invoice_url") or invoice.hosted_invoice_url
     invoice.due_date = _moment(data.get("due_date")) or invoice.due_date
@@ -126,6 +153,9 @@ def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
 
 _MIRRORED = [
     "status",
+    "total",
+    "starting_balance",
+    "ending_balance",
     "amount_due",
     "amount_paid",
     "number",
@@ -201,12 +231,15 @@ def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | N
             invoice.delete()
             return None
         if invoice.collection_method == CollectionMethod.CHARGE_AUTOMATICALLY:
-            _send_instead_without_card(stripe_client, invoice)
+            _send_instead_without_card(agency, stripe_client, invoice)
         try:
-            finalized = stripe_client.v1.invoices.finalize_invoice(
-                key_id,
-                params={"auto_advance": False},
-                options={"idempotency_key": f"fin-{key_id}"},
+            finalized = stripe_once(
+                agency=agency,
+                key=f"fin-{key_id}",
+                send=lambda key: stripe_client.v1.invoices.finalize_invoice(
+                    key_id, params={"auto_advance": False}, options={"idempotency_key": key}
+                ),
+                find=lambda: _moved_on(stripe_client, key_id, lambda i: i.status != "draft"),
             )
         except stripe.InvalidRequestError as error:
             if error.code != "invoice_unexpected_status":
@@ -217,8 +250,12 @@ def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | N
         return invoice
     if invoice.collection_method == CollectionMethod.SEND_INVOICE:
         if invoice.sent_at is None:
-            stripe_client.v1.invoices.send_invoice(
-                key_id, options={"idempotency_key": f"send-{key_id}"}
+            stripe_once(
+                agency=agency,
+                key=f"send-{key_id}",
+                send=lambda key: stripe_client.v1.invoices.send_invoice(
+                    key_id, options={"idempotency_key": key}
+                ),
             )
             invoice.sent_at = timezone.now()
             invoice.save(update_fields=["sent_at"])
@@ -226,7 +263,14 @@ def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | N
     if invoice.payment_failed:
         return invoice  # Stripe's own retries (or a person) take it from here
     try:
-        paid = stripe_client.v1.invoices.pay(key_id, options={"idempotency_key": f"pay-{key_id}"})
+        paid = stripe_once(
+            agency=agency,
+            key=f"pay-{key_id}",
+            send=lambda key: stripe_client.v1.invoices.pay(
+                key_id, options={"idempotency_key": key}
+            ),
+            find=lambda: _moved_on(stripe_client, key_id, lambda i: i.status == "paid"),
+        )
     except stripe.CardError as error:
         _payment_failed(invoice, error.user_message or "The card was declined.")
     except stripe.InvalidRequestError as error:
@@ -241,7 +285,7 @@ def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | N
     return invoice
 
 
-def _send_instead_without_card(stripe_client, invoice: Invoice) -> None:
+def _send_instead_without_card(agency, stripe_client, invoice: Invoice) -> None:
     """Decided before paying, not from a payment's error: a client with no card on file
     gets the draft sent by e-mail to pay by link (due in NO_CARD_DAYS_UNTIL_DUE days), and
     the invoice says so."""
@@ -249,15 +293,29 @@ def _send_instead_without_card(stripe_client, invoice: Invoice) -> None:
     settings = customer.invoice_settings
     if (settings and settings.default_payment_method) or customer.default_source:
         return
-    stripe_client.v1.invoices.update(
-        invoice.stripe_invoice_id,
-        params={"collection_method": "send_invoice", "days_until_due": NO_CARD_DAYS_UNTIL_DUE},
-        options={"idempotency_key": f"no-card-{invoice.stripe_invoice_id}"},
+    key_id = invoice.stripe_invoice_id
+    stripe_once(
+        agency=agency,
+        key=f"no-card-{key_id}",
+        send=lambda key: stripe_client.v1.invoices.update(
+            key_id,
+            params={"collection_method": "send_invoice", "days_until_due": NO_CARD_DAYS_UNTIL_DUE},
+            options={"idempotency_key": key},
+        ),
+        find=lambda: _moved_on(
+            stripe_client, key_id, lambda i: i.collection_method == "send_invoice"
+        ),
     )
     invoice.collection_method = CollectionMethod.SEND_INVOICE
     invoice.last_payment_error = "No card on file: sent by e-mail to pay by link instead."
     invoice.save(update_fields=["collection_method", "last_payment_error"])
     logger.info("invoice %s: no card on file, sent instead", invoice.pk)
+
+
+def _moved_on(stripe_client, invoice_id: str, done: Callable) -> object | None:
+    """The Stripe invoice, if it shows that a request which met a 500 was done after all."""
+    stripe_invoice = stripe_client.v1.invoices.retrieve(invoice_id)
+    return stripe_invoice if done(stripe_invoice) else None
 
 
 def _payment_failed(invoice: Invoice, message: str) -> None:
@@ -323,8 +381,18 @@ def _put_on_invoice(agency, stripe_client, charge: Charge, invoice: Invoice, cus
             with contextlib.suppress(stripe.InvalidRequestError):
                 _delete_item(stripe_client, charge.stripe_invoice_item_id)
         params = _item_params(charge, customer_id) | {"invoice": invoice.stripe_invoice_id}
-        item_id = stripe_client.v1.invoice_items.create(
-            params=params, options={"idempotency_key": _item_key(charge, invoice)}
+
+        def made_already():
+            item_id = _items_on(stripe_client, invoice).get(charge.pk)
+            return stripe_client.v1.invoice_items.retrieve(item_id) if item_id else None
+
+        item_id = stripe_once(
+            agency=agency,
+            key=_item_key(charge, invoice),
+            send=lambda key: stripe_client.v1.invoice_items.create(
+                params=params, options={"idempotency_key": key}
+            ),
+            find=made_already,
         ).id
         on_it[charge.pk] = item_id
     if charge.stripe_invoice_item_id != item_id:
@@ -404,14 +472,23 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
     invoice = charge.invoice
     if invoice is None:
         params = _invoice_params(customer_id, contract, charge.currency)
-        params |= {
-            "pending_invoice_items_behavior": "exclude",
-            "metadata": {"agency_id": str(agency.pk), "charge_id": str(charge.pk)},
+        metadata = {
+            "agency_id": str(agency.pk),
+            "charge_id": str(charge.pk),
+            "billing_round": str(charge.times_rebilled),
         }
+        params |= {"pending_invoice_items_behavior": "exclude", "metadata": metadata}
         key = f"inv-charge-{charge.pk}"
         if charge.times_rebilled:
             key += f"-again-{charge.times_rebilled}"
-        created = stripe_client.v1.invoices.create(params=params, options={"idempotency_key": key})
+        created = stripe_once(
+            agency=agency,
+            key=key,
+            send=lambda key: stripe_client.v1.invoices.create(
+                params=params, options={"idempotency_key": key}
+            ),
+            find=lambda: _find(stripe_client.v1.invoices, {"customer": customer_id}, metadata),
+        )
         invoice = _record_invoice(
             agency, client=charge.client, contract=contract, stripe_invoice=created
         )
@@ -484,18 +561,21 @@ def close_client_period(
         contract = max(
             (c.contract_line.contract for c in charges), key=lambda c: (c.starts_on, c.pk)
         )
-        params = _invoice_params(customer_id, contract, charges[0].currency)
-        params |= {
-            "pending_invoice_items_behavior": "exclude",
-            "metadata": {
-                "agency_id": str(agency.pk),
-                "client_id": str(client.pk),
-                "period_start": period[0].isoformat(),
-                "period_end": period[1].isoformat(),
-            },
+        metadata = {
+            "agency_id": str(agency.pk),
+            "client_id": str(client.pk),
+            "period_start": period[0].isoformat(),
+            "period_end": period[1].isoformat(),
         }
-        created = stripe_client.v1.invoices.create(
-            params=params, options={"idempotency_key": f"inv-{client.pk}-{period[0]}"}
+        params = _invoice_params(customer_id, contract, charges[0].currency)
+        params |= {"pending_invoice_items_behavior": "exclude", "metadata": metadata}
+        created = stripe_once(
+            agency=agency,
+            key=f"inv-{client.pk}-{period[0]}",
+            send=lambda key: stripe_client.v1.invoices.create(
+                params=params, options={"idempotency_key": key}
+            ),
+            find=lambda: _find(stripe_client.v1.invoices, {"customer": customer_id}, metadata),
         )
         invoice = _record_invoice(
             agency, client=client, contract=contract, stripe_invoice=created, period=period
@@ -666,8 +746,14 @@ def invoice_void(
     _in_stripe(invoice)
     stripe_client = stripe_client_for(agency)
     try:
-        voided = stripe_client.v1.invoices.void_invoice(
-            invoice.stripe_invoice_id, options={"idempotency_key": f"void-{invoice.pk}"}
+        key_id = invoice.stripe_invoice_id
+        voided = stripe_once(
+            agency=agency,
+            key=f"void-{invoice.pk}",
+            send=lambda key: stripe_client.v1.invoices.void_invoice(
+                key_id, options={"idempotency_key": key}
+            ),
+            find=lambda: _moved_on(stripe_client, key_id, lambda i: i.status == "void"),
         )
     except stripe.InvalidRequestError as error:
         if error.code == "invoice_unexpected_status":
@@ -764,9 +850,13 @@ def invoice_resend(*, agency, actor, invoice: Invoice) -> Invoice:
     _in_stripe(invoice)
     now = timezone.now()
     try:
-        stripe_client_for(agency).v1.invoices.send_invoice(
-            invoice.stripe_invoice_id,
-            options={"idempotency_key": f"resend-{invoice.pk}-{now:%Y%m%d%H%M}"},
+        stripe_client = stripe_client_for(agency)
+        stripe_once(
+            agency=agency,
+            key=f"resend-{invoice.pk}-{now:%Y%m%d%H%M}",
+            send=lambda key: stripe_client.v1.invoices.send_invoice(
+                invoice.stripe_invoice_id, options={"idempotency_key": key}
+            ),
         )
     except stripe.StripeError as error:
         raise _stripe_refused(invoice, "send", error) from None

@@ -264,6 +264,12 @@ class Invoice(TenantModel):
     )
     collection_method = models.CharField(max_length=24, choices=CollectionMethod.choices)
     currency = models.CharField(max_length=3)
+    # Stripe's figures in our minor units: what the lines add up to, the customer's
+    # balance applied when it was finalized (a debit carried over from an invoice below
+    # Stripe's minimum charge adds to what is due), what was then due, and what was paid.
+    total = models.IntegerField(default=0)
+    starting_balance = models.IntegerField(default=0)
+    ending_balance = models.IntegerField(default=0)
     amount_due = models.PositiveIntegerField(default=0)
     amount_paid = models.PositiveIntegerField(default=0)
     hosted_invoice_url = models.URLField(max_length=500, blank=True)
@@ -323,6 +329,41 @@ class Invoice(TenantModel):
 
     def __str__(self) -> str:
         return self.number or self.stripe_invoice_id or f"Invoice {self.pk}"
+
+    @property
+    def carried_forward(self) -> int:
+        """What this invoice left on the customer's balance to be collected next time:
+        an amount due below Stripe's minimum charge, which Stripe settles that way."""
+        return max(self.ending_balance, 0)
+
+    @property
+    def credit_applied(self) -> int:
+        return min(-self.starting_balance, self.total) if self.starting_balance < 0 else 0
+
+    @property
+    def credit_left(self) -> int:
+        return max(-self.ending_balance, 0)
+
+
+class StripeRequestKey(TenantModel):
+    """How many times a request to Stripe had to be sent under a fresh idempotency key.
+
+    Stripe keeps the answer to a key once its endpoint starts running, a 500 included, and
+    replays it for 24 hours; a key that got a 500 is spent. A row exists only for requests
+    that met one (billing.idempotency), so most requests never touch this table."""
+
+    key = models.CharField(max_length=200)
+    attempt = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "key"], name="stripe_request_key_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} (attempt {self.attempt})"
 
 
 class StripeEvent(TenantModel):

@@ -171,6 +171,26 @@ def _dict(params: dict, name: str) -> dict | None:
     return value
 
 
+def _created(params: dict) -> Callable[[dict], bool]:
+    """A list's `created` filter: a timestamp, or a hash of gt / gte / lt / lte."""
+    value = params.get("created")
+    if value is None or value == "":
+        return lambda obj: True
+    if isinstance(value, str):
+        exact = _int(params, "created")
+        return lambda obj: obj["created"] == exact
+    if not isinstance(value, dict) or set(value) - {"gt", "gte", "lt", "lte"}:
+        raise bad_param("created", "Invalid created: a timestamp or a hash of gt, gte, lt, lte")
+    bounds = {op: _int(value, op) for op in value}
+    checks = {
+        "gt": lambda at, bound: at > bound,
+        "gte": lambda at, bound: at >= bound,
+        "lt": lambda at, bound: at < bound,
+        "lte": lambda at, bound: at <= bound,
+    }
+    return lambda obj: all(checks[op](obj["created"], bound) for op, bound in bounds.items())
+
+
 def _metadata(current: dict, params: dict) -> dict:
     """Stripe's metadata update: keys merge, an empty value removes a key, "" clears all."""
     value = params.get("metadata")
@@ -425,9 +445,13 @@ class StripeState:
         return copy.deepcopy(customer)
 
     def customer_list(self, ctx, params):
-        _known(params, "email", "limit", "starting_after", "ending_before")
-        email = _str(params, "email")
-        customers = [c for c in self._all("customer", ctx) if email is None or c["email"] == email]
+        _known(params, "email", "created", "limit", "starting_after", "ending_before")
+        email, created = _str(params, "email"), _created(params)
+        customers = [
+            c
+            for c in self._all("customer", ctx)
+            if (email is None or c["email"] == email) and created(c)
+        ]
         return self._page(customers, params, "/v1/customers")
 
     def customer_retrieve(self, ctx, params, id):
@@ -985,6 +1009,7 @@ class StripeState:
             "customer",
             "status",
             "collection_method",
+            "created",
             "limit",
             "starting_after",
             "ending_before",
@@ -994,12 +1019,14 @@ class StripeState:
         collection_method = _choice(
             params, "collection_method", ("charge_automatically", "send_invoice")
         )
+        created = _created(params)
         invoices = [
             invoice
             for invoice in self._all("invoice", ctx)
             if customer in (None, invoice["customer"])
             and status in (None, invoice["status"])
             and collection_method in (None, invoice["collection_method"])
+            and created(invoice)
         ]
         return self._page(invoices, params, "/v1/invoices")
 

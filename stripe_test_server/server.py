@@ -10,6 +10,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +25,11 @@ from .webhooks import WebhookDeliverer
 
 logger = logging.getLogger(__name__)
 
-FAULT_MODES = ("error", "timeout", "drop")
+# error: a 500 before any work; error_after: the work done, then a 500; timeout: the work
+# done, the answer held past the client's timeout; drop: the work done, no answer at all.
+FAULT_MODES = ("error", "error_after", "timeout", "drop")
+# How long Stripe replays the answer kept for an idempotency key.
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 IDEMPOTENCY_MISMATCH = (
     "Keys for idempotent requests can only be used with the same parameters they were first "
     "used with. Try using a key other than '{key}' if you meant to execute a different request."
@@ -50,6 +55,7 @@ class Faults:
             # Several kinds at once, each with its own share of requests: {mode: rate}.
             self.mix: dict[str, float] = {}
             self.paths: list[str] = []
+            self.methods: list[str] = []
             self.seed: int | None = None
             self.hold_seconds = self.default_hold_seconds
             self._random = random.Random()
@@ -59,7 +65,7 @@ class Faults:
             raise StripeError(
                 400, "Send a JSON object: {mode, rate | mix, paths, seed, hold_seconds}."
             )
-        unknown = set(spec) - {"mode", "rate", "mix", "paths", "seed", "hold_seconds"}
+        unknown = set(spec) - {"mode", "rate", "mix", "paths", "methods", "seed", "hold_seconds"}
         if unknown:
             raise StripeError(400, f"Unknown fault setting(s): {', '.join(sorted(unknown))}")
         if "mix" in spec:
@@ -86,6 +92,11 @@ class Faults:
         paths = spec.get("paths") or []
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
             raise StripeError(400, "paths must be a list of path prefixes", param="paths")
+        methods = spec.get("methods") or []
+        if not isinstance(methods, list) or not set(methods) <= {"GET", "POST", "DELETE"}:
+            raise StripeError(
+                400, "methods must be a list of GET, POST and DELETE", param="methods"
+            )
         seed = spec.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise StripeError(400, "seed must be an integer", param="seed")
@@ -94,6 +105,7 @@ class Faults:
             raise StripeError(400, "hold_seconds must be a number of seconds", param="hold_seconds")
         with self._lock:
             self.mode, self.rate, self.paths, self.seed = mode, float(rate), paths, seed
+            self.methods = methods
             self.mix = {kind: float(share) for kind, share in mix.items()}
             self.hold_seconds = float(hold)
             self._random = random.Random(seed)
@@ -105,16 +117,19 @@ class Faults:
                 "rate": self.rate,
                 "mix": dict(self.mix),
                 "paths": list(self.paths),
+                "methods": list(self.methods),
                 "seed": self.seed,
                 "hold_seconds": self.hold_seconds,
             }
 
-    def pick(self, path: str) -> str | None:
+    def pick(self, method: str, path: str) -> str | None:
         """The fault to inject into this API request, if any."""
         with self._lock:
             if self.mode is None:
                 return None
             if self.paths and not any(path.startswith(prefix) for prefix in self.paths):
+                return None
+            if self.methods and method not in self.methods:
                 return None
             draw = self._random.random()
             for kind, share in self.mix.items():
@@ -141,6 +156,10 @@ class _Stored:
     status: int
     body: dict
     request_id: str
+    stored_at: float = 0.0
+
+    def expired(self) -> bool:
+        return time.time() - self.stored_at > IDEMPOTENCY_TTL_SECONDS
 
 
 class StripeTestServer:
@@ -230,15 +249,7 @@ class StripeTestServer:
         """Answer one API request: (status, body, extra headers, fault to apply after)."""
         api_key = _api_key(headers.get("Authorization"))
         account = (api_key, headers.get("Stripe-Account") or None)
-        fault = self.faults.pick(path)
-        if fault == "error":
-            # Fails before any work, so nothing is stored under the idempotency key: a retry
-            # with the same key does the work.
-            raise StripeError(
-                500,
-                "An unknown error occurred (injected by the Stripe test server).",
-                type="api_error",
-            )
+        fault = self.faults.pick(method, path)
         key = headers.get("Idempotency-Key") if method == "POST" else None
         request_id = new_id("req")
         extra = {"Request-Id": request_id}
@@ -247,27 +258,50 @@ class StripeTestServer:
         ctx = RequestContext(account, request_id, key, public_url)
         with self.state.lock:
             stored = self.idempotency.get((account, key)) if key else None
+            if stored is not None and stored.expired():
+                stored = None
             if stored is not None:
                 if (stored.method, stored.path, stored.params) != (method, path, params):
                     raise StripeError(
                         400, IDEMPOTENCY_MISMATCH.format(key=key), type="idempotency_error"
                     )
                 extra.update({"Idempotent-Replayed": "true", "Original-Request": stored.request_id})
-                return stored.status, stored.body, extra, fault
-            try:
-                status = 200
-                body = self.state.dispatch(
-                    method, path, params, ctx, version=headers.get("Stripe-Version")
-                )
-            except StripeError as error:
-                status, body = error.status, error.body()
-            # Like Stripe, keep the result once the endpoint ran: successes and card
-            # declines, not requests rejected for their parameters.
-            if key and (status < 400 or status == 402):
+                return stored.status, stored.body, _retry_advice(stored.status, extra), fault
+            if fault == "error":
+                status, body = _injected_500()
+            else:
+                try:
+                    status = 200
+                    body = self.state.dispatch(
+                        method, path, params, ctx, version=headers.get("Stripe-Version")
+                    )
+                except StripeError as error:
+                    status, body = error.status, error.body()
+                if fault == "error_after":
+                    status, body = _injected_500()
+            # Like Stripe, keep the result once the endpoint ran, for 24 hours: successes,
+            # card declines and server errors (a 500 is replayed to its key like anything
+            # else), not requests rejected for their parameters.
+            if key and (status < 400 or status == 402 or status >= 500):
                 self.idempotency[(account, key)] = _Stored(
-                    method, path, params, status, body, request_id
+                    method, path, params, status, body, request_id, time.time()
                 )
-        return status, body, extra, fault
+        return status, body, _retry_advice(status, extra), fault
+
+
+def _retry_advice(status: int, extra: dict) -> dict:
+    """Stripe tells its libraries not to retry a 500 under the same key: the key would
+    only replay it."""
+    if status >= 500 and "Idempotency-Key" in extra:
+        extra["Stripe-Should-Retry"] = "false"
+    return extra
+
+
+def _injected_500() -> tuple[int, dict]:
+    error = StripeError(
+        500, "An unknown error occurred (injected by the Stripe test server).", type="api_error"
+    )
+    return error.status, error.body()
 
 
 def _api_key(authorization: str | None) -> str:

@@ -78,3 +78,32 @@ def test_a_currency_stripe_cannot_charge_is_a_form_error_and_a_400(
         format="json",
     )
     assert response.status_code == 400 and response.json()["extra"]["field"] == "currency"
+
+
+def test_an_invoice_below_stripes_minimum_is_carried_to_the_next_one(
+    agency, member, signed_in, stripe_on
+):
+    """Stripe charges at least $0.50: an invoice for $0.30 is marked paid with nothing
+    charged and the $0.30 moved to the customer's balance, which the next invoice
+    collects. Our invoices and pages follow Stripe's figures and say so."""
+    person = member(Role.CLIENT)
+    line = per_task(agency, person.client, fee=30, collection="send_invoice")
+    first = push(agency, make_charge(agency, line))
+    with agency_scope(agency):
+        first.refresh_from_db()
+    assert (first.status, first.total, first.amount_due, first.amount_paid) == ("paid", 30, 0, 0)
+    assert first.carried_forward == 30
+
+    second = push(agency, make_charge(agency, line, fee=1000))
+    with agency_scope(agency):
+        second.refresh_from_db()
+    assert (second.total, second.starting_balance, second.amount_due) == (1000, 30, 1030)
+    assert second.carried_forward == 0
+    remote = stripe_on.v1.invoices.retrieve(second.stripe_invoice_id)
+    assert (remote.amount_due, remote.starting_balance) == (1030, 30)
+
+    http = signed_in(person.user)
+    page = http.get(reverse("our_invoice_detail", args=[agency.slug, first.pk])).content.decode()
+    assert 'data-testid="carried-forward"' in page and "your next invoice" in page
+    page = http.get(reverse("our_invoice_detail", args=[agency.slug, second.pk])).content.decode()
+    assert 'data-testid="carried-in">+$0.30' in page and "$10.30" in page

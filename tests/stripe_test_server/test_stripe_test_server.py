@@ -560,7 +560,10 @@ def _item_params(client):
     return {"customer": customer.id, "amount": 1000, "currency": "usd"}
 
 
-def test_error_fault_fails_before_doing_the_work(client, stripe_server):
+def test_error_fault_fails_before_the_work_and_its_key_replays_the_500(client, stripe_server):
+    """Stripe keeps a key's answer once the endpoint starts, a 500 included, and replays
+    it to that key for 24 hours: a retry under the same key gets the same 500 and does
+    nothing; only a new key does the work."""
     params = _item_params(client)
     stripe_control(
         stripe_server,
@@ -571,15 +574,57 @@ def test_error_fault_fails_before_doing_the_work(client, stripe_server):
     with pytest.raises(stripe.APIError) as failed:
         client.v1.invoice_items.create(params=params, options={"idempotency_key": "k1"})
     assert failed.value.http_status == 500
+    assert failed.value.headers["Stripe-Should-Retry"] == "false"
     stripe_control(stripe_server, "DELETE", "/_test/faults")
 
     assert client.v1.invoice_items.list().data == []
-    # Nothing was stored under the key, so the retry does the work.
-    item = client.v1.invoice_items.create(params=params, options={"idempotency_key": "k1"})
+    with pytest.raises(stripe.APIError) as replayed:
+        client.v1.invoice_items.create(params=params, options={"idempotency_key": "k1"})
+    assert replayed.value.headers["Idempotent-Replayed"] == "true"
+    assert client.v1.invoice_items.list().data == []
+    item = client.v1.invoice_items.create(params=params, options={"idempotency_key": "k1-2"})
     assert item.amount == 1000
     stats = stripe_control(stripe_server, "GET", "/_test/stats")
     assert stats["faults"]["injected"] == {"error": 1}
-    assert stats["requests"]["POST /v1/invoiceitems"] == 2
+    assert stats["requests"]["POST /v1/invoiceitems"] == 3
+
+
+def test_error_after_fault_does_the_work_then_answers_500(client, stripe_server):
+    params = _item_params(client)
+    stripe_control(
+        stripe_server, "POST", "/_test/faults", {"mode": "error_after", "paths": ["/v1/invoice"]}
+    )
+    with pytest.raises(stripe.APIError):
+        client.v1.invoice_items.create(params=params, options={"idempotency_key": "k2"})
+    stripe_control(stripe_server, "DELETE", "/_test/faults")
+    made = client.v1.invoice_items.list().data
+    assert len(made) == 1  # the work was done: only a look by metadata can tell
+    with pytest.raises(stripe.APIError):
+        client.v1.invoice_items.create(params=params, options={"idempotency_key": "k2"})
+    assert len(client.v1.invoice_items.list().data) == 1
+
+
+def test_an_idempotency_key_is_forgotten_after_24_hours(client, stripe_server, monkeypatch):
+    from stripe_test_server import server as server_module
+
+    params = _item_params(client)
+    first = client.v1.invoice_items.create(params=params, options={"idempotency_key": "k3"})
+    later = server_module.time.time() + server_module.IDEMPOTENCY_TTL_SECONDS + 1
+    monkeypatch.setattr(server_module.time, "time", lambda: later)
+    again = client.v1.invoice_items.create(params=params, options={"idempotency_key": "k3"})
+    assert again.id != first.id
+
+
+def test_lists_filter_on_created(client):
+    customer = client.v1.customers.create(params={"name": "Made now"})
+    now = customer.created
+    assert [c.id for c in client.v1.customers.list(params={"created": {"gte": now}})] == [
+        customer.id
+    ]
+    assert client.v1.customers.list(params={"created": {"lt": now}}).data == []
+    assert client.v1.invoices.list(params={"created": {"gt": now + 10}}).data == []
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.list(params={"created": {"since": now}})
 
 
 def test_drop_fault_does_the_work_and_a_keyed_retry_returns_it(client, stripe_server):
