@@ -537,12 +537,17 @@ def billing_period(cadence: str, moment: dt.datetime, zone: str) -> tuple[dt.dat
 
 
 def close_client_period(
-    *, agency, client: Client, period: tuple[dt.date, dt.date], charge_ids: list[int]
+    *,
+    agency,
+    client: Client,
+    period: tuple[dt.date, dt.date],
+    charge_ids: list[int],
+    stripe_client=None,
 ) -> Invoice | None:
     """One invoice for a client's charges of a period that has ended: a draft of its own
     (no pending items of the customer are swept onto it), one item per charge of the
     period on it, the charges marked invoiced under their locks, then collected."""
-    stripe_client = stripe_client_for(agency)
+    stripe_client = stripe_client or stripe_client_for(agency)
     charges = list(
         Charge.objects.filter(
             agency=agency, pk__in=charge_ids, status=ChargeStatus.PENDING, invoice=None
@@ -608,14 +613,7 @@ def close_billing_periods(*, now: dt.datetime) -> int:
         )
         # Periods invoiced already: a charge that arrives after its period's invoice was
         # issued goes on the next invoice.
-        issued = set(
-            Invoice.objects.filter(
-                client_id__in={charge.client_id for charge in charges},
-                period_start__isnull=False,
-            )
-            .exclude(status=InvoiceStatus.DRAFT)
-            .values_list("client_id", "period_start")
-        )
+        issued = _issued_periods({charge.client_id for charge in charges})
         stuck = list(
             Invoice.objects.filter(status=InvoiceStatus.DRAFT, created_at__lt=now - STRAGGLER_AGE)
             .exclude(stripe_invoice_id="")
@@ -629,11 +627,8 @@ def close_billing_periods(*, now: dt.datetime) -> int:
             if charge.billable_since < now - STRAGGLER_AGE:
                 stragglers.append(charge)
         elif charge.invoice_id is None:
-            zone = charge.client.time_zone
-            period = billing_period(cadence, charge.billable_since, zone)
-            while (charge.client_id, period[0]) in issued:
-                period = billing_period(cadence, local_midnight(period[1], zone), zone)
-            if local_midnight(period[1], zone) <= now:
+            period = _invoice_period(charge, issued)
+            if local_midnight(period[1], charge.client.time_zone) <= now:
                 periods[(charge.agency_id, charge.client_id, period)].append(charge)
     sweep = _Sweep()
     for (_, _, period), group in sorted(periods.items(), key=lambda entry: entry[0]):
@@ -651,6 +646,77 @@ def close_billing_periods(*, now: dt.datetime) -> int:
     if sweep.retry is not None:
         raise sweep.retry
     return sweep.done
+
+
+def _invoice_period(charge: Charge, issued: set) -> tuple[dt.date, dt.date]:
+    """The period whose invoice takes a weekly or monthly charge: the one its work was
+    completed (or approved) in, or the first after it whose invoice has not gone out yet
+    (`issued`: (client id, period start) of invoices issued already)."""
+    cadence = charge.contract_line.contract.billing_cadence
+    zone = charge.client.time_zone
+    period = billing_period(cadence, charge.billable_since, zone)
+    while (charge.client_id, period[0]) in issued:
+        period = billing_period(cadence, local_midnight(period[1], zone), zone)
+    return period
+
+
+def _issued_periods(client_ids) -> set:
+    return set(
+        Invoice.objects.filter(client_id__in=client_ids, period_start__isnull=False)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .values_list("client_id", "period_start")
+    )
+
+
+def invoice_client_now(*, agency, actor, client: Client, now=None) -> list[Invoice]:
+    """Close a weekly or monthly client's open period early: one invoice now for its
+    unbilled charges so far (and one for any ended period beat has not closed yet), made
+    exactly as beat's close makes it, so a double click or a racing sweep bills once.
+    The period's invoice has then gone out, so its later charges go on the next one."""
+    now = now or timezone.now()
+    unbilled = (
+        Charge.objects.filter(
+            agency=agency, client=client, status=ChargeStatus.PENDING, invoice=None
+        )
+        .exclude(contract_line__contract__billing_cadence=BillingCadence.PER_TASK)
+        .select_related("client", "contract_line__contract", "task")
+        .order_by("created_at", "pk")
+    )
+    charges = [charge for charge in unbilled if charge.billable_since <= now]
+    if not charges:
+        raise ApplicationError(
+            f"{client.name} has no unbilled weekly or monthly charges to invoice now.",
+            code="nothing_to_invoice",
+        )
+    issued = _issued_periods([client.pk])
+    periods = defaultdict(list)
+    for charge in charges:
+        periods[_invoice_period(charge, issued)].append(charge.pk)
+    stripe_client = stripe_client_for(agency)
+    made = []
+    for period, charge_ids in sorted(periods.items()):
+        try:
+            invoice = close_client_period(
+                agency=agency,
+                client=client,
+                period=period,
+                charge_ids=charge_ids,
+                stripe_client=stripe_client,
+            )
+        except stripe.StripeError as error:
+            raise _stripe_refused(f"{client.name}'s invoice", "make", error) from None
+        if invoice is not None:
+            made.append(invoice)
+            audit_record(
+                agency=agency,
+                actor=actor,
+                action="invoice.closed_early",
+                target=invoice,
+                period_start=period[0].isoformat(),
+                period_end=period[1].isoformat(),
+                charges=len(charge_ids),
+            )
+    return made
 
 
 def _advance_stuck(*, agency, invoice: Invoice) -> Invoice:
@@ -688,16 +754,19 @@ class _Sweep:
 VOIDABLE = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
 
 
-def _stripe_refused(invoice: Invoice, action: str, error: stripe.StripeError) -> ApplicationError:
-    """What a person is told when Stripe says no (or cannot be reached): never a 500."""
+def _stripe_refused(invoice, action: str, error: stripe.StripeError) -> ApplicationError:
+    """What a person is told when Stripe says no (or cannot be reached): never a 500.
+    `invoice` is ours, or words for one not made yet."""
+    if not isinstance(invoice, str):
+        invoice = f"invoice {invoice}"
     if isinstance(error, RETRYABLE):
         return ApplicationError(
-            f"Stripe could not be reached to {action} invoice {invoice}. Try again in a minute.",
+            f"Stripe could not be reached to {action} {invoice}. Try again in a minute.",
             code="stripe_unreachable",
             extra={"error": type(error).__name__},
         )
     return ApplicationError(
-        f"Stripe refused to {action} invoice {invoice}: {error.user_message or error}",
+        f"Stripe refused to {action} {invoice}: {error.user_message or error}",
         code="stripe_refused",
         extra={"error": type(error).__name__, "stripe_code": getattr(error, "code", None)},
     )

@@ -15,6 +15,11 @@ urlpatterns = [
         views.ChargeReleaseView.as_view(),
         name="charge_release",
     ),
+    path(
+        "billing/clients/<int:client_pk>/invoice-now/",
+        views.InvoiceClientNowView.as_view(),
+        name="invoice_client_now",
+    ),
     path("our-invoices/", views.OurInvoicesView.as_view(), name="our_invoices"),
     path("our-invoices/<int:pk>/", views.OurInvoiceDetailView.as_view(), name="our_invoice_detail"),
     path("billing/invoices/", views.InvoiceListView.as_view(), name="invoice_list"),

@@ -9,7 +9,7 @@ from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing.charges import charge_list, charge_release, charge_write_off
-from billing.invoicing import VOIDABLE, invoice_resend, invoice_void
+from billing.invoicing import VOIDABLE, invoice_client_now, invoice_resend, invoice_void
 from billing.models import (
     Charge,
     ChargeStatus,
@@ -22,9 +22,7 @@ from billing.models import (
 from billing.selectors import invoice_list
 from billing.stripe_access import stripe_account_check, stripe_account_connect
 from clients.models import Client
-from contracts.models import (
-    CollectionMethod,
-)
+from contracts.models import BillingCadence, CollectionMethod
 from core.errors import ApplicationError
 from core.forms import add_application_error
 from core.roles import Role
@@ -49,6 +47,16 @@ class ChargeListView(StaffViewMixin, TemplateView):
         page = Paginator(
             charge_list(agency=self.agency, status=status, client=client), CHARGES_PER_PAGE
         ).get_page(self.request.GET.get("page"))
+        # A weekly or monthly client with unbilled charges can be invoiced before beat
+        # closes its period.
+        can_invoice_now = (
+            client is not None
+            and Charge.objects.filter(
+                agency=self.agency, client=client, status=ChargeStatus.PENDING, invoice=None
+            )
+            .exclude(contract_line__contract__billing_cadence=BillingCadence.PER_TASK)
+            .exists()
+        )
         return super().get_context_data(
             page=page,
             charges=page.object_list,
@@ -57,8 +65,31 @@ class ChargeListView(StaffViewMixin, TemplateView):
             clients=clients,
             client=client,
             filtered=bool(status or client),
+            can_invoice_now=can_invoice_now,
             **kwargs,
         )
+
+
+class InvoiceClientNowView(StaffViewMixin, View):
+    """Close a weekly or monthly client's open period early: its invoice now."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, client_pk):
+        client = get_object_or_404(Client, agency=self.agency, pk=client_pk)
+        try:
+            made = invoice_client_now(agency=self.agency, actor=request.user, client=client)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            listing = reverse("charge_list", args=[self.agency.slug])
+            return redirect(f"{listing}?client={client.pk}")
+        if not made:
+            messages.info(request, f"{client.name}'s charges were invoiced meanwhile.")
+            return redirect(reverse("invoice_list", args=[self.agency.slug]))
+        messages.success(
+            request, f"Invoiced {client.name} now: " + ", ".join(str(i) for i in made) + "."
+        )
+        return redirect(reverse("invoice_detail", args=[self.agency.slug, made[-1].pk]))
 
 
 class ChargeWriteOffView(StaffViewMixin, View):
