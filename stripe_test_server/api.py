@@ -13,20 +13,33 @@ import copy
 import json
 import re
 import secrets
-import string
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .currencies import check_amount, check_currency, minimum_charge
+from .credit_notes import CreditNotes, credit_note_state
+from .currencies import check_amount, minimum_charge
 from .errors import StripeError, bad_param, missing
 from .fixtures import build
+from .params import (
+    _bool,
+    _choice,
+    _created,
+    _currency,
+    _dict,
+    _expand_paths,
+    _int,
+    _known,
+    _metadata,
+    _now,
+    _str,
+    new_id,
+)
 from .webhooks import Delivery
 
 Account = tuple[str, str | None]
 
-_ID_ALPHABET = string.ascii_letters + string.digits
 
 # Stripe's name for each object in "No such ..." messages.
 _LABELS = {
@@ -77,7 +90,13 @@ INVOICE_EVENTS = (
     "invoice.voided",
     "invoice.marked_uncollectible",
 )
-EVENT_TYPES = (*INVOICE_EVENTS, "invoiceitem.created", "customer.created", "customer.updated")
+EVENT_TYPES = (
+    *INVOICE_EVENTS,
+    "invoiceitem.created",
+    "customer.created",
+    "customer.updated",
+    "credit_note.created",
+)
 
 # An account's default API version until a request names one (StripeState.dispatch keeps
 # the first Stripe-Version an account sends): the version stripe-python 16.1 sends.
@@ -94,140 +113,10 @@ class RequestContext:
     public_url: str = "http://127.0.0.1"
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
-
-
-def _now() -> int:
-    return int(time.time())
-
-
-# --- parameters -------------------------------------------------------------------------
-
-
-def _known(params: dict, *allowed: str) -> None:
-    for name in params:
-        if name not in allowed and name != "expand":
-            raise bad_param(name, f"Received unknown parameter: {name}")
-
-
-def _str(params: dict, name: str, *, required: bool = False) -> str | None:
-    value = params.get(name)
-    if value is None or value == "":
-        if required:
-            raise bad_param(name, f"Missing required param: {name}.", "parameter_missing")
-        return None
-    if not isinstance(value, str):
-        raise bad_param(name, f"Invalid string: {value!r}")
-    return value
-
-
-def _int(params: dict, name: str, *, required: bool = False, minimum: int | None = None):
-    value = _str(params, name, required=required)
-    if value is None:
-        return None
-    if not re.fullmatch(r"-?\d+", value):
-        raise bad_param(name, f"Invalid integer: {value}")
-    number = int(value)
-    if minimum is not None and number < minimum:
-        raise bad_param(name, f"Invalid {name}: must be at least {minimum}")
-    return number
-
-
-def _bool(params: dict, name: str) -> bool | None:
-    value = _str(params, name)
-    if value is None:
-        return None
-    if value not in ("true", "false"):
-        raise bad_param(name, f"Invalid boolean: {value}")
-    return value == "true"
-
-
-def _choice(params: dict, name: str, choices: tuple[str, ...], default: str | None = None):
-    value = _str(params, name)
-    if value is None:
-        return default
-    if value not in choices:
-        raise bad_param(
-            name, f"Invalid {name}: must be one of {', '.join(choices)}", "parameter_invalid_string"
-        )
-    return value
-
-
-def _currency(params: dict, name: str = "currency") -> str | None:
-    """A currency Stripe charges in, lowercased; any other code is refused as Stripe does."""
-    value = _str(params, name)
-    if value is None:
-        return None
-    return check_currency(value, name)
-
-
-def _dict(params: dict, name: str) -> dict | None:
-    value = params.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, dict):
-        raise bad_param(name, f"Invalid object: {name} must be a hash")
-    return value
-
-
-def _created(params: dict) -> Callable[[dict], bool]:
-    """A list's `created` filter: a timestamp, or a hash of gt / gte / lt / lte."""
-    value = params.get("created")
-    if value is None or value == "":
-        return lambda obj: True
-    if isinstance(value, str):
-        exact = _int(params, "created")
-        return lambda obj: obj["created"] == exact
-    if not isinstance(value, dict) or set(value) - {"gt", "gte", "lt", "lte"}:
-        raise bad_param("created", "Invalid created: a timestamp or a hash of gt, gte, lt, lte")
-    bounds = {op: _int(value, op) for op in value}
-    checks = {
-        "gt": lambda at, bound: at > bound,
-        "gte": lambda at, bound: at >= bound,
-        "lt": lambda at, bound: at < bound,
-        "lte": lambda at, bound: at <= bound,
-    }
-    return lambda obj: all(checks[op](obj["created"], bound) for op, bound in bounds.items())
-
-
-def _metadata(current: dict, params: dict) -> dict:
-    """Stripe's metadata update: keys merge, an empty value removes a key, "" clears all."""
-    value = params.get("metadata")
-    if value is None:
-        return current
-    if value == "":
-        return {}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise bad_param("metadata", "Invalid object: metadata must be a hash of strings")
-    merged = dict(current)
-    for key, item in value.items():
-        if len(key) > 40:
-            raise bad_param(f"metadata[{key}]", "Metadata keys can be at most 40 characters.")
-        if len(item) > 500:
-            raise bad_param(f"metadata[{key}]", "Metadata values can be at most 500 characters.")
-        if item == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = item
-    if len(merged) > 50:
-        raise bad_param("metadata", "Metadata can have at most 50 keys.")
-    return merged
-
-
-def _expand_paths(params: dict) -> list[list[str]]:
-    value = params.get("expand") or []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(path, str) for path in value):
-        raise bad_param("expand", "Invalid array: expand must be a list of strings")
-    return [path.split(".") for path in value]
-
-
 # --- state ------------------------------------------------------------------------------
 
 
-class StripeState:
+class StripeState(CreditNotes):
     def __init__(self, deliver: Callable[[Delivery], None] | None = None):
         self.lock = threading.RLock()
         self.deliver = deliver or (lambda delivery: None)
@@ -259,6 +148,8 @@ class StripeState:
             # Stripe keeps days_until_due internally and turns it into due_date on finalizing.
             self.days_until_due: dict[str, int | None] = {}
             self.api_versions: dict[Account, str] = {}
+            for name, empty in credit_note_state().items():
+                setattr(self, name, empty)
 
     def dispatch(self, method: str, path: str, params: dict, ctx: RequestContext, version=None):
         handler, match = self._route(method, path)
@@ -1346,6 +1237,9 @@ ROUTES = [
     ("POST", rf"/v1/invoices/{_ID}/send", "invoice_send"),
     ("POST", rf"/v1/invoices/{_ID}/void", "invoice_void"),
     ("POST", rf"/v1/invoices/{_ID}/mark_uncollectible", "invoice_mark_uncollectible"),
+    ("POST", r"/v1/credit_notes", "credit_note_create"),
+    ("GET", r"/v1/credit_notes", "credit_note_list"),
+    ("GET", rf"/v1/credit_notes/{_ID}", "credit_note_retrieve"),
     ("POST", r"/v1/webhook_endpoints", "webhook_endpoint_create"),
     ("GET", r"/v1/webhook_endpoints", "webhook_endpoint_list"),
     ("GET", rf"/v1/webhook_endpoints/{_ID}", "webhook_endpoint_retrieve"),
