@@ -145,3 +145,19 @@ def withdraw_charge_item(*, agency, charge_id: int) -> bool:
     from billing.invoicing import charge_item_withdraw
 
     return charge_item_withdraw(agency=agency, charge_id=charge_id)
+
+
+@shared_task(
+    base=AgencyJob,
+    autoretry_for=(OperationalError, *STRIPE_RETRYABLE),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=12,
+    acks_late=True,
+)
+def finish_credit_note(*, agency, credit_note_id: int) -> int | None:
+    """Issue a credit note Stripe could not be asked for when staff made it (once)."""
+    from billing.credit_notes import credit_note_finish
+
+    note = credit_note_finish(agency=agency, credit_note_id=credit_note_id)
+    return note.pk if note is not None else None

@@ -337,12 +337,89 @@ class Invoice(TenantModel):
         return max(self.ending_balance, 0)
 
     @property
+    def credited(self) -> int:
+        """What the invoice's issued credit notes take off it."""
+        return sum(
+            note.amount
+            for note in self.credit_notes.all()
+            if note.status == CreditNoteStatus.ISSUED
+        )
+
+    @property
     def credit_applied(self) -> int:
         return min(-self.starting_balance, self.total) if self.starting_balance < 0 else 0
 
     @property
     def credit_left(self) -> int:
         return max(-self.ending_balance, 0)
+
+
+class CreditNoteReason(models.TextChoices):
+    """Stripe's reasons for a credit note."""
+
+    ORDER_CHANGE = "order_change", "The work changed or was not all done"
+    PRODUCT_UNSATISFACTORY = "product_unsatisfactory", "The client was not satisfied"
+    DUPLICATE = "duplicate", "Billed twice"
+    FRAUDULENT = "fraudulent", "Fraudulent"
+
+
+class CreditSettlement(models.TextChoices):
+    """Where the money of a credit note goes."""
+
+    # An open invoice: the credit lowers what the client still has to pay.
+    DUE = "due", "Lowers what is due"
+    # A paid invoice: back to the card, or a credit on the client's next invoices.
+    REFUND = "refund", "Refunded to the card"
+    BALANCE = "balance", "Credit for the next invoices"
+
+
+class CreditNoteStatus(models.TextChoices):
+    # Recorded here, and asked of Stripe: a retry (the job's, or the person's) finishes it.
+    PENDING = "pending", "Being issued"
+    ISSUED = "issued", "Issued"
+
+
+class CreditNote(TenantModel):
+    """A credit against one invoice, issued through Stripe's credit notes: a whole line
+    (the charge), part of one, or an amount. Our row is made first, so its id keys the
+    request to Stripe and a retry issues it once."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    charge = models.ForeignKey(
+        Charge, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    settlement = models.CharField(max_length=16, choices=CreditSettlement.choices)
+    reason = models.CharField(max_length=32, choices=CreditNoteReason.choices)
+    memo = models.CharField(max_length=500)
+    status = models.CharField(
+        max_length=16, choices=CreditNoteStatus.choices, default=CreditNoteStatus.PENDING
+    )
+    stripe_credit_note_id = models.CharField(max_length=64, blank=True)
+    number = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "stripe_credit_note_id"],
+                condition=~models.Q(stripe_credit_note_id=""),
+                name="credit_note_stripe_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="credit_note_amount_gt_0"
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "issued_at"])]
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.number or f"Credit note {self.pk}"
 
 
 class StripeRequestKey(TenantModel):
@@ -366,12 +443,17 @@ class StripeRequestKey(TenantModel):
         return f"{self.key} (attempt {self.attempt})"
 
 
+# Stripe's ids, and its event types, are at most 255 characters long (Stripe's API
+# upgrade rules); anything longer is not from Stripe.
+STRIPE_ID_MAX_LENGTH = 255
+
+
 class StripeEvent(TenantModel):
     """A webhook event received from Stripe, kept by its id so a redelivery is ignored."""
 
-    event_id = models.CharField(max_length=64)
-    type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64, blank=True)
+    event_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH)
+    type = models.CharField(max_length=STRIPE_ID_MAX_LENGTH)
+    object_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -26,6 +26,11 @@ urlpatterns = [
     path("billing/invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice_detail"),
     path("billing/invoices/<int:pk>/void/", views.InvoiceVoidView.as_view(), name="invoice_void"),
     path(
+        "billing/invoices/<int:pk>/credit/",
+        views.InvoiceCreditView.as_view(),
+        name="invoice_credit",
+    ),
+    path(
         "billing/invoices/<int:pk>/resend/",
         views.InvoiceResendView.as_view(),
         name="invoice_resend",

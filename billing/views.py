@@ -9,10 +9,13 @@ from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing.charges import charge_list, charge_release, charge_write_off
+from billing.credit_notes import CREDITABLE, MEMO_MAX, credit_note_issue
 from billing.invoicing import VOIDABLE, invoice_client_now, invoice_resend, invoice_void
 from billing.models import (
     Charge,
     ChargeStatus,
+    CreditNoteReason,
+    CreditSettlement,
     Invoice,
     InvoiceStatus,
     StripeAccount,
@@ -24,7 +27,8 @@ from billing.stripe_access import stripe_account_check, stripe_account_connect
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod
 from core.errors import ApplicationError
-from core.forms import add_application_error
+from core.forms import MoneyField, add_application_error
+from core.money import format_money
 from core.roles import Role
 
 # -- charges ----------------------------------------------------------------------------
@@ -198,11 +202,46 @@ class InvoiceListView(StaffViewMixin, TemplateView):
         )
 
 
+class CreditNoteForm(forms.Form):
+    """A credit on an invoice: a line (charge) in whole or part, or an amount."""
+
+    charge = forms.TypedChoiceField(
+        label="Line", required=False, coerce=int, empty_value=None, choices=()
+    )
+    amount = MoneyField(
+        label="Amount", required=False, decimal_places=3, help_text="Empty: the whole line."
+    )
+    reason = forms.ChoiceField(choices=CreditNoteReason.choices)
+    memo = forms.CharField(
+        label="Note to the client", max_length=MEMO_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    settlement = forms.ChoiceField(
+        label="The money",
+        required=False,
+        choices=[
+            (CreditSettlement.REFUND, CreditSettlement.REFUND.label),
+            (CreditSettlement.BALANCE, CreditSettlement.BALANCE.label),
+        ],
+    )
+
+    def __init__(self, *args, invoice: Invoice, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invoice = invoice
+        self.fields["amount"].currency = invoice.currency
+        self.fields["charge"].choices = [("", "No line: an amount off the invoice")] + [
+            (charge.pk, charge.description) for charge in invoice.charges.all()
+        ]
+        if invoice.status != InvoiceStatus.PAID:
+            del self.fields["settlement"]
+
+
 class InvoiceDetailView(StaffViewMixin, TemplateView):
     template_name = "billing/invoice_detail.html"
 
     def get_context_data(self, **kwargs):
         invoice = get_object_or_404(invoice_list(agency=self.agency), pk=self.kwargs["pk"])
+        if invoice.status in CREDITABLE and invoice.stripe_invoice_id:
+            kwargs.setdefault("credit_form", CreditNoteForm(invoice=invoice))
         events = []
         if invoice.stripe_invoice_id:
             events = StripeEvent.objects.filter(
@@ -249,6 +288,42 @@ class InvoiceVoidView(InvoiceActionView):
         if self.request.POST.get("charges") == VoidedCharges.WRITE_OFF:
             return f"Invoice {invoice} voided; its charges are written off."
         return f"Invoice {invoice} voided; its charges go on the next invoice."
+
+
+class InvoiceCreditView(InvoiceDetailView):
+    """Issue a credit note; a form error shows the invoice page again with what was typed."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        invoice = get_object_or_404(Invoice, agency=self.agency, pk=pk)
+        form = CreditNoteForm(request.POST, invoice=invoice)
+        if form.is_valid():
+            data = form.cleaned_data
+            charge = None
+            if data["charge"] is not None:
+                charge = Charge.objects.filter(
+                    agency=self.agency, invoice=invoice, pk=data["charge"]
+                ).first()
+            try:
+                note = credit_note_issue(
+                    agency=self.agency,
+                    actor=request.user,
+                    invoice=invoice,
+                    charge=charge,
+                    amount=data["amount"],
+                    reason=data["reason"],
+                    memo=data["memo"],
+                    settlement=data.get("settlement"),
+                )
+            except ApplicationError as error:
+                add_application_error(form, error)
+            else:
+                amount = format_money(note.amount, note.currency)
+                messages.success(request, f"Credit note {note} for {amount} issued.")
+                return redirect("invoice_detail", agency_slug=self.agency.slug, pk=invoice.pk)
+        context = self.get_context_data(credit_form=form)
+        return self.render_to_response(context, status=400)
 
 
 class InvoiceResendView(InvoiceActionView):
