@@ -5,6 +5,9 @@ What counts where (the pages say the same):
   *billed* charges are on an invoice that is not void; *unbilled* charges wait for one
   (including those held for the client's approval past a budget cap). Written-off charges
   (forgiven) and charges on a voided invoice are never revenue; they are shown apart.
+  *Credited* is what credit notes took off invoices (issued in the range, agency's
+  zone, under the line's client and service; a credit off a whole invoice under its
+  client alone): revenue is net of it.
 - A task's charge counts on the day it was made (completion, or the client's approval
   where the contract bills on approval), in the agency's time zone; a retainer fee counts
   in the month it pays for, on that month's first day.
@@ -41,7 +44,14 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncMonth
 
 from accounts.models import Membership
-from billing.models import Charge, ChargeKind, ChargeStatus, InvoiceStatus
+from billing.models import (
+    Charge,
+    ChargeKind,
+    ChargeStatus,
+    CreditNote,
+    CreditNoteStatus,
+    InvoiceStatus,
+)
 from billing.payouts import as_date, pay_lines
 from billing.retainer import month_bank, month_terms
 from clients.models import Client
@@ -95,8 +105,13 @@ MONEY_SUMS = {
 }
 
 
-def money_row(row: dict) -> dict:
-    """Billed, unbilled and revenue from a row of MONEY_SUMS."""
+# A row of MONEY_SUMS for a group with credits but no charges in the range.
+NO_CHARGES = dict.fromkeys(("invoiced", "voided", "unbilled", "written_off", "task_charges"), 0)
+
+
+def money_row(row: dict, credited: int = 0) -> dict:
+    """Billed, unbilled and revenue (net of what credit notes took off) from a row of
+    MONEY_SUMS."""
     voided = row.pop("voided") or 0
     billed = (row.pop("invoiced") or 0) - voided
     unbilled = row["unbilled"] or 0
@@ -104,15 +119,46 @@ def money_row(row: dict) -> dict:
         **row,
         "billed": billed,
         "unbilled": unbilled,
-        "revenue": billed + unbilled,
+        "credited": credited,
+        "revenue": billed + unbilled - credited,
         "voided": voided,
         "written_off": row["written_off"] or 0,
     }
 
 
+def credits_in(*, agency, period: Period, by: tuple[str, ...]) -> dict[tuple, int]:
+    """Issued credit notes of the range, summed by `by` (fields of CreditNote) and
+    currency: one query."""
+    rows = (
+        CreditNote.objects.filter(
+            agency=agency,
+            status=CreditNoteStatus.ISSUED,
+            issued_at__gte=period.begins,
+            issued_at__lt=period.ends,
+        )
+        .values(*by, "currency")
+        .annotate(credited=Sum("amount"))
+        .order_by()
+    )
+    return {(*(row[key] for key in by), row["currency"]): row["credited"] for row in rows}
+
+
+def _with_credits(rows: list[dict], credits: dict, key: str, names: dict) -> list[dict]:
+    """money rows by `key` and currency, net of their credits; a credit with no row of
+    charges in the range (its charge made earlier) gets a row of its own."""
+    merged = []
+    for row in rows:
+        merged.append(money_row(row, credits.pop((row[key], row["currency"]), 0)))
+    for (value, currency), credited in credits.items():
+        row = {key: value, "currency": currency, "name": names.get(value), **NO_CHARGES}
+        merged.append(money_row(row, credited))
+    return sorted(merged, key=lambda row: (str(row["name"] or ""), row["currency"]))
+
+
 REVENUE_COLUMNS = [
     Column("billed", "Billed", MONEY),
     Column("unbilled", "Unbilled", MONEY),
+    Column("credited", "Credited", MONEY),
     Column("revenue", "Revenue", MONEY),
     Column("written_off", "Written off", MONEY),
     Column("voided", "On voided invoices", MONEY),
@@ -121,14 +167,24 @@ REVENUE_COLUMNS = [
 
 
 def revenue_by_currency(*, agency, period: Period) -> list[dict]:
-    """The range's billed, unbilled and revenue per currency (one query)."""
+    """The range's billed, unbilled, credited and revenue per currency (two queries)."""
     rows = (
         charges_in(agency=agency, period=period)
         .values("currency")
         .annotate(**MONEY_SUMS)
         .order_by("currency")
     )
-    return [money_row(row) for row in rows]
+    credits = {
+        currency: credited
+        for (currency,), credited in credits_in(agency=agency, period=period, by=()).items()
+    }
+    by_currency = {row["currency"]: row for row in rows}
+    for currency in credits.keys() - by_currency.keys():
+        by_currency[currency] = {"currency": currency, **NO_CHARGES}
+    return [
+        money_row(by_currency[currency], credits.get(currency, 0))
+        for currency in sorted(by_currency)
+    ]
 
 
 def revenue_tables(*, agency, period: Period, client_id=None, service_id=None) -> list[Table]:
@@ -137,18 +193,43 @@ def revenue_tables(*, agency, period: Period, client_id=None, service_id=None) -
         charges = charges.filter(client_id=client_id)
     if service_id:
         charges = charges.filter(contract_line__service_id=service_id)
-    by_client = [
-        money_row(row)
-        for row in charges.values("client_id", "currency")
-        .annotate(name=F("client__name"), **MONEY_SUMS)
-        .order_by("client__name", "currency")
-    ]
-    by_service = [
-        money_row(row)
-        for row in charges.values("contract_line__service_id", "currency")
-        .annotate(name=F("contract_line__service__name"), **MONEY_SUMS)
-        .order_by("contract_line__service__name", "currency")
-    ]
+    # The range's credits by client and service (one query), narrowed as the charges are.
+    client_credits, service_credits = defaultdict(int), defaultdict(int)
+    by = ("invoice__client_id", "charge__contract_line__service_id")
+    for (client, service, currency), credited in credits_in(
+        agency=agency, period=period, by=by
+    ).items():
+        if (client_id and client != int(client_id)) or (service_id and service != int(service_id)):
+            continue
+        client_credits[(client, currency)] += credited
+        service_credits[(service, currency)] += credited
+    by_client = _with_credits(
+        list(
+            charges.values("client_id", "currency")
+            .annotate(name=F("client__name"), **MONEY_SUMS)
+            .order_by("client__name", "currency")
+        ),
+        client_credits,
+        "client_id",
+        _client_names(agency, {k[0] for k in client_credits}),
+    )
+    by_service = _with_credits(
+        list(
+            charges.values("contract_line__service_id", "currency")
+            .annotate(name=F("contract_line__service__name"), **MONEY_SUMS)
+            .order_by("contract_line__service__name", "currency")
+        ),
+        service_credits,
+        "contract_line__service_id",
+        {
+            **dict(
+                Service.objects.filter(
+                    agency=agency, pk__in={k[0] for k in service_credits if k[0]}
+                ).values_list("pk", "name")
+            ),
+            None: "Credits off whole invoices",
+        },
+    )
     return [
         Table(
             "by_client",

@@ -61,7 +61,9 @@ REPORTS = {
             "an invoice that is not void, unbilled ones wait for their invoice (or for the "
             "client's approval past a budget cap). A task's charge counts on the day it "
             "was made; a retainer fee in the month it pays for. Written-off charges and "
-            "charges on voided invoices are never revenue.",
+            "charges on voided invoices are never revenue. Credit notes come off revenue "
+            "on the day they were issued, under their line's service (or as credits off "
+            "a whole invoice).",
         ),
         Report(
             "hours",

@@ -9,6 +9,8 @@ import io
 import pytest
 from django.urls import reverse
 
+from billing.charges import charge_write_off
+from billing.models import Charge
 from core.periods import Period
 from core.roles import Role
 from core.tenancy import agency_scope
@@ -78,6 +80,50 @@ def test_a_voided_invoice_is_not_revenue(books):
     assert (acme["billed"], acme["voided"], acme["revenue"]) == (0, 4000, 6000)
 
 
+def credit(books, invoice_key, amount, *, on_line=True, issued="2026-04-20", status="issued"):
+    from billing.models import CreditNote
+
+    invoice = books.invoices[invoice_key]
+    return CreditNote.objects.create(
+        agency=books.agency,
+        invoice=invoice,
+        charge=books.charges[invoice_key] if on_line else None,
+        amount=amount,
+        currency=invoice.currency,
+        settlement="due",
+        reason="order_change",
+        memo="Part of the work was not done",
+        status=status,
+        issued_at=at(issued, 12),
+    )
+
+
+def test_revenue_is_net_of_credit_notes_issued_in_the_range(books):
+    with agency_scope(books.agency):
+        credit(books, "A1", 1500)  # on Inbox's April line
+        credit(books, "A4", 500, on_line=False)  # off a March invoice as a whole
+        credit(books, "A1", 999, issued="2026-05-02")  # May's, not April's
+        credit(books, "A1", 7, status="pending")  # not issued yet: counts nowhere
+        by_client, by_service = selectors.revenue_tables(agency=books.agency, period=APRIL)
+        [usd] = [
+            r
+            for r in selectors.revenue_by_currency(agency=books.agency, period=APRIL)
+            if r["currency"] == "USD"
+        ]
+        only_travel, travel_services = selectors.revenue_tables(
+            agency=books.agency, period=APRIL, service_id=books.travel.pk
+        )
+    acme = rows_by(by_client, "name")[("Acme Dental",)]
+    assert (acme["credited"], acme["revenue"]) == (2000, 8000)
+    assert (usd["credited"], usd["revenue"]) == (2000, 8000)
+    services = rows_by(by_service, "name")
+    assert (services[("Inbox",)]["credited"], services[("Inbox",)]["revenue"]) == (1500, 2500)
+    assert services[("Credits off whole invoices",)]["revenue"] == -500
+    assert [t["revenue"] for t in by_service.totals if t["currency"] == "USD"] == [8000]
+    # Filtered to a service, no credit of another line counts.
+    assert all(r["credited"] == 0 for r in only_travel.rows + travel_services.rows)
+
+
 def test_hours_logged_and_billable(books):
     with agency_scope(books.agency):
         by_assistant, by_client = selectors.hours_tables(agency=books.agency, period=APRIL)
@@ -142,7 +188,11 @@ def test_margin_per_client_and_per_assistant(books):
     with agency_scope(books.agency):
         by_client, by_assistant = selectors.margin_tables(agency=books.agency, period=APRIL)
     clients = rows_by(by_client, "name", "currency")
-    assert clients[("Acme Dental", "USD")] | {} == clients[("Acme Dental", "USD")]
+    assert set(clients) == {
+        ("Acme Dental", "USD"),
+        ("Acme Dental", "EUR"),
+        ("Bloom Studio", "EUR"),
+    }
     acme = clients[("Acme Dental", "USD")]
     assert (acme["charged"], acme["owed"], acme["margin"]) == (10000, 2625, 7375)
     # João is paid in euros: his time on Acme's work stays a euro row
@@ -162,6 +212,42 @@ def test_margin_per_client_and_per_assistant(books):
         "EUR": 68450 - 900,
         "USD": 7375,
     }
+
+
+def test_margin_leaves_out_charges_on_voided_invoices(books):
+    """Voiding INV-A1 takes A1's $40.00 (Maria's 50 minutes) out of what was charged, for
+    the client and for the assistant who did the work; what she is owed stays."""
+    with agency_scope(books.agency):
+        books.invoices["A1"].status = "void"
+        books.invoices["A1"].save()
+        by_client, by_assistant = selectors.margin_tables(agency=books.agency, period=APRIL)
+    acme = rows_by(by_client, "name", "currency")[("Acme Dental", "USD")]
+    assert (acme["charged"], acme["owed"], acme["margin"]) == (6000, 2625, 3375)
+    people = rows_by(by_assistant, "name", "currency")
+    maria = people[("Maria Santos", "USD")]
+    assert (maria["charged"], maria["owed"], maria["margin"]) == (3000, 2625, 375)
+    assert people[("João Silva", "USD")]["charged"] == 3000
+    assert {t["currency"]: t["charged"] for t in by_assistant.totals}["USD"] == 6000
+
+
+def test_usage_leaves_out_a_written_off_retainer_fee(books):
+    """April's €800.00 fee forgiven: the month still has its bank and its use, but no fee."""
+    with agency_scope(books.agency):
+        fee = Charge.objects.get(
+            agency=books.agency, kind="retainer_fee", period_start=dt.date(2026, 4, 1)
+        )
+        charge_write_off(
+            agency=books.agency, actor=books.owner.user, charge=fee, reason="First month free"
+        )
+        retainers, _ = selectors.usage_tables(agency=books.agency, period=APRIL)
+        (april,) = retainers.rows
+    assert (april["bank"], april["used"], april["overage"]) == (720, 720, 45)
+    assert april["fee"] is None
+    with agency_scope(books.agency):
+        march_and_april = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 30), "Europe/London")
+        retainers, _ = selectors.usage_tables(agency=books.agency, period=march_and_april)
+    fees = {row["month"]: row["fee"] for row in retainers.rows}
+    assert fees == {"Mar 2026": 80000, "Apr 2026": None}
 
 
 # -- pages and CSV ------------------------------------------------------------------------
@@ -215,6 +301,7 @@ def test_revenue_csv(books, signed_in):
             "Client",
             "Billed",
             "Unbilled",
+            "Credited",
             "Revenue",
             "Written off",
             "On voided invoices",
@@ -223,10 +310,10 @@ def test_revenue_csv(books, signed_in):
         ]
     )
     body = lines[header + 1 :]
-    assert ["Acme Dental", "40.00", "60.00", "100.00", "20.00", "0.00", "3", "USD"] in body
-    assert ["Bloom Studio", "0.00", "837.50", "837.50", "0.00", "0.00", "2", "EUR"] in body
-    assert ["Total", "0.00", "837.50", "837.50", "0.00", "0.00", "2", "EUR"] in body
-    assert ["Total", "40.00", "60.00", "100.00", "20.00", "0.00", "3", "USD"] in body
+    assert ["Acme Dental", "40.00", "60.00", "0.00", "100.00", "20.00", "0.00", "3", "USD"] in body
+    assert ["Bloom Studio", "0.00", "837.50", "0.00", "837.50", "0.00", "0.00", "2", "EUR"] in body
+    assert ["Total", "0.00", "837.50", "0.00", "837.50", "0.00", "0.00", "2", "EUR"] in body
+    assert ["Total", "40.00", "60.00", "0.00", "100.00", "20.00", "0.00", "3", "USD"] in body
 
 
 def test_hours_csv_is_in_decimal_hours(books, signed_in):
