@@ -96,6 +96,9 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 description=(task.title if not earlier else f"{task.title} (more work)")[:255],
                 idempotency_key=task_charge_key(task.pk, len(earlier) + 1),
                 task_completed_at=task.completed_at,
+                billable_at=task.approved_at
+                if task.contract.requires_approval
+                else task.completed_at,
             )
             steps = {
                 "pricing_model": terms.pricing_model,
@@ -289,6 +292,7 @@ def _retainer_fee(agency, line, versions, period_start: dt.date, zone: str) -> C
                 currency=contract.currency,
                 description=f"Retainer fee {period_start:%B %Y}: {line.service.name}"[:255],
                 idempotency_key=retainer_fee_key(line.pk, period_start),
+                billable_at=timezone.now(),
                 breakdown={
                     "pricing_model": PricingModel.RETAINER,
                     "terms_id": terms.pk,

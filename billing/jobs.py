@@ -54,8 +54,8 @@ def bill(*, agency, task: Task) -> Charge | None:
 def bill_on_completion(*, agency, task: Task) -> None:
     """tasks' completion hook: bill the finished task, unless its contract bills on the
     client's approval (then tasks.services.task_approve queues bill_task). A task sent back
-    and completed again keeps the charge of its first completion (the work was billed);
-    billing it anew is a person's decision: write off and bill again."""
+    and completed again is billed again, for what it owes beyond its earlier charges
+    (billing.charges.charge_for_task)."""
     if not task.contract.requires_approval:
         bill(agency=agency, task=task)
 

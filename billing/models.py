@@ -39,6 +39,10 @@ class Charge(TenantModel):
     # The completion it bills (the task's completed_at then): a task sent back and
     # completed again gets one more charge, for what it owes beyond the earlier ones.
     task_completed_at = models.DateTimeField(null=True, blank=True)
+    # When its work became billable, kept as it was when the charge was made: the
+    # completion, or the client's approval of it where the contract bills on approval (a
+    # retainer fee: when it was made). A later send-back never moves it.
+    billable_at = models.DateTimeField(null=True, blank=True)
     contract_line = models.ForeignKey(
         ContractLine, on_delete=models.PROTECT, related_name="charges"
     )
@@ -83,17 +87,11 @@ class Charge(TenantModel):
     @property
     def billable_since(self):
         """When the charge became billable, which decides the billing period it is invoiced
-        in: when the client approved it past the budget cap; else when its work was
-        completed (approved, where the contract bills on approval), however late the job
-        that made the charge ran; a retainer fee when it was made, as its month began."""
-        if self.released_at:
-            return self.released_at
-        task = self.task if self.task_id else None
-        if task is not None and task.completed_at:
-            if self.contract_line.contract.requires_approval and task.approved_at:
-                return task.approved_at
-            return task.completed_at
-        return self.created_at
+        in: when the client approved it past a budget; else when its own work was completed
+        (approved, where the contract bills on approval), however late the job that made
+        the charge ran and whatever became of the task since; a retainer fee when it was
+        made, as its month began."""
+        return self.released_at or self.billable_at or self.created_at
 
     class Meta:
         constraints = [

@@ -9,6 +9,7 @@ from billing.invoicing import close_billing_periods
 from billing.models import Charge, ChargeStatus, Invoice
 from contracts.models import PricingModel
 from core.tenancy import agency_scope
+from tasks.models import Task
 from tests.billing.test_invoicing import at, flat_line, make_charge, push, stripe_items
 from tests.contracts.factories import ContractFactory, LineFactory, TermsFactory
 from tests.factories import ClientFactory
@@ -125,6 +126,40 @@ def test_a_charge_belongs_to_the_period_its_work_was_completed_in(agency, stripe
         assert list(invoice.charges.values_list("pk", flat=True)) == [late_job.pk]
         assert Charge.objects.get(pk=next_week.pk).status == ChargeStatus.PENDING
     assert remote_total(stripe_on, invoice) == 1000
+
+
+def test_a_send_back_never_moves_a_charge_out_of_the_period_its_work_was_done_in(agency, stripe_on):
+    ny = flat_line(agency, ClientFactory(agency=agency, time_zone="America/New_York"), **WEEKLY)
+    # Completed Sunday 8 March in New York and charged by a job that ran late, on Monday;
+    # the client sends it back before beat has closed the week, and it is done again on
+    # Tuesday.
+    first = make_charge(agency, ny, at=at("2026-03-08 18:00"), fee=1000)
+    with agency_scope(agency):
+        Charge.objects.filter(pk=first.pk).update(created_at=at("2026-03-09 06:00"))
+        Task.objects.filter(pk=first.task_id).update(status="queued", completed_at=None)
+        assert close_billing_periods(now=at("2026-03-09 12:00")) == 1
+        first.refresh_from_db()
+        assert first.invoice.period_start == dt.date(2026, 3, 2)
+        TermsFactory(
+            agency=agency,
+            line=ny,
+            pricing_model=PricingModel.HOURLY,
+            hourly_rate=6000,
+            effective_from=at("2026-03-10 00:00"),
+        )
+        Task.objects.filter(pk=first.task_id).update(
+            status="completed", completed_at=at("2026-03-10 15:00"), minutes_logged=90
+        )
+        rework = charge_for_task(agency=agency, task=first.task)
+        Charge.objects.filter(pk=rework.pk).update(created_at=at("2026-03-10 15:01"))
+    assert rework.pk != first.pk and rework.amount == 9000 - 1000
+    assert rework.billable_since == at("2026-03-10 15:00")
+    assert close_billing_periods(now=at("2026-03-16 12:00")) == 1
+    with agency_scope(agency):
+        rework.refresh_from_db()
+        first.refresh_from_db()
+        assert rework.invoice.period_start == dt.date(2026, 3, 9)
+        assert first.invoice.period_start == dt.date(2026, 3, 2)
 
 
 def test_a_charge_made_after_its_periods_invoice_went_out_goes_on_the_next(agency, stripe_on):
