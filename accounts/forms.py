@@ -24,6 +24,26 @@ class AgencyForm(forms.Form):
         return value
 
 
+class AgencyDetailsForm(forms.ModelForm):
+    """What the agency's invoices and pages say of it."""
+
+    time_zone = forms.ChoiceField(choices=time_zone_choices)
+
+    class Meta:
+        model = Agency
+        fields = ["name", "time_zone", "default_currency", "billing_address", "tax_id"]
+        labels = {"name": "Agency name", "billing_address": "Address"}
+        widgets = {"billing_address": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "billing_address": "Printed on every invoice.",
+            "tax_id": "Your VAT, GST or other tax number, printed on every invoice.",
+            "default_currency": "For new clients; each client keeps its own.",
+        }
+
+    def clean_default_currency(self):
+        return self.cleaned_data["default_currency"].upper()
+
+
 class InvitationForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=INVITABLE_ROLE_CHOICES)

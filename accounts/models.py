@@ -68,6 +68,9 @@ class Agency(models.Model):
     default_currency = models.CharField(
         max_length=3, default="USD", validators=[validate_billing_currency]
     )
+    # What its invoices say of it: where it is, and its own tax number.
+    billing_address = models.TextField(blank=True, max_length=500)
+    tax_id = models.CharField("Tax id", max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -38,6 +38,37 @@ def agency_create(*, owner, name: str, slug: str = "", time_zone: str, default_c
     return agency
 
 
+AGENCY_DETAILS = ("name", "time_zone", "default_currency", "billing_address", "tax_id")
+
+
+def agency_update(*, agency, actor, **details) -> Agency:
+    """Change what the agency says of itself (audited with what changed). Its address in
+    links (the slug) never changes: bookmarks, e-mails and webhooks point at it."""
+    unknown = set(details) - set(AGENCY_DETAILS)
+    if unknown:
+        raise ApplicationError(
+            f"Not an agency detail: {', '.join(sorted(unknown))}.", code="agency_field_unknown"
+        )
+    with transaction.atomic():
+        agency = Agency.objects.select_for_update().get(pk=agency.pk)
+        changed = {
+            name: value for name, value in details.items() if getattr(agency, name) != value
+        }
+        for name, value in changed.items():
+            setattr(agency, name, value)
+        clean_or_error(agency)
+        if changed:
+            agency.save(update_fields=list(changed))
+            audit_record(
+                agency=agency,
+                actor=actor,
+                action="agency.updated",
+                target=agency,
+                changed=sorted(changed),
+            )
+    return agency
+
+
 def invitation_create(*, agency, actor, email: str, role: str, client=None) -> Invitation:
     """Invite someone by e-mail. One pending invitation per address; members are not re-invited.
 

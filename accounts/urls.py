@@ -15,6 +15,7 @@ urlpatterns = [
 
 # Pages inside one agency, mounted under /a/<agency_slug>/.
 agency_urlpatterns = [
+    path("settings/agency/", views.AgencyDetailsView.as_view(), name="agency_settings"),
     path("team/", views.TeamView.as_view(), name="team"),
     path("team/invite/", views.InvitationCreateView.as_view(), name="invitation_create"),
     path(

@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts import services
 from accounts.access import StaffViewMixin
-from accounts.forms import AgencyForm, InvitationForm
+from accounts.forms import AgencyDetailsForm, AgencyForm, InvitationForm
 from accounts.models import Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
 from core.errors import ApplicationError
@@ -51,6 +51,24 @@ class AgencyCreateView(LoginRequiredMixin, ServiceFormView):
     def succeeded(self, agency):
         messages.success(self.request, f"{agency.name} is ready. Invite your team next.")
         return redirect("dashboard", agency_slug=agency.slug)
+
+
+class AgencyDetailsView(StaffViewMixin, ServiceFormView):
+    """The agency's name, zone, currency, and what its invoices say of it."""
+
+    form_class = AgencyDetailsForm
+    title = "Agency details"
+    intro = "Your name, address and tax id appear on every invoice your clients receive."
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.agency}
+
+    def perform(self, data):
+        return services.agency_update(agency=self.agency, actor=self.request.user, **data)
+
+    def succeeded(self, agency):
+        messages.success(self.request, "Agency details saved.")
+        return redirect("agency_settings", agency_slug=agency.slug)
 
 
 class TeamView(StaffViewMixin, TemplateView):

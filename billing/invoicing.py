@@ -141,6 +141,7 @@ def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
         invoice.ending_balance = from_stripe(data.get("ending_balance") or 0, currency)
     invoice.number = data.get("number") or invoice.number
     invoice.hosted_invoice_url = data.get("hosted_invoice_url") or invoice.hosted_invoice_url
+    invoice.invoice_pdf = data.get("invoice_pdf") or invoice.invoice_pdf
     invoice.due_date = _moment(data.get("due_date")) or invoice.due_date
     transitions = data.get("status_transitions") or {}
     invoice.finalized_at = invoice.finalized_at or _moment(transitions.get("finalized_at"))
@@ -160,6 +161,7 @@ _MIRRORED = [
     "amount_paid",
     "number",
     "hosted_invoice_url",
+    "invoice_pdf",
     "due_date",
     "finalized_at",
     "paid_at",

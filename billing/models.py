@@ -271,6 +271,8 @@ class Invoice(TenantModel):
     amount_due = models.PositiveIntegerField(default=0)
     amount_paid = models.PositiveIntegerField(default=0)
     hosted_invoice_url = models.URLField(max_length=500, blank=True)
+    # Stripe's own PDF of the invoice, where Stripe makes one.
+    invoice_pdf = models.URLField(max_length=500, blank=True)
     # The billing period (client's zone, end exclusive) of a weekly or monthly invoice;
     # empty on a per-task invoice.
     period_start = models.DateField(null=True, blank=True)

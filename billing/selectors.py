@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.db.models import Prefetch, QuerySet, Sum
 
-from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus
+from billing.models import Charge, ChargeStatus, CreditNote, Invoice, InvoiceStatus
 from contracts.models import ContractLine
 from core.periods import month_bounds, month_start
 
@@ -37,7 +37,11 @@ def invoice_list(
                 queryset=Charge.objects.select_related(
                     "task", "contract_line__service", "terms"
                 ).order_by("created_at", "pk"),
-            )
+            ),
+            Prefetch(
+                "credit_notes",
+                queryset=CreditNote.objects.select_related("charge").order_by("created_at", "pk"),
+            ),
         )
     )
     if client is not None:

@@ -22,8 +22,18 @@ urlpatterns = [
     ),
     path("our-invoices/", views.OurInvoicesView.as_view(), name="our_invoices"),
     path("our-invoices/<int:pk>/", views.OurInvoiceDetailView.as_view(), name="our_invoice_detail"),
+    path(
+        "our-invoices/<int:pk>/document/",
+        views.OurInvoiceDocumentView.as_view(),
+        name="our_invoice_document",
+    ),
     path("billing/invoices/", views.InvoiceListView.as_view(), name="invoice_list"),
     path("billing/invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice_detail"),
+    path(
+        "billing/invoices/<int:pk>/document/",
+        views.InvoiceDocumentView.as_view(),
+        name="invoice_document",
+    ),
     path("billing/invoices/<int:pk>/void/", views.InvoiceVoidView.as_view(), name="invoice_void"),
     path(
         "billing/invoices/<int:pk>/credit/",

@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
@@ -10,6 +11,7 @@ from django.views.generic import TemplateView
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from billing.charges import charge_list, charge_release, charge_write_off
 from billing.credit_notes import CREDITABLE, MEMO_MAX, credit_note_issue
+from billing.documents import invoice_document, invoice_pdf, pdf_filename
 from billing.invoicing import VOIDABLE, invoice_client_now, invoice_resend, invoice_void
 from billing.models import (
     Charge,
@@ -176,6 +178,47 @@ class OurInvoiceDetailView(AgencyViewMixin, TemplateView):
             pk=self.kwargs["pk"],
         )
         return super().get_context_data(invoice=invoice, client=client, **kwargs)
+
+
+def _document(request, agency, invoice, back: str) -> HttpResponse:
+    """The invoice's printable page, or with ?format=pdf the same as a PDF file; private,
+    like every invoice, so never kept by a shared cache."""
+    if request.GET.get("format") == "pdf":
+        try:
+            body = invoice_pdf(agency=agency, invoice=invoice)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return redirect(back)
+        response = HttpResponse(body, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{pdf_filename(invoice)}"'
+    else:
+        response = HttpResponse(
+            invoice_document(agency=agency, invoice=invoice, back=back, request=request)
+        )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class OurInvoiceDocumentView(AgencyViewMixin, View):
+    allowed_roles = frozenset({Role.CLIENT})
+    http_method_names = ["get"]
+
+    def get(self, request, agency_slug, pk):
+        client = self.membership.client
+        invoice = get_object_or_404(
+            invoice_list(agency=self.agency, client=client, include_drafts=False), pk=pk
+        )
+        back = reverse("our_invoice_detail", args=[self.agency.slug, invoice.pk])
+        return _document(request, self.agency, invoice, back)
+
+
+class InvoiceDocumentView(StaffViewMixin, View):
+    http_method_names = ["get"]
+
+    def get(self, request, agency_slug, pk):
+        invoice = get_object_or_404(invoice_list(agency=self.agency), pk=pk)
+        back = reverse("invoice_detail", args=[self.agency.slug, invoice.pk])
+        return _document(request, self.agency, invoice, back)
 
 
 class InvoiceListView(StaffViewMixin, TemplateView):

@@ -9,8 +9,10 @@ class ClientForm(forms.ModelForm):
 
     class Meta:
         model = Client
-        fields = ["name", "billing_email", "time_zone", "currency"]
+        fields = ["name", "billing_email", "time_zone", "currency", "billing_address", "tax_id"]
         labels = {"billing_email": "Billing e-mail"}
+        widgets = {"billing_address": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {"tax_id": "VAT, GST or other tax number, shown on its invoices."}
 
     def clean_currency(self):
         return self.cleaned_data["currency"].upper()

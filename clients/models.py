@@ -24,6 +24,9 @@ class Client(TenantModel):
     currency = models.CharField(max_length=3, default="USD", validators=[validate_billing_currency])
     # Set by billing when it first creates the Stripe customer; never typed in by people.
     stripe_customer_id = models.CharField(max_length=64, blank=True)
+    # What its invoices say of it: the address and tax id it is billed under.
+    billing_address = models.TextField(blank=True, max_length=500)
+    tax_id = models.CharField("Tax id", max_length=64, blank=True)
     manual = models.TextField(
         "client manual",
         blank=True,

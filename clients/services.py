@@ -6,7 +6,15 @@ from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 
 # The fields `client_update` may change; everything else has its own service or owner.
-UPDATABLE_FIELDS = ("name", "billing_email", "time_zone", "currency", "status")
+UPDATABLE_FIELDS = (
+    "name",
+    "billing_email",
+    "time_zone",
+    "currency",
+    "status",
+    "billing_address",
+    "tax_id",
+)
 
 
 def _name_taken(name: str) -> str:
@@ -28,6 +36,8 @@ def client_create(
     currency: str,
     status: str = Client.Status.ACTIVE,
     manual: str = "",
+    billing_address: str = "",
+    tax_id: str = "",
 ) -> Client:
     """Add a client business to the agency. Names are unique within the agency."""
     manual = _normalise_manual(manual)
@@ -39,6 +49,8 @@ def client_create(
         currency=currency.upper(),
         status=status,
         manual=manual,
+        billing_address=billing_address.strip(),
+        tax_id=tax_id.strip(),
     )
     if manual.strip():
         client.manual_updated_at = timezone.now()
@@ -60,6 +72,8 @@ def client_update(
     time_zone: str | None = None,
     currency: str | None = None,
     status: str | None = None,
+    billing_address: str | None = None,
+    tax_id: str | None = None,
 ) -> Client:
     """Change a client's details; a field left as None keeps its value.
 
@@ -76,6 +90,8 @@ def client_update(
         "time_zone": time_zone,
         "currency": currency.upper() if currency is not None else None,
         "status": status,
+        "billing_address": billing_address.strip() if billing_address is not None else None,
+        "tax_id": tax_id.strip() if tax_id is not None else None,
     }
     with transaction.atomic():
         # Work on a locked, fresh copy: a rejected change must leave the caller's object
