@@ -6,6 +6,10 @@ from core.currencies import to_stripe
 from core.models import TenantModel
 from core.money import format_money
 
+# Stripe's ids, and its event types, are at most 255 characters long (Stripe's API
+# upgrade rules); anything longer is not from Stripe.
+STRIPE_ID_MAX_LENGTH = 255
+
 
 class ChargeKind(models.TextChoices):
     TASK = "task", "Task"
@@ -65,7 +69,7 @@ class Charge(TenantModel):
     )
     # Deterministic, so a retried push to Stripe is recognised as the same charge.
     idempotency_key = models.CharField(max_length=80)
-    stripe_invoice_item_id = models.CharField(max_length=64, blank=True)
+    stripe_invoice_item_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH, blank=True)
     invoice = models.ForeignKey(
         "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
     )
@@ -255,7 +259,7 @@ class Invoice(TenantModel):
     contract = models.ForeignKey(
         ServiceContract, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
     )
-    stripe_invoice_id = models.CharField(max_length=64, blank=True)
+    stripe_invoice_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH, blank=True)
     number = models.CharField(max_length=64, blank=True)
     status = models.CharField(
         max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
@@ -396,7 +400,7 @@ class CreditNote(TenantModel):
     status = models.CharField(
         max_length=16, choices=CreditNoteStatus.choices, default=CreditNoteStatus.PENDING
     )
-    stripe_credit_note_id = models.CharField(max_length=64, blank=True)
+    stripe_credit_note_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH, blank=True)
     number = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -441,11 +445,6 @@ class StripeRequestKey(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.key} (attempt {self.attempt})"
-
-
-# Stripe's ids, and its event types, are at most 255 characters long (Stripe's API
-# upgrade rules); anything longer is not from Stripe.
-STRIPE_ID_MAX_LENGTH = 255
 
 
 class StripeEvent(TenantModel):

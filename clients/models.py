@@ -23,7 +23,8 @@ class Client(TenantModel):
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     currency = models.CharField(max_length=3, default="USD", validators=[validate_billing_currency])
     # Set by billing when it first creates the Stripe customer; never typed in by people.
-    stripe_customer_id = models.CharField(max_length=64, blank=True)
+    # Stripe's ids are at most 255 characters (Stripe's API reference).
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
     # What its invoices say of it: the address and tax id it is billed under.
     billing_address = models.TextField(blank=True, max_length=500)
     tax_id = models.CharField("Tax id", max_length=64, blank=True)
