@@ -11,7 +11,8 @@ from django.views.generic.base import ContextMixin
 
 from accounts.models import Agency
 from accounts.selectors import membership_for
-from core.roles import ALL_ROLES, STAFF_ROLES
+from core.idempotency import page_once
+from core.roles import ALL_ROLES, STAFF_ROLES, role_refusal
 from core.tenancy import agency_scope
 from core.views import render_now
 
@@ -21,7 +22,8 @@ class AgencyViewMixin(ContextMixin):
 
     Resolves the agency from the URL, checks the user's membership and role, and runs the
     view (and renders its template) inside the agency's scope. A stranger and an unknown
-    slug get the same 404; a member whose role may not use the page gets a 403.
+    slug get the same 404; a member whose role may not use the page gets a 403 that says
+    so. A POST that carries a form's one-time key acts once (core.idempotency).
     """
 
     allowed_roles: frozenset[str] = ALL_ROLES
@@ -30,13 +32,22 @@ class AgencyViewMixin(ContextMixin):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         membership = membership_for(user=request.user, agency_slug=kwargs["agency_slug"])
-        if membership.role not in self.allowed_roles:
-            raise PermissionDenied("Your role in this agency cannot open this page.")
+        # Set first, so that a refusal is shown in the agency's own layout.
         self.agency = request.agency = membership.agency
         self.membership = request.membership = membership
-        request.session["agency_slug"] = membership.agency.slug
+        if membership.role not in self.allowed_roles:
+            raise PermissionDenied(role_refusal(membership.role, self.allowed_roles))
+        if request.session.get("agency_slug") != membership.agency.slug:
+            # Written only when it changes: a request that saves the session it read
+            # could drop what a concurrent one (a double click) wrote to it meanwhile.
+            request.session["agency_slug"] = membership.agency.slug
+        handle = super().dispatch
         with agency_scope(self.agency):
-            return render_now(super().dispatch(request, *args, **kwargs))
+            return page_once(
+                request,
+                agency=self.agency,
+                run=lambda: render_now(handle(request, *args, **kwargs)),
+            )
 
     def get_context_data(self, **kwargs):
         kwargs.setdefault("agency", self.agency)

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from knox.models import AbstractAuthToken
 
 from core.models import TenantModel
 from core.roles import STAFF_ROLES, Role
@@ -150,3 +151,23 @@ class Invitation(TenantModel):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None
+
+
+class ApiToken(AbstractAuthToken):
+    """A personal API token (knox): kept only as a hash of the token, which is shown once
+    when it is made. A user may hold several, each named for what uses it, each with an
+    expiry (or none) and revocable on its own."""
+
+    name = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_key}…)"
+
+    @property
+    def is_expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.expiry is not None and self.expiry <= timezone.now()

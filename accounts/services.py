@@ -1,10 +1,12 @@
+import datetime as dt
+
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts import hooks
-from accounts.models import Agency, Invitation, Membership
+from accounts.models import Agency, ApiToken, Invitation, Membership
 from core.audit import audit_record
 from core.errors import ApplicationError, clean_or_error, unique_or_error
 from core.jobs import queue_job
@@ -51,9 +53,7 @@ def agency_update(*, agency, actor, **details) -> Agency:
         )
     with transaction.atomic():
         agency = Agency.objects.select_for_update().get(pk=agency.pk)
-        changed = {
-            name: value for name, value in details.items() if getattr(agency, name) != value
-        }
+        changed = {name: value for name, value in details.items() if getattr(agency, name) != value}
         for name, value in changed.items():
             setattr(agency, name, value)
         clean_or_error(agency)
@@ -209,8 +209,14 @@ def invitation_accept(*, invitation: Invitation, user) -> Membership:
 
 
 def membership_deactivate(*, agency, actor, membership: Membership) -> None:
-    """Remove someone from the agency. The last active owner cannot be removed."""
+    """Remove someone from the agency. Only an owner may remove an owner (an admin cannot
+    make one either), and the last active owner cannot be removed."""
     if membership.role == Role.OWNER:
+        acting = Membership.objects.filter(agency=agency, user=actor, is_active=True).first()
+        if acting is None or acting.role != Role.OWNER:
+            raise ApplicationError(
+                "Only an owner can remove an owner.", code="membership_owner_only"
+            )
         owners = Membership.objects.filter(agency=agency, role=Role.OWNER, is_active=True)
         if owners.count() <= 1:
             raise ApplicationError(
@@ -220,3 +226,48 @@ def membership_deactivate(*, agency, actor, membership: Membership) -> None:
         membership.is_active = False
         membership.save(update_fields=["is_active"])
         audit_record(agency=agency, actor=actor, action="membership.deactivated", target=membership)
+
+
+# How long a new API token lasts, as its owner chooses (None: until revoked).
+TOKEN_LIFETIMES = {"30": 30, "90": 90, "365": 365, "never": None}
+TOKENS_PER_USER = 20
+
+
+def api_token_create(*, user, name: str, lifetime: str) -> tuple[ApiToken, str]:
+    """A new named API token for the user, and the token itself: only its hash is kept, so
+    this is the one time it can be shown."""
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError(
+            "Name the token after what will use it, e.g. “Zapier” or “Reporting script”.",
+            code="token_name_required",
+            extra={"field": "name"},
+        )
+    if len(name) > 80:
+        raise ApplicationError(
+            f"A token's name has at most 80 characters; this one has {len(name)}.",
+            code="token_name_too_long",
+            extra={"field": "name"},
+        )
+    if lifetime not in TOKEN_LIFETIMES:
+        raise ApplicationError(
+            "Choose how long the token lasts.",
+            code="token_lifetime_invalid",
+            extra={"field": "lifetime"},
+        )
+    if ApiToken.objects.filter(user=user).count() >= TOKENS_PER_USER:
+        raise ApplicationError(
+            f"You have {TOKENS_PER_USER} tokens, the most one person may hold: revoke one you "
+            "no longer use first.",
+            code="token_limit_reached",
+        )
+    days = TOKEN_LIFETIMES[lifetime]
+    expiry = dt.timedelta(days=days) if days is not None else None
+    return ApiToken.objects.create(user=user, expiry=expiry, name=name)
+
+
+def api_token_revoke(*, user, token_key: str) -> int:
+    """Revoke the user's token(s) with that visible key (never another user's): any call
+    made with it from now on is refused. Returns how many were revoked."""
+    revoked, _ = ApiToken.objects.filter(user=user, token_key=token_key).delete()
+    return revoked

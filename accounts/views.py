@@ -2,17 +2,17 @@ from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
-from rest_framework.authtoken.models import Token
 
 from accounts import services
 from accounts.access import StaffViewMixin
 from accounts.forms import AgencyDetailsForm, AgencyForm, InvitationForm
-from accounts.models import Invitation, Membership
+from accounts.models import ApiToken, Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
 from core.errors import ApplicationError
 from core.roles import Role
@@ -136,6 +136,11 @@ class MemberRemoveView(StaffViewMixin, View):
 
     def post(self, request, agency_slug, pk):
         membership = get_object_or_404(Membership, agency=self.agency, pk=pk, is_active=True)
+        if membership.role == Role.OWNER and self.membership.role != Role.OWNER:
+            raise PermissionDenied(
+                "Only an owner can remove an owner. As an admin you can remove admins, "
+                "assistants and clients."
+            )
         try:
             services.membership_deactivate(
                 agency=self.agency, actor=request.user, membership=membership
@@ -185,10 +190,34 @@ class InvitationAcceptView(View):
 
 @login_required
 def api_token(request):
-    """Issue or replace the caller's API token. Shown in full only right after it is made."""
-    created = None
+    """The caller's API tokens: make a named one (shown in full once, right after it is
+    made: only its hash is kept), see when each was made and expires, revoke any."""
+    created, form_error, status = None, None, 200
     if request.method == "POST":
-        Token.objects.filter(user=request.user).delete()
-        created = Token.objects.create(user=request.user)
-    has_token = created is not None or Token.objects.filter(user=request.user).exists()
-    return render(request, "accounts/api_token.html", {"created": created, "has_token": has_token})
+        if "revoke" in request.POST:
+            if services.api_token_revoke(user=request.user, token_key=request.POST["revoke"]):
+                messages.success(request, "Token revoked: calls made with it are refused.")
+            return redirect("api_token")
+        try:
+            _, created = services.api_token_create(
+                user=request.user,
+                name=request.POST.get("name", ""),
+                lifetime=request.POST.get("lifetime", ""),
+            )
+        except ApplicationError as error:
+            form_error, status = error, 400
+    context = {
+        "created": created,
+        "error": form_error,
+        "typed": request.POST if form_error else {},
+        "tokens": ApiToken.objects.filter(user=request.user),
+        "lifetimes": [
+            ("30", "30 days"),
+            ("90", "90 days"),
+            ("365", "A year"),
+            ("never", "Until revoked"),
+        ],
+    }
+    response = render(request, "accounts/api_token.html", context, status=status)
+    response["Cache-Control"] = "no-store"  # the page may show a token in full
+    return response

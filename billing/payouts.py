@@ -26,11 +26,14 @@ from django.utils import timezone
 from assistants.models import AssistantProfile, Payout
 from clients.models import Client
 from core.audit import audit_record
-from core.errors import ApplicationError, unique_or_error
+from core.errors import ApplicationError, text_within, unique_or_error
 from core.periods import month_end
 from core.roles import Role
 from core.times import local_midnight, local_today
 from tasks.models import TimeEntry
+
+# A payout's note is what its column holds; a longer one is refused, never cut.
+PAYOUT_NOTE_MAX_CHARS = Payout._meta.get_field("note").max_length
 
 
 def as_date(value) -> dt.date:
@@ -251,6 +254,7 @@ def payout_record(*, agency, actor, membership, month, note: str = "") -> list:
     """
     if membership.agency_id != agency.pk or membership.role != Role.ASSISTANT:
         raise ApplicationError("Unknown assistant.", code="payout_assistant_invalid")
+    note = text_within(note, limit=PAYOUT_NOTE_MAX_CHARS, field="note", label="A note")
     month = month.replace(day=1)
     if month_end(month) >= local_today(agency.time_zone):
         raise ApplicationError(
@@ -287,7 +291,7 @@ def payout_record(*, agency, actor, membership, month, note: str = "") -> list:
                 minutes=total["minutes"],
                 rate=total["rate"],
                 amount=total["amount"],
-                note=(note or "").strip()[:500],
+                note=note,
                 paid_at=now,
                 paid_by=actor,
             )

@@ -49,3 +49,16 @@ def unique_or_error(message: str, *, code: str, field: str):
             yield
     except IntegrityError:
         raise ApplicationError(message, code=code, extra={"field": field}) from None
+
+
+def text_within(value: str | None, *, limit: int, field: str, label: str) -> str:
+    """The text stripped, or an error that names the limit when it is longer: what people
+    write is never cut short without their knowing."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise ApplicationError(
+            f"{label} can be at most {limit:,} characters; this one has {len(text):,}.",
+            code="text_too_long",
+            extra={"field": field, "limit": limit, "length": len(text)},
+        )
+    return text

@@ -1,6 +1,9 @@
 """Celery plumbing shared by every app's jobs."""
 
-from celery import current_app
+from celery import current_app, shared_task
+
+from core.idempotency import purge_expired
+from core.tenancy import scopes_disabled
 
 
 def queue_job(name: str, **kwargs):
@@ -13,3 +16,10 @@ def queue_job(name: str, **kwargs):
     starts (core.apps), so the name is known in web processes as in workers.
     """
     return current_app.tasks[name].delay(**kwargs)
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    """Beat: drop idempotency keys past their 24 hours, across every agency."""
+    with scopes_disabled():
+        return purge_expired()

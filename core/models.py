@@ -39,3 +39,33 @@ class AuditEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+class IdempotencyKey(TenantModel):
+    """A request that carried an idempotency key, and the answer it got.
+
+    One row per agency, user and key: the row is written in the same transaction as the
+    work it guards, so a repeat either waits for the first to finish and gets its answer,
+    or finds nothing because the first failed and left no trace (core.idempotency).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # sha256 of the method, the path and (for the API) the body the key was first used with
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.BinaryField(default=b"", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "user", "key"], name="idempotency_key_once_per_user"
+            ),
+        ]
+        # the hourly purge of keys past their 24 hours
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.status_code}"

@@ -25,6 +25,11 @@ OPEN_STATUSES = (
 )
 # What counts against an assistant's capacity.
 ACTIVE_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.WAITING_ON_CLIENT)
+# How long what people write on a task may be: a title; a comment, question, answer,
+# handover note, summary or reason; a time entry's note. Longer text is refused, never cut.
+TITLE_MAX_CHARS = 200
+MESSAGE_MAX_CHARS = 10_000
+TIME_NOTE_MAX_CHARS = 500
 
 
 class Priority(models.IntegerChoices):
@@ -53,7 +58,7 @@ class Task(TenantModel):
     category = models.ForeignKey(
         "contracts.ServiceCategory", on_delete=models.PROTECT, related_name="+"
     )
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=TITLE_MAX_CHARS)
     details = models.TextField(blank=True)
     template_data = models.JSONField(default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
@@ -211,7 +216,7 @@ class TimeEntry(TenantModel):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     minutes = models.PositiveIntegerField(default=0)
-    note = models.CharField(max_length=500, blank=True)
+    note = models.CharField(max_length=TIME_NOTE_MAX_CHARS, blank=True)
     manual = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from accounts.models import Agency
 from core.audit import audit_record
-from core.errors import ApplicationError
+from core.errors import ApplicationError, text_within
 from core.tenancy import agency_scope, scopes_disabled
 from tasks import services
-from tasks.models import Priority, RecurringRequest
+from tasks.models import TITLE_MAX_CHARS, Priority, RecurringRequest
 from tasks.selectors import live_lines_for_client
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def recurring_create(
         raise ApplicationError(
             "Choose a priority.", code="task_priority_invalid", extra={"field": "priority"}
         )
-    title = (title or "").strip()
+    title = text_within(title, limit=TITLE_MAX_CHARS, field="title", label="A title")
     if not title:
         raise ApplicationError(
             "Give the request a title.", code="task_title_required", extra={"field": "title"}
@@ -150,7 +150,7 @@ def recurring_create(
         agency=agency,
         client=client,
         service=service,
-        title=title[:200],
+        title=title,
         details=details,
         template_data=cleaned,
         priority=priority,

@@ -16,12 +16,16 @@ from clients.services import client_ensure_active
 from contracts.caps import check_request_within_cap
 from contracts.request_templates import template_form_fields
 from core.audit import audit_record
-from core.errors import ApplicationError, unique_or_error
+from core.errors import ApplicationError, text_within, unique_or_error
+from core.file_types import content_matches_extension
 from core.jobs import queue_job
 from core.roles import Role
 from tasks import reminders
 from tasks.models import (
     ACTIVE_STATUSES,
+    MESSAGE_MAX_CHARS,
+    TIME_NOTE_MAX_CHARS,
+    TITLE_MAX_CHARS,
     Attachment,
     Comment,
     Priority,
@@ -118,7 +122,7 @@ def task_request(
         raise ApplicationError(
             "Choose a priority.", code="task_priority_invalid", extra={"field": "priority"}
         )
-    title = (title or "").strip()
+    title = text_within(title, limit=TITLE_MAX_CHARS, field="title", label="A title")
     if not title:
         raise ApplicationError(
             "Give the request a title.", code="task_title_required", extra={"field": "title"}
@@ -135,7 +139,7 @@ def task_request(
             contract=line.contract,
             service=service,
             category=service.category,
-            title=title[:200],
+            title=title,
             details=details,
             template_data=cleaned,
             priority=priority,
@@ -187,6 +191,7 @@ def task_template_values(service, data: dict) -> dict:
 def task_cancel(*, agency, actor, membership, task: Task, reason: str = "") -> Task:
     """Cancel open work. A client may cancel their own request until someone has it;
     staff may cancel any open task. A running timer on it stops."""
+    reason = _message(reason, field="reason", label="A reason")
     with transaction.atomic():
         task = _locked(task)
         if membership.role == Role.CLIENT and task.status not in (S.REQUESTED, S.QUEUED):
@@ -196,7 +201,7 @@ def task_cancel(*, agency, actor, membership, task: Task, reason: str = "") -> T
             )
         _stop_timers_on(task)
         task.cancelled_at = timezone.now()
-        task.cancel_reason = reason.strip()
+        task.cancel_reason = reason
         _move(task, S.CANCELLED, actor=actor, action="task.cancelled", reason=task.cancel_reason)
     return task
 
@@ -211,25 +216,8 @@ def task_take_next(*, agency, actor, membership) -> Task | None:
     pressing at the same moment never get the same task; the assistant's profile row is
     locked so one person's double click cannot pass their capacity.
     """
-    from assistants.models import AssistantProfile
-
     with transaction.atomic():
-        profile = (
-            AssistantProfile.objects.select_for_update()
-            .filter(membership=membership, is_active=True)
-            .first()
-        )
-        if profile is None:
-            raise ApplicationError(
-                "Only an active assistant can take work.", code="task_not_an_assistant"
-            )
-        load = Task.objects.filter(assignee=membership, status__in=ACTIVE_STATUSES).count()
-        if load >= profile.capacity:
-            raise ApplicationError(
-                f"You already hold {load} active tasks, your capacity. Finish or hand one over "
-                "first.",
-                code="task_capacity_reached",
-            )
+        _lock_room_for_one_more(membership)
         pool = pool_for(agency=agency, membership=membership)
         if connection_supports_skip_locked():
             # Lock one candidate at a time: locking a batch would hide all of it from
@@ -239,23 +227,78 @@ def task_take_next(*, agency, actor, membership) -> Task | None:
             candidate = pool.values_list("pk", flat=True).first()
             if candidate is None:
                 return None
-            claimed = Task.objects.filter(
-                pk=candidate, status=S.QUEUED, assignee__isnull=True
-            ).update(status=S.ASSIGNED, assignee=membership)
-            if claimed:
-                task = Task.objects.get(pk=candidate)
-                audit_record(
-                    agency=agency,
-                    actor=actor,
-                    action="task.taken",
-                    target=task,
-                    previous=S.QUEUED,
-                    status=S.ASSIGNED,
-                    assignee=membership.pk,
-                )
-                reminders.tell_taken(agency=agency, task=task)
+            task = _claim(agency=agency, actor=actor, membership=membership, task_pk=candidate)
+            if task is not None:
                 return task
     return None
+
+
+def task_take(*, agency, actor, membership, task: Task) -> Task:
+    """An assistant takes the pool task they are looking at, rather than the top one.
+
+    The rules are take-next's: an active assistant with room within their capacity (the
+    profile row is locked, so a double click cannot pass it), a task of their own pool,
+    and a claim that is a conditional update: of two people taking it at the same moment,
+    one gets it and the other is told it has gone.
+    """
+    with transaction.atomic():
+        _lock_room_for_one_more(membership)
+        if not pool_for(agency=agency, membership=membership).filter(pk=task.pk).exists():
+            now = Task.objects.filter(pk=task.pk).values("status", "assignee_id").get()
+            if now["assignee_id"] is not None or now["status"] != S.QUEUED:
+                raise ApplicationError(
+                    "Someone has already taken this task.", code="task_already_taken"
+                )
+            raise ApplicationError(
+                "This task is not in your pool: it needs skills or a contract you do not have.",
+                code="task_not_in_pool",
+            )
+        taken = _claim(agency=agency, actor=actor, membership=membership, task_pk=task.pk)
+        if taken is None:
+            raise ApplicationError("Someone has just taken this task.", code="task_already_taken")
+    return taken
+
+
+def _lock_room_for_one_more(membership) -> None:
+    """Lock the assistant's profile row and check they may hold one more active task."""
+    from assistants.models import AssistantProfile
+
+    profile = (
+        AssistantProfile.objects.select_for_update()
+        .filter(membership=membership, is_active=True)
+        .first()
+    )
+    if profile is None:
+        raise ApplicationError(
+            "Only an active assistant can take work.", code="task_not_an_assistant"
+        )
+    load = Task.objects.filter(assignee=membership, status__in=ACTIVE_STATUSES).count()
+    if load >= profile.capacity:
+        raise ApplicationError(
+            f"You already hold {load} active tasks, your capacity. Finish or hand one over first.",
+            code="task_capacity_reached",
+        )
+
+
+def _claim(*, agency, actor, membership, task_pk: int) -> Task | None:
+    """Give a queued, unassigned task to the assistant, or None if it is no longer both."""
+    claimed = Task.objects.filter(pk=task_pk, status=S.QUEUED, assignee__isnull=True).update(
+        status=S.ASSIGNED, assignee=membership
+    )
+    if not claimed:
+        return None
+    task = Task.objects.get(pk=task_pk)
+    audit_record(
+        agency=agency,
+        actor=actor,
+        action="task.taken",
+        target=task,
+        previous=S.QUEUED,
+        status=S.ASSIGNED,
+        assignee=membership.pk,
+    )
+    reminders.tell_taken(agency=agency, task=task)
+    return task
 
 
 def connection_supports_skip_locked() -> bool:
@@ -267,6 +310,7 @@ def connection_supports_skip_locked() -> bool:
 def task_assign(*, agency, actor, task: Task, assignee, note: str = "") -> Task:
     """Staff give a task to an assistant (or another one), with an optional handover note
     that only the agency's people see. A running timer of the previous assignee stops."""
+    note = _message(note, field="note", label="A handover note")
     if assignee.agency_id != agency.pk or assignee.role != Role.ASSISTANT or not assignee.is_active:
         raise ApplicationError(
             "Choose an assistant of the agency.",
@@ -297,6 +341,7 @@ def task_assign(*, agency, actor, task: Task, assignee, note: str = "") -> Task:
 
 def task_release(*, agency, actor, membership, task: Task, note: str = "") -> Task:
     """An assistant hands their task back to the pool, leaving a note for whoever takes it."""
+    note = _message(note, field="note", label="A handover note")
     with transaction.atomic():
         task = _locked(task)
         _require_assignee(task, membership)
@@ -306,6 +351,12 @@ def task_release(*, agency, actor, membership, task: Task, note: str = "") -> Ta
         _move(task, S.QUEUED, actor=actor, action="task.released")
         _handover(task, actor, note)
     return task
+
+
+def _message(text: str | None, *, field: str, label: str) -> str:
+    """What someone wrote on a task (a comment, question, answer, note, summary or reason),
+    stripped, within MESSAGE_MAX_CHARS or refused with the limit named."""
+    return text_within(text, limit=MESSAGE_MAX_CHARS, field=field, label=label)
 
 
 def _handover(task, actor, note):
@@ -349,7 +400,8 @@ def _start(task: Task, actor) -> None:
 def task_ask_client(*, agency, actor, membership, task: Task, question: str) -> Task:
     """The assistant needs the client: the question goes on the task and the clock on the
     task waits (the running timer stops)."""
-    if not question.strip():
+    question = _message(question, field="question", label="A question")
+    if not question:
         raise ApplicationError(
             "Write the question for the client.",
             code="task_question_required",
@@ -364,7 +416,7 @@ def task_ask_client(*, agency, actor, membership, task: Task, question: str) -> 
             task=task,
             author=actor,
             kind=Comment.Kind.QUESTION,
-            body=question.strip(),
+            body=question,
         )
         _move(task, S.WAITING_ON_CLIENT, actor=actor, action="task.waiting_on_client")
         reminders.tell_waiting_on_client(agency=agency, task=task, question=asked)
@@ -373,7 +425,8 @@ def task_ask_client(*, agency, actor, membership, task: Task, question: str) -> 
 
 def task_answer(*, agency, actor, task: Task, answer: str) -> Task:
     """The client answers; the task goes back to its assistant."""
-    if not answer.strip():
+    answer = _message(answer, field="answer", label="An answer")
+    if not answer:
         raise ApplicationError(
             "Write your answer.", code="task_answer_required", extra={"field": "body"}
         )
@@ -384,7 +437,7 @@ def task_answer(*, agency, actor, task: Task, answer: str) -> Task:
                 "Nobody is waiting for an answer on this task.", code="task_not_waiting"
             )
         answered = Comment.objects.create(
-            agency=agency, task=task, author=actor, kind=Comment.Kind.ANSWER, body=answer.strip()
+            agency=agency, task=task, author=actor, kind=Comment.Kind.ANSWER, body=answer
         )
         _move(task, S.IN_PROGRESS, actor=actor, action="task.answered")
         reminders.tell_client_replied(agency=agency, task=task, comment=answered)
@@ -394,7 +447,8 @@ def task_answer(*, agency, actor, task: Task, answer: str) -> Task:
 def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Task:
     """The assistant finishes with a summary for the client. Completion is the event billing
     hangs on: one job is queued once the transaction has committed."""
-    if not summary.strip():
+    summary = _message(summary, field="summary", label="A summary")
+    if not summary:
         raise ApplicationError(
             "Tell the client what was done.",
             code="task_summary_required",
@@ -407,7 +461,7 @@ def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Tas
         if task.status == S.ASSIGNED:
             _start(task, actor)
         task.completed_at = timezone.now()
-        task.completion_summary = summary.strip()
+        task.completion_summary = summary
         task.approved_at = None
         task.approved_by = None
         _move(task, S.COMPLETED, actor=actor, action="task.completed")
@@ -439,7 +493,8 @@ def task_approve(*, agency, actor, task: Task) -> Task:
 
 def task_send_back(*, agency, actor, task: Task, reason: str) -> Task:
     """The client is not satisfied: the work goes back to the assistant with the reason."""
-    if not reason.strip():
+    reason = _message(reason, field="reason", label="A reason")
+    if not reason:
         raise ApplicationError(
             "Say what still needs doing.", code="task_reason_required", extra={"field": "reason"}
         )
@@ -451,7 +506,7 @@ def task_send_back(*, agency, actor, task: Task, reason: str) -> Task:
                 code="task_not_awaiting_approval",
             )
         Comment.objects.create(
-            agency=agency, task=task, author=actor, kind=Comment.Kind.SEND_BACK, body=reason.strip()
+            agency=agency, task=task, author=actor, kind=Comment.Kind.SEND_BACK, body=reason
         )
         task.completed_at = None
         _move(task, S.IN_PROGRESS, actor=actor, action="task.sent_back")
@@ -466,7 +521,8 @@ def comment_add(
 ) -> Comment:
     """Anyone who may see the task may comment; only the agency's people write internal
     notes. A client's comment on a task waiting for them is their answer."""
-    if not body.strip():
+    body = _message(body, field="body", label="A comment")
+    if not body:
         raise ApplicationError(
             "Write something first.", code="comment_empty", extra={"field": "body"}
         )
@@ -477,7 +533,7 @@ def comment_add(
         internal = False
     with transaction.atomic():
         comment = Comment.objects.create(
-            agency=agency, task=task, author=actor, body=body.strip(), internal=internal
+            agency=agency, task=task, author=actor, body=body, internal=internal
         )
         audit_record(
             agency=agency, actor=actor, action="task.commented", target=task, comment=comment.pk
@@ -488,7 +544,8 @@ def comment_add(
 
 
 def attachment_check(upload) -> None:
-    """Refuse a file that is not of a kind the agency works with, or is larger than
+    """Refuse a file that is not of a kind the agency works with, by its name and by its
+    content (a file renamed to an allowed extension is refused), or is larger than
     ATTACHMENT_MAX_BYTES. Forms call it before writing anything; attachment_add again."""
     extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
     if extension not in settings.ATTACHMENT_EXTENSIONS:
@@ -504,6 +561,13 @@ def attachment_check(upload) -> None:
         raise ApplicationError(
             f"Files may be at most {limit} MB.",
             code="attachment_too_large",
+            extra={"field": "file"},
+        )
+    if not content_matches_extension(upload, extension):
+        raise ApplicationError(
+            f"This file's content is not that of a .{extension} file. Attach it under the "
+            "name of its real type.",
+            code="attachment_content_mismatch",
             extra={"field": "file"},
         )
 
@@ -593,7 +657,9 @@ def _stop_timers_on(task: Task) -> None:
 def time_entry_add(
     *, agency, actor, membership, task: Task, minutes: int, note: str = "", worked_on=None
 ) -> TimeEntry:
-    """Log time worked without the timer, with a note. Between 1 minute and 12 hours."""
+    """Log time worked without the timer, with a note. Between 1 minute and 12 hours; the
+    note within TIME_NOTE_MAX_CHARS."""
+    note = text_within(note, limit=TIME_NOTE_MAX_CHARS, field="note", label="A note")
     if not 1 <= minutes <= 12 * 60:
         raise ApplicationError(
             "Log between 1 minute and 12 hours at a time.",
@@ -615,7 +681,7 @@ def time_entry_add(
             started_at=started,
             ended_at=started + dt.timedelta(minutes=minutes),
             minutes=minutes,
-            note=note.strip()[:500],
+            note=note,
             manual=True,
         )
         Task.objects.filter(pk=task.pk).update(minutes_logged=F("minutes_logged") + minutes)

@@ -6,6 +6,7 @@ import stripe
 from django.test import Client as HttpClient
 
 from core.roles import Role
+from core.tenancy import scopes_disabled
 from stripe_test_server.runner import point_stripe_at, running_server
 from tests.factories import AgencyFactory, MembershipFactory
 
@@ -32,11 +33,24 @@ def member(agency):
 
 @pytest.fixture
 def signed_in():
-    """signed_in(user) -> a Django test client signed in as that user."""
+    """signed_in(user) -> a Django test client signed in as that user. A user of one
+    agency has been there before (the session remembers it, as after a first visit), so
+    a page's first request costs what every later one does."""
+    from accounts.models import Membership
 
     def make(user):
         http = HttpClient()
         http.force_login(user)
+        with scopes_disabled():
+            slugs = list(
+                Membership.objects.filter(user=user, is_active=True).values_list(
+                    "agency__slug", flat=True
+                )
+            )
+        if len(slugs) == 1:
+            session = http.session
+            session["agency_slug"] = slugs[0]
+            session.save()
         return http
 
     return make
@@ -56,18 +70,24 @@ def count_queries():
     return run
 
 
+def api_token_for(user) -> str:
+    """A new API token for the user (the token itself: only its hash is stored)."""
+    from accounts.models import ApiToken
+
+    return ApiToken.objects.create(user=user, expiry=None, name="tests")[1]
+
+
 @pytest.fixture
 def api():
     """api(user) -> a DRF test client authenticated with that user's token (anonymous if
     no user is given)."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     def make(user=None):
         http = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            http.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            token = api_token_for(user)
+            http.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return http
 
     return make

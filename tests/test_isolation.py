@@ -1,22 +1,44 @@
 """The tenant-isolation matrix: every URL pattern of the project, classified and checked.
 
 A pattern under /a/<agency_slug>/ or /api/v1/a/<agency_slug>/ is a tenant URL: it must be
-built on the agency base classes, and for every method it answers, a member of another
-agency and an unknown slug get 404, an anonymous caller is sent to log in (pages) or gets
-401/403 (API), and a member whose role the view does not allow gets 403. Any other pattern
-must be named in NON_TENANT below with how it treats an anonymous caller. A new URL that
-fits neither fails here, so it is covered the day it is added.
+built on the agency base classes. Both agencies of the test hold one real object of every
+kind (build_side), and every id of a URL is filled with one of them. For every method a
+tenant URL answers: a member of another agency and an unknown slug get 404; an anonymous
+caller is sent to log in (pages) or gets 401/403 (API); a member asking for another
+agency's real objects under their own agency's URL gets 404; a member whose role the view
+does not allow gets a 403 that says why (on pages, in the site's layout with a link home),
+and one it allows gets 200 for a GET and no refusal or error otherwise; and inside their
+own agency a role asking for what it may not see (another client's, another assistant's,
+another member's) gets 404. Any other pattern must be named in NON_TENANT below with how
+it treats an anonymous caller. A new URL that fits neither, or whose ids the matrix cannot
+fill, fails here, so it is covered the day it is added.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
+from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.access import AgencyViewMixin
 from accounts.api.access import AgencyAPIMixin
+from billing.models import Charge, ChargeKind, ChargeStatus, Invoice
 from core.roles import Role
-from tests.factories import ClientFactory, UserFactory
+from core.tenancy import scopes_disabled
+from notifications.models import Notification
+from tasks.models import Attachment, RecurringRequest
+from tests.assistants.factories import AssistantProfileFactory
+from tests.contracts.factories import (
+    CategoryFactory,
+    ContractFactory,
+    LineFactory,
+    ServiceFactory,
+)
+from tests.factories import ClientFactory, InvitationFactory, MembershipFactory, UserFactory
+from tests.tasks.factories import TaskFactory
 
 # Non-tenant URLs by name (namespaced where they have one), with what an anonymous GET gets.
 PUBLIC, LOGIN, API_AUTH, BY_TOKEN = "public", "login", "api-auth", "by-token"
@@ -60,14 +82,15 @@ class Route:
         return self.name.startswith("api:")
 
     def url(self, slug: str) -> str:
+        """The URL with every id 1 (other tests' sample; the matrix fills real ids)."""
         sample = {k: slug if k == "agency_slug" else "1" for k in self.kwargs}
         return reverse(self.name, kwargs=sample)
 
     def methods(self) -> list[str]:
-        actions = getattr(self.view, "actions", None)
-        if actions:  # a DRF viewset route
-            return [m.upper() for m in actions]
         allowed = getattr(self.view_class, "http_method_names", ["get", "post"])
+        actions = getattr(self.view, "actions", None)
+        if actions:  # a DRF viewset route (HEAD is GET without a body)
+            return [m.upper() for m in actions if m in allowed and m != "head"]
         handlers = [
             m
             for m in ("get", "post", "put", "patch", "delete")
@@ -129,42 +152,400 @@ def test_tenant_route_uses_the_agency_base_class(route):
     )
 
 
-@pytest.mark.parametrize("route", TENANT_ROUTES, ids=route_id)
-def test_tenant_route_is_isolated(route, agency, other_agency, member, signed_in, client):
-    stranger = member(Role.OWNER, agency=other_agency).user
-    stranger_http = signed_in(stranger)
-    for method in route.methods():
-        call = method.lower()
-        url = route.url(agency.slug)
-        unknown = route.url("no-such-agency")
+# -- one of everything, in each of two agencies ------------------------------------------
 
-        response = getattr(stranger_http, call)(url)
+
+@dataclass
+class Side:
+    """One agency with a caller of each role and one object of each kind they may open,
+    plus objects of the same agency that a client member or an assistant may not see:
+    another client's work (`<key>_hidden`), another assistant's task, another member's
+    notification. Ids, not objects: the tests only build URLs from them."""
+
+    agency: object
+    members: dict  # role -> the Membership that calls
+    ids: dict  # object key -> pk
+    notifications: dict  # role -> the pk of that caller's own notification
+
+    def id_of(self, key: str, role: str) -> int:
+        return self.notifications[role] if key == "notification" else self.ids[key]
+
+
+def build_side(agency) -> Side:
+    now = timezone.now()
+    owner = MembershipFactory(agency=agency, role=Role.OWNER)
+    admin = MembershipFactory(agency=agency, role=Role.ADMIN)
+    skill, other_skill = CategoryFactory(agency=agency), CategoryFactory(agency=agency)
+    service = ServiceFactory(agency=agency, category=skill)
+    other_service = ServiceFactory(agency=agency, category=other_skill)
+    client, other_client = ClientFactory(agency=agency), ClientFactory(agency=agency)
+    client_member = MembershipFactory(agency=agency, role=Role.CLIENT, client=client)
+    assistant = AssistantProfileFactory(agency=agency, skills=[skill])
+    other_assistant = AssistantProfileFactory(agency=agency, skills=[other_skill])
+    contract = ContractFactory(agency=agency, client=client, status="active")
+    other_contract = ContractFactory(agency=agency, client=other_client, status="active")
+    line = LineFactory(agency=agency, contract=contract, service=service)
+    other_line = LineFactory(agency=agency, contract=other_contract, service=other_service)
+    task = TaskFactory(
+        agency=agency, contract_line=line, status="in_progress", assignee=assistant.membership
+    )
+    # Another client's, held by another assistant and outside this one's skills.
+    other_task = TaskFactory(
+        agency=agency,
+        contract_line=other_line,
+        status="assigned",
+        assignee=other_assistant.membership,
+    )
+    done = TaskFactory(
+        agency=agency, contract_line=line, status="completed", assignee=assistant.membership
+    )
+    other_done = TaskFactory(
+        agency=agency,
+        contract_line=other_line,
+        status="completed",
+        assignee=other_assistant.membership,
+    )
+    extra_member = MembershipFactory(agency=agency, role=Role.ASSISTANT)
+    second_owner = MembershipFactory(agency=agency, role=Role.OWNER)
+    invitation = InvitationFactory(agency=agency)
+    with scopes_disabled():
+        files = [_attachment(agency, work, client_member.user) for work in (task, other_task)]
+        charges = [
+            Charge.objects.create(
+                agency=agency,
+                kind=ChargeKind.TASK,
+                task=work,
+                task_completed_at=now,
+                contract_line=work.contract_line,
+                terms=work.contract_line.terms.get(),
+                client=work.client,
+                minutes_logged=60,
+                minutes_billed=60,
+                amount=4000,
+                currency=work.currency,
+                description=work.title,
+                status=ChargeStatus.HELD,
+                idempotency_key=f"charge-task-{work.pk}",
+            )
+            for work in (done, other_done)
+        ]
+        invoices = [
+            Invoice.objects.create(
+                agency=agency,
+                client=deal.client,
+                contract=deal,
+                number=f"INV-{deal.pk}",
+                status="open",
+                collection_method="send_invoice",
+                currency=deal.currency,
+                amount_due=4000,
+                due_date=now + dt.timedelta(days=14),
+            )
+            for deal in (contract, other_contract)
+        ]
+        recurring = [
+            RecurringRequest.objects.create(
+                agency=agency,
+                client=deal.client,
+                service=deal_service,
+                title="Weekly inbox sweep",
+                frequency="weekly",
+                weekday=0,
+                time_of_day=dt.time(9),
+                next_run_at=now + dt.timedelta(days=7),
+            )
+            for deal, deal_service in ((contract, service), (other_contract, other_service))
+        ]
+        members = {
+            Role.OWNER: owner,
+            Role.ADMIN: admin,
+            Role.ASSISTANT: assistant.membership,
+            Role.CLIENT: client_member,
+        }
+        notifications = {
+            role: _notification(agency, member.user, contract).pk
+            for role, member in members.items()
+        }
+        someone_elses = _notification(agency, extra_member.user, contract).pk
+    return Side(
+        agency=agency,
+        members=members,
+        notifications=notifications,
+        ids={
+            "task": task.pk,
+            "task_hidden": other_task.pk,
+            "attachment": files[0].pk,
+            "attachment_hidden": files[1].pk,
+            "client": client.pk,
+            "client_hidden": other_client.pk,
+            "contract": contract.pk,
+            "contract_hidden": other_contract.pk,
+            "line": line.pk,
+            "line_hidden": other_line.pk,
+            "service": service.pk,
+            "charge": charges[0].pk,
+            "charge_hidden": charges[1].pk,
+            "invoice": invoices[0].pk,
+            "invoice_hidden": invoices[1].pk,
+            "recurring": recurring[0].pk,
+            "recurring_hidden": recurring[1].pk,
+            "notification_hidden": someone_elses,
+            "invitation": invitation.pk,
+            "member": extra_member.pk,
+            "owner_member": second_owner.pk,
+            "profile": assistant.pk,
+            "assistant_member": assistant.membership_id,
+        },
+    )
+
+
+def _attachment(agency, task, user):
+    attachment = Attachment(
+        agency=agency,
+        task=task,
+        uploaded_by=user,
+        name="brief.pdf",
+        size=14,
+        content_type="application/pdf",
+    )
+    attachment.file.save("brief.pdf", ContentFile(b"%PDF-1.4 brief"), save=True)
+    return attachment
+
+
+def _notification(agency, user, contract):
+    return Notification.objects.create(
+        agency=agency,
+        recipient=user,
+        kind="contract_ending",
+        target_type="contracts.servicecontract",
+        target_id=contract.pk,
+        occasion="isolation",
+        title="Ending soon",
+        link="/",
+    )
+
+
+@pytest.fixture
+def sides(agency, other_agency, settings, tmp_path):
+    """(the callers' agency, another agency), each with one of everything."""
+    settings.MEDIA_ROOT = tmp_path
+    return build_side(agency), build_side(other_agency)
+
+
+# Which object each id of a URL names. `pk` by the URL's name (first match); the others by
+# the kwarg. A route whose ids this cannot name fails test_every_id_is_named.
+PK_OBJECTS = [
+    ("api:notification-", "notification"),
+    ("notification_", "notification"),
+    ("api:client-manual-", "client"),
+    ("api:client-", "client"),
+    ("client_", "client"),
+    ("manual_view", "client"),
+    ("api:assistant-", "profile"),
+    ("assistant_edit", "profile"),
+    ("assistant_earnings", "assistant_member"),
+    ("earnings_payout", "assistant_member"),
+    ("api:service-", "service"),
+    ("service_", "service"),
+    ("api:contract-", "contract"),
+    ("contract_", "contract"),
+    ("line_", "contract"),
+    ("api:charge-", "charge"),
+    ("charge_", "charge"),
+    ("api:invoice-", "invoice"),
+    ("invoice_", "invoice"),
+    ("our_invoice_", "invoice"),
+    ("invitation_", "invitation"),
+    ("member_remove", "member"),
+    ("recurring_", "recurring"),
+    ("api:task-", "task"),
+    ("task_", "task"),
+]
+KWARG_OBJECTS = {
+    "client_pk": "client",
+    "line_pk": "line",
+    "file_pk": "attachment",
+    "attachment_pk": "attachment",
+}
+# Kwargs that are words, not ids.
+LITERAL_KWARGS = {"to": "paused"}
+# Whose objects of each kind a role may not open, though they are of its own agency: a
+# client member another client's, an assistant another assistant's work and the manuals
+# of clients they do not work for, nobody another member's notifications.
+HIDDEN_FROM = {
+    "task": {Role.ASSISTANT, Role.CLIENT},
+    "attachment": {Role.ASSISTANT, Role.CLIENT},
+    "client": {Role.ASSISTANT, Role.CLIENT},
+    "contract": {Role.CLIENT},
+    "charge": {Role.CLIENT},
+    "invoice": {Role.CLIENT},
+    "recurring": {Role.CLIENT},
+    "notification": set(Role),
+}
+# Routes whose allowed roles depend on the object: (ids that differ, the roles allowed).
+OBJECT_CASES = {
+    # Only owners remove or demote owners; an admin may remove anyone else.
+    "member_remove": [({"pk": "owner_member"}, frozenset({Role.OWNER}))],
+}
+
+
+def id_objects(route) -> dict[str, str]:
+    """kwarg -> object key, for each id in the route's URL."""
+    named = {}
+    for kwarg in route.kwargs:
+        if kwarg == "agency_slug" or kwarg in LITERAL_KWARGS:
+            continue
+        if kwarg == "pk":
+            named[kwarg] = next(
+                (key for prefix, key in PK_OBJECTS if route.name.startswith(prefix)), None
+            )
+        else:
+            named[kwarg] = KWARG_OBJECTS.get(kwarg)
+    return named
+
+
+def url_of(route, side: Side, role: str, **keys) -> str:
+    """The route's URL in `side`'s agency, naming the objects `role` may open (or those
+    `keys` names instead, kwarg -> object key; a Side value takes that object from it)."""
+    values = {"agency_slug": side.agency.slug, **LITERAL_KWARGS}
+    for kwarg, key in id_objects(route).items():
+        chosen = keys.get(kwarg, key)
+        source = side
+        if isinstance(chosen, Side):
+            chosen, source = key, chosen
+        values[kwarg] = source.id_of(chosen, role)
+    return reverse(route.name, kwargs={k: v for k, v in values.items() if k in route.kwargs})
+
+
+def allowed_roles(route, method: str) -> frozenset:
+    roles_for = getattr(route.view_class, "roles_for", None)
+    return roles_for(method) if roles_for else route.view_class.allowed_roles
+
+
+def call(http, method: str, url: str):
+    """One request whose writes are undone, so that every call meets the same world."""
+    with transaction.atomic():
+        response = getattr(http, method.lower())(url)
+        transaction.set_rollback(True)
+    return response
+
+
+ID_ROUTES = [r for r in TENANT_ROUTES if id_objects(r)]
+
+
+def test_every_id_is_named():
+    unnamed = [
+        f"{r.name}: {kwarg}" for r in ID_ROUTES for kwarg, key in id_objects(r).items() if not key
+    ]
+    assert unnamed == [], "URL ids the isolation matrix cannot fill with a real object"
+    assert len(ID_ROUTES) >= 40  # the matrix really found the detail URLs
+
+
+@pytest.mark.parametrize("route", TENANT_ROUTES, ids=route_id)
+def test_tenant_route_is_isolated(route, sides, signed_in, client):
+    """Strangers and unknown slugs get 404, the anonymous are turned away, and a member
+    asking, in their own agency's URL, for another agency's real objects gets 404: each
+    id alone and all of them together."""
+    mine, theirs = sides
+    stranger_http = signed_in(theirs.members[Role.OWNER].user)
+    for method in route.methods():
+        url = url_of(route, mine, Role.OWNER)
+        unknown = url.replace(f"/a/{mine.agency.slug}/", "/a/no-such-agency/", 1)
+
+        response = call(stranger_http, method, url)
         assert response.status_code == 404, f"{method} {url} as another agency's owner"
-        response = getattr(stranger_http, call)(unknown)
+        response = call(stranger_http, method, unknown)
         assert response.status_code == 404, f"{method} {unknown} for an unknown slug"
 
-        response = getattr(client, call)(url)
+        response = call(client, method, url)
         if route.is_api:
             assert response.status_code in (401, 403), f"anonymous {method} {url}"
         else:
             assert response.status_code == 302, f"anonymous {method} {url}"
             assert response["Location"].startswith(reverse("account_login"))
 
+        kwargs = list(id_objects(route))
+        if not kwargs:
+            continue
+        variants = [{kwarg: theirs for kwarg in kwargs}]
+        if len(kwargs) > 1:
+            variants += [{kwarg: theirs} for kwarg in kwargs]
+        for role in allowed_roles(route, method):
+            http = signed_in(mine.members[role].user)
+            for variant in variants:
+                url = url_of(route, mine, role, **variant)
+                response = call(http, method, url)
+                assert response.status_code == 404, (
+                    f"{role} {method} {url}: another agency's {sorted(variant)}"
+                )
+
+
+def refused_for_the_role(route, response, role) -> str | None:
+    """What is wrong with a refusal, or None: a 403 that says what the role cannot do, a
+    page in the site's layout with a way back to the agency."""
+    if response.status_code != 403:
+        return f"status {response.status_code}"
+    article = "an" if role in (Role.OWNER, Role.ADMIN, Role.ASSISTANT) else "a"
+    said = f"As {article} {role}"
+    if route.is_api:
+        body = response.json()
+        return None if said in body["message"] else f"API message {body}"
+    html = response.content.decode()
+    if 'data-testid="forbidden"' not in html or 'class="topbar"' not in html:
+        return "not the layout's forbidden page"
+    if reverse("dashboard", args=[route_agency_slug(response)]) not in html:
+        return "no link back to the agency"
+    return None if said in html else "does not say what the role cannot do"
+
+
+def route_agency_slug(response) -> str:
+    return response.wsgi_request.resolver_match.kwargs["agency_slug"]
+
 
 @pytest.mark.parametrize("route", TENANT_ROUTES, ids=route_id)
-def test_tenant_route_checks_the_role(route, agency, member, signed_in):
-    for role in Role:
-        http = signed_in(member(role).user)
-        for method in route.methods():
-            roles_for = getattr(route.view_class, "roles_for", None)
-            allowed = roles_for(method) if roles_for else route.view_class.allowed_roles
-            response = getattr(http, method.lower())(route.url(agency.slug))
-            if role in allowed:
-                assert response.status_code != 403, f"{role} {method} {route.name}"
-                if route.kwargs == ("agency_slug",) and method == "GET":
-                    assert response.status_code == 200, f"{role} GET {route.name}"
-            else:
-                assert response.status_code == 403, f"{role} {method} {route.name}"
+def test_tenant_route_checks_the_role(route, sides, signed_in):
+    """Each role, on objects of its own that it may open: refused with a 403 that says why
+    if the view does not allow the role, else answered (a GET with 200, a write with
+    anything but a refusal or an error)."""
+    mine, _ = sides
+    cases = [({}, None), *OBJECT_CASES.get(route.name, [])]
+    for keys, roles in cases:
+        for role in Role:
+            http = signed_in(mine.members[role].user)
+            for method in route.methods():
+                allowed = roles if roles is not None else allowed_roles(route, method)
+                url = url_of(route, mine, role, **keys)
+                response = call(http, method, url)
+                if role in allowed:
+                    if method == "GET":
+                        assert response.status_code == 200, f"{role} GET {url}"
+                    else:
+                        assert response.status_code not in (403, 404, 405), (
+                            f"{role} {method} {url}: {response.status_code}"
+                        )
+                        assert response.status_code < 500, f"{role} {method} {url}"
+                else:
+                    problem = refused_for_the_role(route, response, role)
+                    assert problem is None, f"{role} {method} {url}: {problem}"
+
+
+@pytest.mark.parametrize("route", ID_ROUTES, ids=route_id)
+def test_tenant_route_hides_what_the_role_may_not_see(route, sides, signed_in):
+    """Inside their own agency, each role allowed on the route asks for objects it may not
+    open (another client's, another assistant's task, someone else's notification) and
+    gets 404; so does anyone pairing an object with another's child (a task with a file of
+    another task)."""
+    mine, _ = sides
+    objects = id_objects(route)
+    for method in route.methods():
+        for role in allowed_roles(route, method):
+            http = signed_in(mine.members[role].user)
+            for kwarg, key in objects.items():
+                if role not in HIDDEN_FROM.get(key, ()) and len(objects) == 1:
+                    continue  # the other object is one this role may open
+                url = url_of(route, mine, role, **{kwarg: f"{key}_hidden"})
+                response = call(http, method, url)
+                assert response.status_code == 404, f"{role} {method} {url}: {key} not theirs"
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,12 @@ agency_urlpatterns = [
 urlpatterns = [
     path("", ApiRootView.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # A page, not an endpoint: OPTIONS would ask its HTML renderer for a template it lacks.
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
     *accounts.api.urls.urlpatterns,
     path("a/<slug:agency_slug>/", include(agency_urlpatterns)),
 ]

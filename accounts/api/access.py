@@ -8,7 +8,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from accounts.selectors import membership_for
-from core.roles import ALL_ROLES, STAFF_ROLES
+from core.roles import ALL_ROLES, STAFF_ROLES, role_refusal
 from core.tenancy import agency_scope
 from core.views import render_now
 
@@ -36,8 +36,11 @@ class AgencyAPIMixin:
             membership = membership_for(user=request.user, agency_slug=kwargs["agency_slug"])
         except Http404:
             raise exceptions.NotFound("No such agency.") from None
-        if membership.role not in self.roles_for(request.method):
-            raise exceptions.PermissionDenied("Your role in this agency cannot use this endpoint.")
+        allowed = self.roles_for(request.method)
+        if membership.role not in allowed:
+            raise exceptions.PermissionDenied(
+                role_refusal(membership.role, allowed, doing="use this endpoint")
+            )
         self.agency = request.agency = membership.agency
         self.membership = request.membership = membership
         self._scope_stack.enter_context(agency_scope(self.agency))

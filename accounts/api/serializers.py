@@ -12,7 +12,7 @@ class AgencySerializer(serializers.ModelSerializer):
 
 class MembershipOfUserSerializer(serializers.ModelSerializer):
     agency = AgencySerializer()
-    client = serializers.PrimaryKeyRelatedField(read_only=True)
+    client = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Membership
@@ -34,7 +34,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class MemberSerializer(serializers.ModelSerializer):
     user = UserSerializer()
-    client = serializers.PrimaryKeyRelatedField(read_only=True)
+    client = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = Membership

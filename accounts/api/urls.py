@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from accounts.api import views
+from core.api.routers import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("invitations", views.InvitationViewSet, basename="invitation")
 
 urlpatterns = [

@@ -14,6 +14,7 @@ from accounts.api.serializers import (
 )
 from accounts.models import Invitation
 from accounts.selectors import member_list, memberships_for_user
+from core.idempotency import IdempotentPostMixin
 
 
 class MeView(APIView):
@@ -47,7 +48,11 @@ class MemberListView(StaffAPIMixin, generics.ListAPIView):
 
 
 class InvitationViewSet(
-    StaffAPIMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    IdempotentPostMixin,
+    StaffAPIMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Pending invitations; creating one e-mails the signed link."""
 

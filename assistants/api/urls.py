@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from assistants.api import views
+from core.api.routers import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("assistants", views.AssistantProfileViewSet, basename="assistant")
 router.register("client-manuals", views.ClientManualViewSet, basename="client-manual")
 

@@ -28,7 +28,6 @@ class AssistantProfileViewSet(
     """The agency's assistants. PATCH changes skills, zone, hours, capacity, pay or status."""
 
     serializer_class = AssistantProfileSerializer
-    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         active = _flag(self.request.query_params.get("active"))

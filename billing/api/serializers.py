@@ -1,6 +1,16 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from billing.models import Charge, Invoice, VoidedCharges
+
+
+def staff_only(names: list[str], extra_kwargs: dict | None = None) -> dict:
+    """The staff's serializer's own fields. The same endpoints answer client members with
+    the client's serializer, without these: they are not read-only only so that the schema
+    leaves them out of `required`. Nothing writes through these serializers."""
+    kwargs = {name: {"required": False, "help_text": "Staff only."} for name in names}
+    return {**(extra_kwargs or {}), **kwargs}
+
 
 CHARGE_FIELDS = [
     "id",
@@ -44,19 +54,22 @@ class ClientChargeSerializer(serializers.ModelSerializer):
         }
 
 
+STAFF_CHARGE_FIELDS = [
+    "idempotency_key",
+    "stripe_invoice_item_id",
+    "written_off_at",
+    "written_off_by",
+    "written_off_reason",
+]
+
+
 class ChargeSerializer(ClientChargeSerializer):
     """A charge for the agency's staff, with its write-off and Stripe details."""
 
     class Meta(ClientChargeSerializer.Meta):
-        fields = [
-            *CHARGE_FIELDS,
-            "idempotency_key",
-            "stripe_invoice_item_id",
-            "written_off_at",
-            "written_off_by",
-            "written_off_reason",
-        ]
-        read_only_fields = fields
+        fields = [*CHARGE_FIELDS, *STAFF_CHARGE_FIELDS]
+        read_only_fields = CHARGE_FIELDS
+        extra_kwargs = staff_only(STAFF_CHARGE_FIELDS, ClientChargeSerializer.Meta.extra_kwargs)
 
 
 class WriteOffSerializer(serializers.Serializer):
@@ -92,11 +105,28 @@ class ClientInvoiceSerializer(serializers.ModelSerializer):
     minor units of `currency`; `period_end` is exclusive."""
 
     lines = ClientChargeSerializer(many=True, read_only=True, source="charges")
+    hosted_invoice_url = serializers.SerializerMethodField(
+        help_text="Stripe's page to see and pay it; null until Stripe has made one."
+    )
 
     class Meta:
         model = Invoice
         fields = INVOICE_FIELDS
         read_only_fields = INVOICE_FIELDS
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_hosted_invoice_url(self, invoice) -> str | None:
+        return invoice.hosted_invoice_url or None
+
+
+STAFF_INVOICE_FIELDS = [
+    "contract",
+    "stripe_invoice_id",
+    "payment_failed",
+    "last_payment_error",
+    "sent_at",
+    "void_reason",
+]
 
 
 class InvoiceSerializer(ClientInvoiceSerializer):
@@ -105,16 +135,9 @@ class InvoiceSerializer(ClientInvoiceSerializer):
     lines = ChargeSerializer(many=True, read_only=True, source="charges")
 
     class Meta(ClientInvoiceSerializer.Meta):
-        fields = [
-            *INVOICE_FIELDS,
-            "contract",
-            "stripe_invoice_id",
-            "payment_failed",
-            "last_payment_error",
-            "sent_at",
-            "void_reason",
-        ]
-        read_only_fields = fields
+        fields = [*INVOICE_FIELDS, *STAFF_INVOICE_FIELDS]
+        read_only_fields = INVOICE_FIELDS
+        extra_kwargs = staff_only(STAFF_INVOICE_FIELDS)
 
 
 class VoidSerializer(serializers.Serializer):

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from billing.api import views
+from core.api.routers import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("charges", views.ChargeViewSet, basename="charge")
 router.register("invoices", views.InvoiceViewSet, basename="invoice")
 

@@ -19,6 +19,7 @@ from billing.charges import charge_list, charge_release, charge_write_off
 from billing.invoicing import invoice_resend, invoice_void
 from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus
 from clients.models import Client
+from core.api.serializers import NoBodySerializer
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 
@@ -93,7 +94,7 @@ class ChargeViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewS
 
 @extend_schema_view(
     post=extend_schema(
-        request=None,
+        request=NoBodySerializer,
         responses=ClientChargeSerializer,
         description="Approve a charge held at the monthly budget cap: it is billed as usual.",
     )
@@ -194,7 +195,7 @@ class InvoiceViewSet(
         )
         return Response(self.fresh(invoice))
 
-    @extend_schema(request=None, responses=InvoiceSerializer)
+    @extend_schema(request=NoBodySerializer, responses=InvoiceSerializer)
     @action(detail=True, methods=["post"])
     def resend(self, request, **kwargs):
         """E-mail an open invoice (paid by link) to the client again (audited)."""

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from clients.api import views
+from core.api.routers import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("clients", views.ClientViewSet, basename="client")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.

@@ -10,6 +10,7 @@ from clients.api.serializers import ClientSerializer
 from clients.models import Client
 from clients.selectors import client_detail, client_list
 from core.errors import ApplicationError
+from core.idempotency import IdempotentPostMixin
 from core.roles import Role
 
 DETAIL_FIELDS = ("name", "billing_email", "time_zone", "currency", "status")
@@ -31,6 +32,7 @@ DETAIL_FIELDS = ("name", "billing_email", "time_zone", "currency", "status")
     )
 )
 class ClientViewSet(
+    IdempotentPostMixin,
     StaffAPIMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
 from contracts.api import views
+from core.api.routers import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("service-categories", views.CategoryViewSet, basename="category")
 router.register("services", views.ServiceViewSet, basename="service")
 router.register("contracts", views.ContractViewSet, basename="contract")

@@ -17,11 +17,16 @@ from contracts.api.serializers import (
     TransitionSerializer,
 )
 from contracts.models import ContractLine, Service, ServiceCategory, ServiceContract
+from core.idempotency import IdempotentPostMixin
 from core.roles import STAFF_ROLES, Role
 
 
 class CategoryViewSet(
-    AgencyAPIMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    IdempotentPostMixin,
+    AgencyAPIMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     """The agency's service categories (assistants' skills are categories). Every member
     reads them; staff add new ones."""
@@ -41,6 +46,7 @@ class CategoryViewSet(
 
 
 class ServiceViewSet(
+    IdempotentPostMixin,
     StaffAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -72,6 +78,7 @@ class ServiceViewSet(
 
 
 class ContractViewSet(
+    IdempotentPostMixin,
     AgencyAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -167,22 +174,20 @@ class ContractViewSet(
         )
 
     @extend_schema(request=TermsSerializer, responses={201: TermsSerializer})
-    @action(detail=True, methods=["post"], url_path=r"lines/(?P<line_pk>\d+)/terms")
+    @action(detail=True, methods=["post"], url_path="lines/<int:line_pk>/terms")
     def terms(self, request, line_pk, **kwargs):
         """New terms for a line: replaces a draft's; versions a live contract's from
         `effective_from` (now if omitted)."""
+        line = self.line(line_pk)  # 404 before anything is said about the body
         body = TermsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         version = services.contract_line_terms_change(
-            agency=self.agency,
-            actor=request.user,
-            line=self.line(line_pk),
-            **body.validated_data,
+            agency=self.agency, actor=request.user, line=line, **body.validated_data
         )
         return Response(TermsSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"lines/(?P<line_pk>\d+)")
+    @action(detail=True, methods=["delete"], url_path="lines/<int:line_pk>")
     def remove_line(self, request, line_pk, **kwargs):
         """Take a service off the contract (kept as history on a live contract)."""
         services.contract_line_remove(

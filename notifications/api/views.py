@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin, AgencyAPIView
+from core.api.serializers import NoBodySerializer
 from core.errors import ApplicationError
 from notifications import selectors, services
 from notifications.models import Notification, NotificationKind
@@ -72,7 +73,7 @@ class UnreadCountView(AgencyAPIView):
 
 
 class NotificationReadView(AgencyAPIView):
-    @extend_schema(request=None, responses=NotificationSerializer)
+    @extend_schema(request=NoBodySerializer, responses=NotificationSerializer)
     def post(self, request, agency_slug, pk):
         try:
             notification = services.notification_mark_read(
@@ -86,7 +87,7 @@ class NotificationReadView(AgencyAPIView):
 
 class NotificationReadAllView(AgencyAPIView):
     @extend_schema(
-        request=None,
+        request=NoBodySerializer,
         responses=inline_serializer("MarkedRead", {"marked": serializers.IntegerField()}),
     )
     def post(self, request, agency_slug):

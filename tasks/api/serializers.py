@@ -13,7 +13,17 @@ from accounts.models import Membership
 from contracts.pricing import task_estimate
 from contracts.selectors import terms_in_force
 from core.api.fields import AgencyScopedPrimaryKey
-from tasks.models import Attachment, Comment, Priority, Task, TaskStatus, TimeEntry
+from tasks.models import (
+    MESSAGE_MAX_CHARS,
+    TIME_NOTE_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    Attachment,
+    Comment,
+    Priority,
+    Task,
+    TaskStatus,
+    TimeEntry,
+)
 
 OPEN = "open"
 # Ids are checked against the database's range here, so an absurd number is a 400, not an
@@ -89,7 +99,7 @@ class TaskRequestSerializer(serializers.Serializer):
     service's request-form fields."""
 
     service = serializers.IntegerField(help_text="A service of one of your contract's lines.", **ID)
-    title = serializers.CharField(max_length=200, allow_blank=True)
+    title = serializers.CharField(max_length=TITLE_MAX_CHARS, allow_blank=True)
     details = serializers.CharField(required=False, allow_blank=True, default="")
     due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
@@ -125,24 +135,36 @@ class TaskFilterSerializer(serializers.Serializer):
 
 
 class QuestionSerializer(serializers.Serializer):
-    question = serializers.CharField(required=False, allow_blank=True, default="")
+    question = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_CHARS
+    )
 
 
 class AnswerSerializer(serializers.Serializer):
-    answer = serializers.CharField(required=False, allow_blank=True, default="")
+    answer = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_CHARS
+    )
 
 
 class SummarySerializer(serializers.Serializer):
-    summary = serializers.CharField(required=False, allow_blank=True, default="")
+    summary = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_CHARS
+    )
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_CHARS
+    )
 
 
 class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="A handover note (internal)."
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=MESSAGE_MAX_CHARS,
+        help_text="A handover note (internal).",
     )
 
 
@@ -165,7 +187,9 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class CommentWriteSerializer(serializers.Serializer):
-    body = serializers.CharField(required=False, allow_blank=True, default="")
+    body = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MESSAGE_MAX_CHARS
+    )
     internal = serializers.BooleanField(
         default=False, help_text="Only the agency's people see it; ignored for clients."
     )
@@ -206,9 +230,15 @@ class TimeEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TimerSerializer(serializers.Serializer):
+    entry = TimeEntrySerializer(allow_null=True, help_text="The timer's entry, or null.")
+
+
 class TimeEntryWriteSerializer(serializers.Serializer):
     minutes = serializers.IntegerField(help_text="Between 1 and 720.")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TIME_NOTE_MAX_CHARS
+    )
 
 
 class TimerStartSerializer(serializers.Serializer):

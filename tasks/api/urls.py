@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from core.api.routers import Router
 from tasks.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("tasks", views.TaskViewSet, basename="task")
 
 # One URL per move, each with its own view class, so that the roles a move allows are
@@ -23,6 +23,7 @@ MOVES = [
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
 agency_urlpatterns = [
     path("tasks/take-next/", views.TakeNextView.as_view(), name="task-take-next"),
+    path("tasks/<int:pk>/take/", views.TakeView.as_view(), name="task-take"),
     *(path(f"tasks/<int:pk>/{move}/", view.as_view(), name=f"task-{move}") for move, view in MOVES),
     path("tasks/<int:pk>/comments/", views.CommentListView.as_view(), name="task-comments"),
     path("tasks/<int:pk>/files/", views.AttachmentListView.as_view(), name="task-files"),

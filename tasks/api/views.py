@@ -4,7 +4,6 @@ checks them); which task a caller may act on is `tasks_visible_to`; whether the 
 allowed is the service's decision."""
 
 from django.db.models import Prefetch
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
@@ -15,7 +14,9 @@ from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin
 from contracts.models import ContractTerms, Service
+from core.api.serializers import NoBodySerializer
 from core.errors import ApplicationError
+from core.idempotency import IdempotentPostMixin
 from core.roles import STAFF_ROLES, Role
 from tasks import services
 from tasks.api.serializers import (
@@ -35,6 +36,7 @@ from tasks.api.serializers import (
     TaskSerializer,
     TimeEntrySerializer,
     TimeEntryWriteSerializer,
+    TimerSerializer,
     TimerStartSerializer,
 )
 from tasks.models import OPEN_STATUSES, Attachment, Task, TimeEntry
@@ -91,6 +93,7 @@ class OneTaskMixin(TaskAPIMixin):
 
 @extend_schema_view(list=extend_schema(parameters=[TaskFilterSerializer]))
 class TaskViewSet(
+    IdempotentPostMixin,
     TaskAPIMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -102,7 +105,6 @@ class TaskViewSet(
 
     write_roles = CLIENTS
     serializer_class = TaskSerializer
-    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         return self.with_row_data(self.visible_tasks()).order_by("due_at", "pk")
@@ -144,14 +146,15 @@ class TaskViewSet(
         return Response(self.task_data(task), status=status.HTTP_201_CREATED)
 
 
-class TakeNextView(TaskAPIMixin, generics.GenericAPIView):
+class TakeNextView(IdempotentPostMixin, TaskAPIMixin, generics.GenericAPIView):
     """Claim the most urgent task of the caller's pool: 201 with it, 204 when the pool is
     empty."""
 
     allowed_roles = ASSISTANTS
+    serializer_class = NoBodySerializer
 
     @extend_schema(
-        request=None,
+        request=NoBodySerializer,
         responses={201: TaskSerializer, 204: OpenApiResponse(description="The pool is empty.")},
     )
     def post(self, request, agency_slug):
@@ -163,20 +166,37 @@ class TakeNextView(TaskAPIMixin, generics.GenericAPIView):
         return Response(self.task_data(task), status=status.HTTP_201_CREATED)
 
 
+class TakeView(IdempotentPostMixin, OneTaskMixin, generics.GenericAPIView):
+    """Claim this task of the caller's pool, the one they are looking at, within their
+    capacity: 201 with it."""
+
+    allowed_roles = ASSISTANTS
+    http_method_names = ["post", "options"]
+    serializer_class = NoBodySerializer
+
+    @extend_schema(request=NoBodySerializer, responses={201: TaskSerializer})
+    def post(self, request, agency_slug, pk):
+        task = services.task_take(
+            agency=self.agency, actor=request.user, membership=self.membership, task=self.task
+        )
+        return Response(self.task_data(task), status=status.HTTP_201_CREATED)
+
+
 class TaskMoveView(OneTaskMixin, generics.GenericAPIView):
-    """A move of one task's life: parse the body, call the service, answer with the task."""
+    """A move of one task's life: parse the body, call the service, answer with the task.
+    The body serializer is the view's serializer, so OPTIONS and the schema describe it."""
 
     http_method_names = ["post", "options"]
-    body_serializer = None
+    body_serializer = NoBodySerializer
+
+    def get_serializer_class(self):
+        return self.body_serializer
 
     def post(self, request, agency_slug, pk):
         task = self.task  # 404 before anything is said about the body
-        body = {}
-        if self.body_serializer is not None:
-            parsed = self.body_serializer(data=request.data, context=self.get_serializer_context())
-            parsed.is_valid(raise_exception=True)
-            body = parsed.validated_data
-        return Response(self.task_data(self.move(task, **body)))
+        parsed = self.get_serializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        return Response(self.task_data(self.move(task, **parsed.validated_data)))
 
     def move(self, task: Task, **body) -> Task:
         raise NotImplementedError
@@ -193,7 +213,7 @@ def documented(body_serializer, description: str):
     )
 
 
-@documented(None, "The assignee starts work.")
+@documented(NoBodySerializer, "The assignee starts work.")
 class StartView(TaskMoveView):
     allowed_roles = ASSISTANTS
 
@@ -232,7 +252,7 @@ class CompleteView(TaskMoveView):
         )
 
 
-@documented(None, "The client accepts the finished work.")
+@documented(NoBodySerializer, "The client accepts the finished work.")
 class ApproveView(TaskMoveView):
     allowed_roles = CLIENTS
 
@@ -283,7 +303,7 @@ class CancelView(TaskMoveView):
         )
 
 
-class CommentListView(OneTaskMixin, generics.ListCreateAPIView):
+class CommentListView(IdempotentPostMixin, OneTaskMixin, generics.ListCreateAPIView):
     """The task's conversation, oldest first. A client never sees internal comments, and
     a client's comment on a task waiting for them is their answer."""
 
@@ -311,7 +331,7 @@ class CommentListView(OneTaskMixin, generics.ListCreateAPIView):
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
-class AttachmentListView(OneTaskMixin, generics.ListCreateAPIView):
+class AttachmentListView(IdempotentPostMixin, OneTaskMixin, generics.ListCreateAPIView):
     """The task's files. Upload one as multipart form data in the field `file`."""
 
     serializer_class = AttachmentSerializer
@@ -343,7 +363,7 @@ class AttachmentDownloadView(OneTaskMixin, generics.GenericAPIView):
         return attachment_download(attachment)
 
 
-class TimeEntryListView(OneTaskMixin, generics.ListCreateAPIView):
+class TimeEntryListView(IdempotentPostMixin, OneTaskMixin, generics.ListCreateAPIView):
     """Time worked on the task, for the agency's people; the assignee logs time by hand
     here (minutes and a note)."""
 
@@ -369,35 +389,25 @@ class TimeEntryListView(OneTaskMixin, generics.ListCreateAPIView):
         return Response(TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
-RUNNING_OR_NULL = OpenApiResponse(
-    TimeEntrySerializer, description="The timer entry, or null when no timer runs."
-)
-
-
-def entry_or_null(entry: TimeEntry | None):
-    if entry is None:  # DRF renders None as an empty body; the API promises JSON null
-        return HttpResponse(b"null", content_type="application/json")
-    return Response(TimeEntrySerializer(entry).data)
-
-
 class TimerView(TaskAPIMixin, generics.GenericAPIView):
-    """The caller's running timer, or null."""
+    """The caller's timer: `entry` is the running one, or null when none runs."""
 
     allowed_roles = ASSISTANTS
+    serializer_class = TimerSerializer
     queryset = TimeEntry.objects.none()  # names the model for the schema only
 
-    @extend_schema(responses=RUNNING_OR_NULL)
     def get(self, request, agency_slug):
         entry = TimeEntry.objects.filter(
             agency=self.agency, assistant=self.membership, ended_at__isnull=True
         ).first()
-        return entry_or_null(entry)
+        return Response(TimerSerializer({"entry": entry}).data)
 
 
-class TimerStartView(TaskAPIMixin, generics.GenericAPIView):
+class TimerStartView(IdempotentPostMixin, TaskAPIMixin, generics.GenericAPIView):
     """Start the clock on one of the caller's tasks; a timer running elsewhere stops."""
 
     allowed_roles = ASSISTANTS
+    serializer_class = TimerStartSerializer
     queryset = TimeEntry.objects.none()  # names the model for the schema only
 
     @extend_schema(request=TimerStartSerializer, responses={201: TimeEntrySerializer})
@@ -416,14 +426,16 @@ class TimerStartView(TaskAPIMixin, generics.GenericAPIView):
 
 
 class TimerStopView(TaskAPIMixin, generics.GenericAPIView):
-    """Stop the caller's running timer, if any, adding its minutes to the task."""
+    """Stop the caller's running timer, if any, adding its minutes to the task: `entry` is
+    the one stopped, or null when none ran."""
 
     allowed_roles = ASSISTANTS
+    serializer_class = NoBodySerializer
     queryset = TimeEntry.objects.none()  # names the model for the schema only
 
-    @extend_schema(request=None, responses=RUNNING_OR_NULL)
+    @extend_schema(request=NoBodySerializer, responses=TimerSerializer)
     def post(self, request, agency_slug):
         entry = services.timer_stop(
             agency=self.agency, actor=request.user, membership=self.membership
         )
-        return entry_or_null(entry)
+        return Response(TimerSerializer({"entry": entry}).data)

@@ -114,13 +114,14 @@ class AttachmentUploadView(TaskMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, agency_slug, pk):
+        task = self.get_task()  # 404 before anything is said about the files
         uploads = request.FILES.getlist("file")
         if not uploads:
             messages.error(request, "Choose a file to attach.")
         for upload in uploads:
             try:
                 services.attachment_add(
-                    agency=self.agency, actor=request.user, task=self.get_task(), upload=upload
+                    agency=self.agency, actor=request.user, task=task, upload=upload
                 )
             except ApplicationError as error:
                 messages.error(request, f"{upload.name}: {error.message}")

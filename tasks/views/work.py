@@ -163,6 +163,24 @@ class TakeNextView(QueueMixin, View):
         return self.after_action(task_page=task)
 
 
+class TakeView(QueueMixin, TaskMixin, View):
+    """Take the pool task in the URL, the one the assistant is looking at."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        task = self.get_task()
+        try:
+            services.task_take(
+                agency=self.agency, actor=request.user, membership=self.membership, task=task
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return self.after_action()
+        messages.success(request, f"“{task.title}” is yours now.")
+        return self.after_action(task_page=task)
+
+
 class TimerStartView(QueueMixin, TaskMixin, View):
     http_method_names = ["post"]
 
@@ -455,6 +473,7 @@ urlpatterns = [
     path("queue/pool/", PoolPartialView.as_view(), name="assistant_pool_partial"),
     path("queue/take-next/", TakeNextView.as_view(), name="assistant_take_next"),
     path("queue/timer/stop/", TimerStopView.as_view(), name="assistant_timer_stop"),
+    path("tasks/<int:pk>/take/", TakeView.as_view(), name="task_take"),
     path("tasks/<int:pk>/timer/start/", TimerStartView.as_view(), name="task_timer_start"),
     path("tasks/<int:pk>/start/", TaskStartView.as_view(), name="task_start"),
     path("tasks/<int:pk>/log-time/", TaskLogTimeView.as_view(), name="task_log_time"),

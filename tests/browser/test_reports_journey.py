@@ -64,6 +64,6 @@ def test_dashboard_and_revenue_csv(page, screenshot, live_server, time_machine):
     assert download.suggested_filename == "ledger-revenue-by_client-2026-04-01-2026-04-30.csv"
     with open(download.path(), encoding="utf-8") as handle:
         lines = list(csv.reader(io.StringIO(handle.read())))
-    assert ["Acme Dental", "40.00", "60.00", "100.00", "20.00", "0.00", "3", "USD"] in lines
-    assert ["Total", "0.00", "837.50", "837.50", "0.00", "0.00", "2", "EUR"] in lines
+    assert ["Acme Dental", "40.00", "60.00", "0.00", "100.00", "20.00", "0.00", "3", "USD"] in lines
+    assert ["Total", "0.00", "837.50", "0.00", "837.50", "0.00", "0.00", "2", "EUR"] in lines
     assert requests_elsewhere == []

@@ -1,4 +1,4 @@
-"""Reports, checked against the hand-worked books of tests/billing/test_reports_books.py
+"""Reports, checked against the hand-worked books of tests/reports/test_reports_books.py
 (a retainer with rollover, a written-off charge, a second currency), their CSV files,
 bad input, access by role, and query counts flat in the number of rows."""
 

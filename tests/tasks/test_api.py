@@ -499,16 +499,16 @@ def test_the_timer_and_time_entries(agency, s, api, time_machine):
         agency=agency, contract_line=s["line"], status="assigned", assignee=s["assistant"]
     )
     me = api(s["assistant"].user)
-    assert me.get(url("timer", agency)).json() is None
+    assert me.get(url("timer", agency)).json() == {"entry": None}
 
     response = me.post(url("timer-start", agency), {"task": task.pk}, format="json")
     assert response.status_code == 201 and response.json()["ended_at"] is None
-    running = me.get(url("timer", agency)).json()
+    running = me.get(url("timer", agency)).json()["entry"]
     assert running["task"] == task.pk and running["id"] == response.json()["id"]
     time_machine.shift(dt.timedelta(minutes=20, seconds=5))
-    stopped = me.post(url("timer-stop", agency)).json()
+    stopped = me.post(url("timer-stop", agency)).json()["entry"]
     assert stopped["minutes"] == 21 and stopped["ended_at"] is not None
-    assert me.post(url("timer-stop", agency)).json() is None  # nothing runs now
+    assert me.post(url("timer-stop", agency)).json() == {"entry": None}  # nothing runs now
 
     entries = url("task-time-entries", agency, pk=task.pk)
     response = me.post(entries, {"minutes": 45, "note": "Compared fares"}, format="json")

@@ -146,3 +146,64 @@ def test_nobody_is_told_the_pool_is_empty_while_enough_work_is_queued(agency, li
         outcomes = [outcome for _, outcome in press_together(agency, team)]
         told_empty += outcomes.count(None)
     assert told_empty == 0
+
+
+def take_together(agency, memberships, tasks):
+    """A thread per (membership, task), released by one barrier, each taking that task."""
+    barrier = threading.Barrier(len(memberships), timeout=60)
+    results, failures = [], []
+
+    def press(membership, task):
+        try:
+            barrier.wait()
+            with agency_scope(agency):
+                try:
+                    services.task_take(
+                        agency=agency, actor=membership.user, membership=membership, task=task
+                    )
+                    results.append((membership.pk, task.pk))
+                except ApplicationError as error:
+                    results.append((membership.pk, error.code))
+        except BaseException as error:  # surfaced in the main thread below
+            failures.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=press, args=pair) for pair in zip(memberships, tasks, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def test_assistants_taking_the_same_task_at_once_one_gets_it(agency, line):
+    for _ in range(5):
+        task = TaskFactory(agency=agency, contract_line=line)
+        team = assistants(agency, line, ASSISTANTS, capacity=5)
+        outcomes = [outcome for _, outcome in take_together(agency, team, [task] * ASSISTANTS)]
+        assert outcomes.count(task.pk) == 1
+        assert sorted(o for o in outcomes if o != task.pk) == ["task_already_taken"] * (
+            ASSISTANTS - 1
+        )
+        with agency_scope(agency):
+            assert (
+                AuditEvent.objects.filter(action="task.taken", target_id=str(task.pk)).count() == 1
+            )
+
+
+def test_one_assistant_taking_many_tasks_at_once_stays_within_capacity(agency, line):
+    capacity, threads = 2, 6
+    tasks = [TaskFactory(agency=agency, contract_line=line) for _ in range(threads)]
+    (me,) = assistants(agency, line, 1, capacity=capacity)
+    outcomes = [outcome for _, outcome in take_together(agency, [me] * threads, tasks)]
+    assert len([o for o in outcomes if isinstance(o, int)]) == capacity
+    assert [o for o in outcomes if isinstance(o, str)] == ["task_capacity_reached"] * (
+        threads - capacity
+    )
+    with agency_scope(agency):
+        assert Task.objects.filter(assignee=me).count() == capacity

@@ -24,7 +24,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -116,6 +116,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The largest request body read into memory (Django's default, 2.5 MB): forms, webhooks and
+# the API's JSON alike. Files are not counted; attachments have their own bound below.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -154,14 +158,26 @@ ACCOUNT_RATE_LIMITS = {
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "VA Agency"
 
+# API tokens (knox): only a hash of each is stored; the prefix makes a leaked one easy to
+# recognise (secret scanners). Each token has the expiry its owner chose when making it.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {"TOKEN_TTL": None, "TOKEN_PREFIX": "vaa_", "AUTO_REFRESH": False}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an anonymous API call is a 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
+    # JSON of bounded depth (core.api.parsers); every body is bounded in size by
+    # DATA_UPLOAD_MAX_MEMORY_SIZE.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
@@ -298,6 +314,11 @@ CELERY_BEAT_SCHEDULE["sweep-billing-reminders"] = {
     "schedule": 15 * 60.0,
 }
 # E-mails that waited (an assistant's shift, a client's digest hour) or failed to queue.
+# Idempotency keys live 24 hours (core.idempotency); older ones are refused on read anyway.
+CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
+    "task": "core.jobs.purge_idempotency_keys",
+    "schedule": 60 * 60.0,
+}
 CELERY_BEAT_SCHEDULE["deliver-due-notification-emails"] = {
     "task": "notifications.jobs.deliver_due_emails",
     "schedule": 5 * 60.0,
