@@ -27,6 +27,8 @@ urlpatterns = [
         views.OurInvoiceDocumentView.as_view(),
         name="our_invoice_document",
     ),
+    path("our-invoices/card/", views.CardSetupView.as_view(), name="our_card_setup"),
+    path("our-invoices/card/manage/", views.CardPortalView.as_view(), name="our_card_portal"),
     path("billing/invoices/", views.InvoiceListView.as_view(), name="invoice_list"),
     path("billing/invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(

@@ -9,6 +9,13 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
+from billing.cards import (
+    card_on_file_cached,
+    card_portal_url,
+    card_setup_finish,
+    card_setup_start,
+    needs_card_on_file,
+)
 from billing.charges import charge_list, charge_release, charge_write_off
 from billing.credit_notes import CREDITABLE, MEMO_MAX, credit_note_issue
 from billing.documents import invoice_document, invoice_pdf, pdf_filename
@@ -25,7 +32,7 @@ from billing.models import (
     VoidedCharges,
 )
 from billing.selectors import invoice_list
-from billing.stripe_access import stripe_account_check, stripe_account_connect
+from billing.stripe_access import stripe_account_check, stripe_account_connect, stripe_enabled_for
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod
 from core.errors import ApplicationError
@@ -150,10 +157,16 @@ INVOICES_PER_PAGE = 50
 
 class OurInvoicesView(AgencyViewMixin, TemplateView):
     """A client member's invoices from the agency (drafts stay internal), with a link to
-    pay the open ones on Stripe's page."""
+    pay the open ones on Stripe's page, and the card on file (where Stripe comes back to
+    after a card is saved: ?card_setup=<session id>)."""
 
     allowed_roles = frozenset({Role.CLIENT})
     template_name = "billing/our_invoices.html"
+
+    def get(self, request, *args, **kwargs):
+        if "card_setup" in request.GET:
+            return _card_setup_returned(request, self.agency, self.membership.client)
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         client = self.membership.client
@@ -163,7 +176,12 @@ class OurInvoicesView(AgencyViewMixin, TemplateView):
         ).get_page(self.request.GET.get("page"))
         held = charge_list(agency=self.agency, status=ChargeStatus.HELD, client=client)
         return super().get_context_data(
-            page=page, invoices=page.object_list, client=client, held=held, **kwargs
+            page=page,
+            invoices=page.object_list,
+            client=client,
+            held=held,
+            cards=_card_box(self.agency, client),
+            **kwargs,
         )
 
 
@@ -438,3 +456,94 @@ class StripeSettingsView(StaffViewMixin, TemplateView):
                 messages.success(request, f"Stripe account {account.masked_key} connected.")
                 return back
         return self.render_to_response(self.get_context_data(form=form))
+
+
+# -- the client's card on file ----------------------------------------------------------
+
+
+def _see_other(url: str) -> HttpResponse:
+    """Off to Stripe's page after a POST (303: the browser follows it with a GET)."""
+    return HttpResponse(status=303, headers={"Location": url})
+
+
+def _card_box(agency, client) -> dict:
+    """What the invoices page says of the card on file, as Stripe has it (cached briefly;
+    saving a card or opening the portal drops the copy, so coming back reads it afresh)."""
+    if not stripe_enabled_for(agency):
+        return {"enabled": False}
+    box = {
+        "enabled": True,
+        "card": None,
+        "error": "",
+        "needed": False,
+        # The portal (every saved card, which is the default) is there once a card was.
+        "has_customer": bool(client.stripe_customer_id),
+    }
+    try:
+        box["card"] = card_on_file_cached(agency=agency, client=client)
+    except ApplicationError as error:
+        box["error"] = error.message
+    else:
+        box["needed"] = box["card"] is None and needs_card_on_file(agency=agency, client=client)
+    return box
+
+
+def _card_setup_returned(request, agency, client) -> HttpResponse:
+    """Back from Stripe's page: the card saved there becomes the one on file; then the
+    invoices page without the session id, so that a reload does not ask again."""
+    returned = request.GET.get("card_setup", "")
+    if returned == "cancelled":
+        messages.info(request, "No card was saved.")
+    else:
+        try:
+            card_setup_finish(agency=agency, client=client, session_id=returned, actor=request.user)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Card saved.")
+    return redirect("our_invoices", agency_slug=agency.slug)
+
+
+class CardSetupView(AgencyViewMixin, View):
+    """Off to Stripe's page to save a card (or a new one in place of the card on file).
+    Only the client's own people: staff never handle a client's card, assistants never
+    see billing."""
+
+    allowed_roles = frozenset({Role.CLIENT})
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug):
+        back = reverse("our_invoices", args=[self.agency.slug])
+        here = request.build_absolute_uri(back)
+        try:
+            url = card_setup_start(
+                agency=self.agency,
+                actor=request.user,
+                client=self.membership.client,
+                success_url=f"{here}?card_setup={{CHECKOUT_SESSION_ID}}",
+                cancel_url=f"{here}?card_setup=cancelled",
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return redirect(back)
+        return _see_other(url)
+
+
+class CardPortalView(AgencyViewMixin, View):
+    """Off to Stripe's customer portal, to make another card the default or remove one."""
+
+    allowed_roles = frozenset({Role.CLIENT})
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug):
+        back = reverse("our_invoices", args=[self.agency.slug])
+        try:
+            url = card_portal_url(
+                agency=self.agency,
+                client=self.membership.client,
+                return_url=request.build_absolute_uri(back),
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return redirect(back)
+        return _see_other(url)

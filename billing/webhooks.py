@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from accounts.models import Agency
+from billing.cards import CARD_EVENTS, card_event_apply
 from billing.invoicing import RETRYABLE, invoice_apply_stripe
 from billing.models import STRIPE_ID_MAX_LENGTH, Invoice, StripeEvent
 from billing.stripe_access import stripe_client_for, webhook_secret_for
@@ -85,6 +86,15 @@ def stripe_event_receive(*, agency, event_id: str, event_type: str, object_id: s
     current = None
     if ours and not StripeEvent.objects.filter(agency=agency, event_id=event_id).exists():
         current = _invoice_in_stripe(agency, object_id)
+    if event_type in CARD_EVENTS and not (
+        StripeEvent.objects.filter(agency=agency, event_id=event_id).exists()
+    ):
+        # Read back from Stripe and applied before the event is stored: if Stripe cannot
+        # be reached this raises, nothing is stored, and Stripe delivers it again.
+        card_event_apply(
+            agency=agency,
+            event={"id": event_id, "type": event_type, "data": {"object": {"id": object_id}}},
+        )
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -50,7 +50,9 @@ class Client(TenantModel):
         ]
         # The client list filters by status and sorts by name, always within one agency.
         indexes = [
-            models.Index(fields=["agency", "status", "name"], name="client_agency_status_name")
+            models.Index(fields=["agency", "status", "name"], name="client_agency_status_name"),
+            # Card webhooks find the client by its Stripe customer.
+            models.Index(fields=["agency", "stripe_customer_id"], name="client_agency_customer"),
         ]
         ordering = ["name"]
 

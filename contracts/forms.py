@@ -73,7 +73,12 @@ class ContractForm(forms.Form):
         help_text="Leave empty for an open-ended contract.",
     )
     billing_cadence = forms.ChoiceField(choices=BillingCadence.choices)
-    collection_method = forms.ChoiceField(choices=CollectionMethod.choices)
+    collection_method = forms.ChoiceField(
+        choices=CollectionMethod.choices,
+        help_text="Card on file: the client's people save the card on their invoices page. "
+        "Until they do, their dashboard says so, and each invoice is sent by e-mail to pay "
+        "with a link instead of failing.",
+    )
     days_until_due = forms.IntegerField(
         required=False,
         min_value=0,

@@ -8,9 +8,10 @@ Standard library only and no Django, so it runs as its own process:
 (or the port in STRIPE_TEST_SERVER_PORT when --port is not given). Point the SDK at it
 with `stripe.api_base = "http://127.0.0.1:12111"` (or
 `StripeClient(key, base_addresses={"api": ...})`); any key starting `sk_test_` or
-`rk_test_` works and each key is its own account. Besides Stripe's API it serves a hosted
-invoice page (/hosted/invoices/<id>) and test controls under /_test/ (faults, stats,
-reset, deliver).
+`rk_test_` works and each key is its own account. Besides Stripe's API it serves hosted
+pages (an invoice's, /hosted/invoices/<id>; Checkout's for saving a card,
+/hosted/checkout/<id>; the customer portal's, /hosted/billing_portal/<id>) and test
+controls under /_test/ (faults, stats, reset, deliver).
 """
 
 from .fixtures import FIXTURES_PATH, NULLABLE

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .cards import TEST_CARD_NUMBERS, TEST_PAYMENT_METHODS, TestCard
+from .checkout import CHECKOUT_EVENTS, Checkout, checkout_state
 from .credit_notes import CreditNotes, credit_note_state
 from .currencies import check_amount, minimum_charge
 from .errors import StripeError, bad_param, missing
@@ -49,36 +51,13 @@ _LABELS = {
     "payment_method": "PaymentMethod",
     "webhook_endpoint": "webhook endpoint",
     "event": "event",
+    "checkout.session": "checkout.session",
+    "setup_intent": "setupintent",
+    "billing_portal.session": "billing portal session",
 }
 
+__all__ = ["TEST_CARD_NUMBERS", "TEST_PAYMENT_METHODS", "TestCard"]
 
-@dataclass(frozen=True)
-class TestCard:
-    brand: str
-    last4: str
-    decline_code: str | None = None
-    decline_message: str | None = None
-
-
-# Stripe's magic test payment methods, usable directly wherever a payment method id goes.
-TEST_PAYMENT_METHODS = {
-    "pm_card_visa": TestCard("visa", "4242"),
-    "pm_card_mastercard": TestCard("mastercard", "4444"),
-    "pm_card_chargeDeclined": TestCard(
-        "visa", "0002", "generic_decline", "Your card was declined."
-    ),
-    "pm_card_chargeDeclinedInsufficientFunds": TestCard(
-        "visa", "9995", "insufficient_funds", "Your card has insufficient funds."
-    ),
-}
-
-# Card numbers accepted on the hosted invoice page, as Stripe's test cards.
-TEST_CARD_NUMBERS = {
-    "4242424242424242": "pm_card_visa",
-    "5555555555554444": "pm_card_mastercard",
-    "4000000000000002": "pm_card_chargeDeclined",
-    "4000000000009995": "pm_card_chargeDeclinedInsufficientFunds",
-}
 
 INVOICE_EVENTS = (
     "invoice.created",
@@ -96,6 +75,7 @@ EVENT_TYPES = (
     "customer.created",
     "customer.updated",
     "credit_note.created",
+    *CHECKOUT_EVENTS,
 )
 
 # An account's default API version until a request names one (StripeState.dispatch keeps
@@ -116,7 +96,7 @@ class RequestContext:
 # --- state ------------------------------------------------------------------------------
 
 
-class StripeState(CreditNotes):
+class StripeState(CreditNotes, Checkout):
     def __init__(self, deliver: Callable[[Delivery], None] | None = None):
         self.lock = threading.RLock()
         self.deliver = deliver or (lambda delivery: None)
@@ -148,7 +128,7 @@ class StripeState(CreditNotes):
             # Stripe keeps days_until_due internally and turns it into due_date on finalizing.
             self.days_until_due: dict[str, int | None] = {}
             self.api_versions: dict[Account, str] = {}
-            for name, empty in credit_note_state().items():
+            for name, empty in {**credit_note_state(), **checkout_state()}.items():
                 setattr(self, name, empty)
 
     def dispatch(self, method: str, path: str, params: dict, ctx: RequestContext, version=None):
@@ -172,6 +152,11 @@ class StripeState(CreditNotes):
             f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs "
             "or we can help at https://support.stripe.com/.",
         )
+
+    def _hosted_ctx(self, object_id: str, public_url: str) -> RequestContext:
+        """Acting in the account that owns `object_id`, for one of the hosted pages: Stripe's
+        own pages, not API requests, so their events carry no request."""
+        return RequestContext(account=self.owners[object_id], public_url=public_url)
 
     # --- storage helpers ----------------------------------------------------------------
 
@@ -361,6 +346,7 @@ class StripeState(CreditNotes):
             "preferred_locales",
         )
         customer = self._get("customer", id, ctx)
+        before = copy.deepcopy(customer)
         for name in ("email", "name", "description", "phone"):
             if name in params:
                 customer[name] = _str(params, name)
@@ -368,6 +354,8 @@ class StripeState(CreditNotes):
         if "preferred_locales" in params:
             customer["preferred_locales"] = params["preferred_locales"] or []
         self._apply_invoice_settings(ctx, customer, params, {})
+        if previous := _previous_attributes(before, customer):
+            self._emit(ctx, "customer.updated", customer, previous)
         return copy.deepcopy(customer)
 
     def _apply_invoice_settings(self, ctx, customer, params, attached):
@@ -451,7 +439,9 @@ class StripeState(CreditNotes):
                 "The payment method you provided has already been attached to a customer.",
                 "payment_method_unexpected_state",
             )
-        payment_method["customer"] = customer["id"]
+        if payment_method["customer"] is None:
+            payment_method["customer"] = customer["id"]
+            self._emit(ctx, "payment_method.attached", payment_method)
         return payment_method
 
     def _payment_method_for(self, ctx, payment_method_id, customer, param, attached=None) -> str:
@@ -491,10 +481,7 @@ class StripeState(CreditNotes):
                 "is impossible.",
                 code="payment_method_unexpected_state",
             )
-        customer = self.objects[payment_method["customer"]]
-        if customer["invoice_settings"]["default_payment_method"] == id:
-            customer["invoice_settings"]["default_payment_method"] = None
-        payment_method["customer"] = None
+        self._detach(ctx, payment_method)
         return copy.deepcopy(payment_method)
 
     def customer_payment_methods(self, ctx, params, id):
@@ -1211,6 +1198,21 @@ class StripeState(CreditNotes):
         return copy.deepcopy(self._get("event", id, ctx))
 
 
+def _previous_attributes(before: dict, after: dict) -> dict:
+    """What an update changed, as its event's previous_attributes carry it: the old value
+    of each changed field, and of a hash only the keys that changed."""
+    previous = {}
+    for name, old in before.items():
+        new = after.get(name)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and name != "metadata":
+            previous[name] = _previous_attributes(old, new)
+        else:
+            previous[name] = old
+    return previous
+
+
 _ID = r"(?P<id>[A-Za-z0-9_]+)"
 
 ROUTES = [
@@ -1240,6 +1242,11 @@ ROUTES = [
     ("POST", r"/v1/credit_notes", "credit_note_create"),
     ("GET", r"/v1/credit_notes", "credit_note_list"),
     ("GET", rf"/v1/credit_notes/{_ID}", "credit_note_retrieve"),
+    ("POST", r"/v1/checkout/sessions", "checkout_session_create"),
+    ("GET", rf"/v1/checkout/sessions/{_ID}", "checkout_session_retrieve"),
+    ("POST", rf"/v1/checkout/sessions/{_ID}/expire", "checkout_session_expire"),
+    ("GET", rf"/v1/setup_intents/{_ID}", "setup_intent_retrieve"),
+    ("POST", r"/v1/billing_portal/sessions", "billing_portal_session_create"),
     ("POST", r"/v1/webhook_endpoints", "webhook_endpoint_create"),
     ("GET", r"/v1/webhook_endpoints", "webhook_endpoint_list"),
     ("GET", rf"/v1/webhook_endpoints/{_ID}", "webhook_endpoint_retrieve"),

@@ -60,6 +60,47 @@ NULLABLE: dict[str, set[str]] = {
         "card.wallet",
     },
     "webhook_endpoint": {"description"},
+    # Checkout in setup mode: no payment, tax, shipping, consent, custom text, recovery,
+    # adaptive pricing or payment method configuration; the optional URLs when not given;
+    # the customer's details until the session completes (and an e-mail the customer
+    # lacks); no url once the session is complete or expired.
+    "checkout.session": {
+        "adaptive_pricing",
+        "after_expiration",
+        "automatic_tax.liability",
+        "cancel_url",
+        "collected_information",
+        "consent",
+        "consent_collection",
+        "currency_conversion",
+        "custom_text.after_submit",
+        "custom_text.shipping_address",
+        "custom_text.submit",
+        "custom_text.terms_of_service_acceptance",
+        "customer_details",
+        "customer_details.email",
+        "invoice_creation",
+        "managed_payments",
+        "payment_intent",
+        "payment_method_configuration_details",
+        "permissions",
+        "saved_payment_method_options",
+        "shipping_address_collection",
+        "shipping_cost",
+        "success_url",
+        "total_details",
+        "url",
+        "wallet_options",
+    },
+    # Card types given, no error and nothing left for the customer to do.
+    "setup_intent": {
+        "automatic_payment_methods",
+        "last_setup_error",
+        "next_action",
+        "payment_method_configuration_details",
+    },
+    # A plain portal session: no flow.
+    "billing_portal.session": {"flow"},
     "event": {"request.id", "request.idempotency_key"},
 }
 

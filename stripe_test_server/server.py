@@ -18,9 +18,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import fixtures
 from .api import RequestContext, StripeState, new_id
+from .checkout import Hosted, checkout_page, portal_page
 from .currencies import format_amount
 from .errors import StripeError
 from .forms import parse_form
+from .html import page as _page
 from .webhooks import WebhookDeliverer
 
 logger = logging.getLogger(__name__)
@@ -362,6 +364,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif url.path.startswith("/hosted/invoices/"):
                 self.app.count(method, url.path)
                 self._hosted(method, url.path.removeprefix("/hosted/invoices/"), body)
+            elif url.path.startswith("/hosted/checkout/"):
+                self.app.count(method, url.path)
+                self._hosted_checkout(method, url.path.removeprefix("/hosted/checkout/"), body)
+            elif url.path.startswith("/hosted/billing_portal/"):
+                self.app.count(method, url.path)
+                session_id = url.path.removeprefix("/hosted/billing_portal/")
+                self._hosted_portal(method, session_id, body)
             else:
                 self.app.count(method, url.path)
                 self._api(method, url.path, url.query, body)
@@ -458,16 +467,45 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(200, _invoice_page(invoice, message), "text/html; charset=utf-8")
 
+    # --- hosted Checkout and customer portal pages -----------------------------------------
 
-def _page(title: str, content: str) -> bytes:
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}"
-        "td,th{padding:.2em .6em;text-align:left}.message{padding:.6em;border:1px solid}"
-        "</style></head><body>"
-        f"{content}</body></html>"
-    ).encode()
+    def _hosted_checkout(self, method: str, session_id: str, body: str) -> None:
+        if method not in ("GET", "POST"):
+            raise StripeError(405, "Use GET or POST on the hosted Checkout page.")
+        state, public_url = self.app.state, self._public_url()
+        try:
+            outcome = Hosted()
+            if method == "POST":
+                card_number = dict(parse_qsl(body)).get("card_number", "")
+                outcome = state.hosted_checkout_submit(session_id, card_number, public_url)
+                if outcome.location:
+                    self._send(303, b"", "text/plain", {"Location": outcome.location})
+                    return
+            view = state.hosted_checkout(session_id, public_url)
+        except StripeError:
+            page = _page("Not found", "<p>There is no Checkout Session at this address.</p>")
+            self._send(404, page, "text/html; charset=utf-8")
+            return
+        page = checkout_page(view, outcome.message)
+        self._send(outcome.status, page, "text/html; charset=utf-8")
+
+    def _hosted_portal(self, method: str, session_id: str, body: str) -> None:
+        if method not in ("GET", "POST"):
+            raise StripeError(405, "Use GET or POST on the customer portal.")
+        state, public_url = self.app.state, self._public_url()
+        try:
+            outcome = Hosted()
+            if method == "POST":
+                form = dict(parse_qsl(body))
+                outcome = state.hosted_portal_act(
+                    session_id, form.get("action", ""), form.get("payment_method", ""), public_url
+                )
+            view = state.hosted_portal(session_id, public_url)
+        except StripeError:
+            page = _page("Not found", "<p>There is no portal session at this address.</p>")
+            self._send(404, page, "text/html; charset=utf-8")
+            return
+        self._send(outcome.status, portal_page(view, outcome.message), "text/html; charset=utf-8")
 
 
 def _invoice_page(invoice: dict, message: str | None) -> bytes:
