@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing import retainer
 from billing.models import Charge, ChargeKind, ChargeStatus
+from billing.reminders import queue_charge_news
 from billing.selectors import month_spent
 from contracts import pricing
 from contracts.models import ContractLine, ContractTerms, PricingModel
@@ -26,6 +27,7 @@ from core.errors import ApplicationError
 from core.jobs import queue_job
 from core.periods import month_start
 from tasks.models import Task, TaskStatus
+from tasks.queries import seconds_logged_on
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,14 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             existing = _task_charge(agency, task)  # made while we waited for the lock
             if existing is not None:
                 return existing
+            # The task's time as it stands once no correction of it can cross this charge
+            # (tasks.services locks the task to correct time, and refuses once charged).
+            task.minutes_logged = (
+                Task.objects.select_for_update()
+                .values_list("minutes_logged", flat=True)
+                .get(agency=agency, pk=task.pk)
+            )
+            seconds = seconds_logged_on(agency=agency, task=task)
             earlier = list(
                 Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task=task).order_by(
                     "task_completed_at"
@@ -106,10 +116,11 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 "terms_effective_from": terms.effective_from.isoformat(),
                 "completed_at": task.completed_at.isoformat(),
                 "minutes_logged": task.minutes_logged,
+                "seconds_logged": seconds,
             }
             if terms.effective_from > task.completed_at:
                 steps["note"] = "completed before the line's first terms; those terms used"
-            steps |= _price(agency, line, versions, terms, task, charge, earlier)
+            steps |= _price(agency, line, versions, terms, task, seconds, charge, earlier)
             steps["amount"] = charge.amount
             held = _hold_past_budgets(agency, line, terms, task, charge, earlier)
             steps |= held
@@ -127,6 +138,7 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 amount=charge.amount,
                 currency=charge.currency,
             )
+            queue_charge_news(charge)  # held, or a retainer bank running low: told on commit
     except IntegrityError:
         # A racing job made it first (on a database that did not make us wait).
         existing = _task_charge(agency, task)
@@ -176,27 +188,32 @@ def _task_charge(agency, task: Task) -> Charge | None:
     ).first()
 
 
-def _price(agency, line, versions, terms, task: Task, charge: Charge, earlier) -> dict:
+def _price(
+    agency, line, versions, terms, task: Task, seconds: int, charge: Charge, earlier
+) -> dict:
     """Set the charge's amount by the terms' pricing model; the figures that made it.
 
     A completion after a send-back bills what the task owes beyond what its earlier
     completions were charged (written-off ones count as charged: forgiven stays forgiven),
     never less than nothing: a flat fee once; hourly time priced in full again, less the
-    earlier charges; retainer time only for the minutes logged since, from the bank.
+    earlier charges; retainer time only for the time logged since, from the bank.
+
+    Time is the task's seconds, rounded as the terms say once for the task (never per
+    entry): up to the increment, then the minimum.
     """
     if terms.pricing_model == PricingModel.RETAINER:
-        return _draw_from_bank(agency, line, versions, terms, task, charge, earlier)
+        return _draw_from_bank(agency, line, versions, terms, task, seconds, charge, earlier)
     if terms.pricing_model == PricingModel.FLAT:
         steps = {"flat_fee": terms.flat_fee}
         full = pricing.price_flat(terms)
     else:
-        price = pricing.price_hourly(task.minutes_logged, terms)
+        price = pricing.price_hourly_seconds(seconds, terms)
         charge.minutes_billed, full = price
         steps = {
             "hourly_rate": terms.hourly_rate,
             "rounding_increment_minutes": terms.rounding_increment_minutes,
-            "rounded_minutes": pricing.billable_minutes(
-                task.minutes_logged, increment=terms.rounding_increment_minutes
+            "rounded_minutes": pricing.billable_minutes_of_seconds(
+                seconds, increment=terms.rounding_increment_minutes
             ),
             "minimum_minutes": terms.minimum_minutes,
             "minutes_billed": price.minutes_billed,
@@ -210,7 +227,9 @@ def _price(agency, line, versions, terms, task: Task, charge: Charge, earlier) -
     return steps
 
 
-def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge, earlier) -> dict:
+def _draw_from_bank(
+    agency, line, versions, terms, task: Task, seconds: int, charge: Charge, earlier
+) -> dict:
     """Price a retainer task against its month's bank and make sure the month's fee exists.
 
     The month's size (included hours, rollover cap) comes from the terms it was bought
@@ -222,11 +241,9 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge, e
     # Work finished before the line's first terms counts in the month those terms began.
     period_start = month_start(max(task.completed_at, terms.effective_from), zone)
     bank = retainer.bank_left(agency, line, versions, period_start, zone)
-    # After a send-back, only the minutes logged since the earlier completions were billed.
-    minutes = task.minutes_logged - max(
-        (previous.minutes_logged for previous in earlier), default=0
-    )
-    price = pricing.price_retainer_task(max(minutes, 0), bank["bank_left_before"], terms)
+    # After a send-back, only the time logged since the earlier completions were billed.
+    since = seconds - max((_seconds_charged(previous) for previous in earlier), default=0)
+    price = pricing.price_retainer_task_seconds(max(since, 0), bank["bank_left_before"], terms)
     charge.period_start = period_start
     charge.minutes_from_bank = price.from_bank
     charge.minutes_billed = price.overage_minutes
@@ -241,6 +258,12 @@ def _draw_from_bank(agency, line, versions, terms, task: Task, charge: Charge, e
         "overage_minutes": price.overage_minutes,
         "overage_rate": terms.overage_rate,
     }
+
+
+def _seconds_charged(charge: Charge) -> int:
+    """The task's logged seconds when an earlier charge was made (charges made before
+    seconds were kept knew whole minutes)."""
+    return charge.breakdown.get("seconds_logged", charge.minutes_logged * 60)
 
 
 # -- a retainer month ---------------------------------------------------------------------

@@ -35,6 +35,7 @@ from billing.models import (
     InvoiceStatus,
     VoidedCharges,
 )
+from billing.reminders import queue_invoice_news
 from billing.stripe_access import stripe_client_for, stripe_enabled_for
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod, ServiceContract
@@ -216,6 +217,15 @@ def _invoice_params(customer_id: str, contract: ServiceContract, currency: str) 
 
 
 def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | None:
+    """Move the invoice on (`_advance_steps`); an invoice it leaves open (sent, or its card
+    declined) is news for the client or the admins, told once this commits."""
+    advanced = _advance_steps(agency, stripe_client, invoice, on_it)
+    if advanced is not None:
+        queue_invoice_news(advanced)
+    return advanced
+
+
+def _advance_steps(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | None:
     """Finalize a draft, then charge the card on file or send it, as its contract says.
     A declined card (or no card at all) is recorded on the invoice, not raised. A draft
     left with nothing to bill (its charges written off meanwhile) is deleted instead: None.

@@ -121,10 +121,33 @@ def close_billing_periods() -> int:
     return close(now=timezone.now())
 
 
+@shared_task(base=AgencyJob, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8)
+def tell_invoice_news(*, agency, invoice_id: int) -> int:
+    """Queued when an invoice is issued or its payment fails: the client's people (or the
+    admins) hear at once, not at the next sweep (billing.reminders)."""
+    from django.utils import timezone
+
+    from billing.reminders import invoice_news_tell
+
+    return invoice_news_tell(agency=agency, invoice_id=invoice_id, now=timezone.now())
+
+
+@shared_task(base=AgencyJob, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8)
+def tell_charge_news(*, agency, charge_id: int) -> int:
+    """Queued when a task's charge is made: held past a budget, or a retainer bank running
+    low or used up, told at once (billing.reminders)."""
+    from django.utils import timezone
+
+    from billing.reminders import charge_news_tell
+
+    return charge_news_tell(agency=agency, charge_id=charge_id, now=timezone.now())
+
+
 @shared_task
 def sweep_billing_reminders() -> int:
-    """Beat: invoices issued, coming due and overdue, payment failures, retainer hours
-    running low, held charges and contracts ending (billing.reminders)."""
+    """Beat: invoices coming due and overdue and contracts ending; and, as a catch-up for
+    a lost tell_invoice_news or tell_charge_news, invoices issued, payment failures,
+    retainer hours running low and held charges (billing.reminders)."""
     from django.utils import timezone
 
     from billing.reminders import sweep_billing_reminders as sweep

@@ -5,11 +5,13 @@ The rules, as the pages and statements state them:
 - Time counts when it was logged: a finished time entry belongs to the calendar month, in
   the agency's time zone, in which it started (one calendar for the agency's payouts and
   reports). Running timers count once stopped.
-- Every logged minute is paid, billable or not: what the client is charged (flat fee,
-  rounding, a write-off) does not change what the contractor is owed.
-- A month is priced per client: minutes x the hourly rate, rounded half-up to the minor
-  unit for each client, and the month's amount is the sum of those (so a statement's rows
-  add up to its total).
+- Every logged second is paid, billable or not: what the client is charged (flat fee,
+  rounding, a write-off) does not change what the contractor is owed. Time is never rounded
+  for pay: a contract's increments are the client's terms, not the contractor's.
+- A month is priced per client: the seconds worked x the hourly rate, rounded half-up to
+  the minor unit once for each client, and the month's amount is the sum of those (so a
+  statement's rows add up to its total). The minutes shown are the entries' whole minutes,
+  the figure the reports show.
 - A month marked paid keeps the rate and amounts of that moment (assistants.Payout); a
   month not yet paid is priced at the assistant's current rate and currency.
 """
@@ -30,7 +32,7 @@ from core.errors import ApplicationError, text_within, unique_or_error
 from core.periods import month_end
 from core.roles import Role
 from core.times import local_midnight, local_today
-from tasks.models import TimeEntry
+from tasks.models import TimeEntry, entry_seconds
 
 # A payout's note is what its column holds; a longer one is refused, never cut.
 PAYOUT_NOTE_MAX_CHARS = Payout._meta.get_field("note").max_length
@@ -54,12 +56,18 @@ class PayLine:
     currency: str
     amount: int
     paid: bool
+    seconds: int = 0
 
 
 def pay_for(rate: int, minutes: int) -> int:
     """contracts.pricing.amount_for_minutes (rate x minutes / 60, half-up) in integers: the
     same figure, without a Decimal per line of a year's worth of lines."""
-    return (2 * rate * minutes + 60) // 120
+    return pay_for_seconds(rate, minutes * 60)
+
+
+def pay_for_seconds(rate: int, seconds: int) -> int:
+    """rate (minor units per hour) x seconds / 3600, rounded half-up to a minor unit."""
+    return (2 * rate * seconds + 3600) // 7200
 
 
 def _entries(agency, *, begins: dt.datetime, ends: dt.datetime):
@@ -87,7 +95,8 @@ def pay_lines(
     groups = list(
         entries.annotate(month=TruncMonth("started_at", tzinfo=zone, output_field=DateField()))
         .values("assistant_id", "task__client_id", "month")
-        .annotate(minutes=Sum("minutes"))
+        # the seconds first: after it, "minutes" names the sum, not the column
+        .annotate(worked_seconds=Sum(entry_seconds()), minutes=Sum("minutes"))
         .order_by()
     )
     if not groups:
@@ -120,8 +129,9 @@ def pay_lines(
                 minutes=group["minutes"] or 0,
                 rate=rate,
                 currency=currency,
-                amount=pay_for(rate, group["minutes"] or 0),
+                amount=pay_for_seconds(rate, group["worked_seconds"] or 0),
                 paid=payout is not None,
+                seconds=group["worked_seconds"] or 0,
             )
         )
     return lines

@@ -6,15 +6,21 @@ charge or contract), then what was already said about those objects, and tells t
   retainer hours running low (under RETAINER_LOW_MINUTES left) and used up; a charge held
   past the budget cap for their approval; a contract ending within CONTRACT_ENDING_DAYS;
 - to the agency's admins: a payment that failed, and the contract ending too.
+An invoice issued, a failed payment, a held charge and a retainer bank running low are told
+when they happen (the functions at the bottom, queued on commit of the change); their sweeps
+remain to catch up on any whose job was lost, and never tell anything twice.
 """
 
 import datetime as dt
+import logging
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.urls import reverse
 
 from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, InvoiceStatus
 from contracts.models import ContractLine, ContractStatus, ServiceContract
+from core.jobs import queue_job
 from core.money import format_money
 from core.tenancy import in_agencies, scopes_disabled
 from notifications.models import NotificationKind
@@ -22,6 +28,7 @@ from notifications.selectors import already_said, client_recipients, staff_recip
 from notifications.services import notify
 
 K = NotificationKind
+logger = logging.getLogger(__name__)
 
 INVOICE_DUE_SOON = dt.timedelta(days=3)
 # The field notes' "a warning when about 2 hours are left".
@@ -82,6 +89,38 @@ def _open_invoices(**window) -> list[Invoice]:
         )
 
 
+def _invoice_words(agency, invoice: Invoice, kind: str) -> dict:
+    """The title, body (of the recipient, for their clock) and link of an invoice notice."""
+    amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
+    name = invoice.number or "Your invoice"
+    if kind == K.INVOICE_ISSUED:
+        title = (
+            f"New invoice {invoice.number}: {amount}"
+            if invoice.number
+            else f"New invoice: {amount}"
+        )
+
+        def body(person):
+            due = f", due {person.when(invoice.due_date)}" if invoice.due_date else ""
+            return f"An invoice for {amount} is issued{due}. Pay it online from the link."
+    elif kind == K.INVOICE_DUE_SOON:
+        title = f"{name} is due soon: {amount}"
+
+        def body(person):
+            return f"{amount} is due {person.when(invoice.due_date)}."
+    else:
+        title = f"{name} is overdue: {amount}"
+
+        def body(person):
+            return (
+                f"{amount} was due {person.when(invoice.due_date)}. Please pay it "
+                "from the link, or tell us if something is wrong with it."
+            )
+
+    link = reverse("our_invoice_detail", args=[agency.slug, invoice.pk])
+    return {"title": title, "body": body, "link": link}
+
+
 def _invoices(now) -> int:
     issued = _open_invoices(finalized_at__gt=now - LOOKBACK, finalized_at__lte=now)
     due_soon = _open_invoices(due_date__gt=now, due_date__lte=now + INVOICE_DUE_SOON)
@@ -98,32 +137,6 @@ def _invoices(now) -> int:
         )
         people = client_recipients(agency=agency, client_ids={i.client_id for i, *_ in items})
         for invoice, kind, occasion, _ in items:
-            amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
-            name = invoice.number or "Your invoice"
-            if kind == K.INVOICE_ISSUED:
-                title = (
-                    f"New invoice {invoice.number}: {amount}"
-                    if invoice.number
-                    else (f"New invoice: {amount}")
-                )
-
-                def body(person, invoice=invoice, amount=amount):
-                    due = f", due {person.when(invoice.due_date)}" if invoice.due_date else ""
-                    return f"An invoice for {amount} is issued{due}. Pay it online from the link."
-            elif kind == K.INVOICE_DUE_SOON:
-                title = f"{name} is due soon: {amount}"
-
-                def body(person, invoice=invoice, amount=amount):
-                    return f"{amount} is due {person.when(invoice.due_date)}."
-            else:
-                title = f"{name} is overdue: {amount}"
-
-                def body(person, invoice=invoice, amount=amount):
-                    return (
-                        f"{amount} was due {person.when(invoice.due_date)}. Please pay it "
-                        "from the link, or tell us if something is wrong with it."
-                    )
-
             made += _tell_all(
                 agency,
                 people.get(invoice.client_id, []),
@@ -131,12 +144,21 @@ def _invoices(now) -> int:
                 kind=kind,
                 target=invoice,
                 occasion=occasion,
-                title=title,
-                body=body,
-                link=reverse("our_invoice_detail", args=[agency.slug, invoice.pk]),
                 now=now,
+                **_invoice_words(agency, invoice, kind),
             )
     return made
+
+
+def _payment_failed_words(agency, invoice: Invoice) -> dict:
+    amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
+    return {
+        "title": f"Payment failed: {invoice.client.name}, {amount}",
+        "body": f"{invoice.client.name}'s payment of {amount} for invoice "
+        f"{invoice.number or invoice.pk} failed: "
+        f"{invoice.last_payment_error or 'no reason given'}.",
+        "link": reverse("invoice_detail", args=[agency.slug, invoice.pk]),
+    }
 
 
 def _payment_failures(now) -> int:
@@ -149,7 +171,6 @@ def _payment_failures(now) -> int:
         )
         staff = staff_recipients(agency=agency)
         for invoice in rows:
-            amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
             made += _tell_all(
                 agency,
                 staff,
@@ -158,12 +179,8 @@ def _payment_failures(now) -> int:
                 # Once per invoice: Stripe's own retries failing again are the same news.
                 target=invoice,
                 occasion="failed",
-                title=f"Payment failed: {invoice.client.name}, {amount}",
-                body=f"{invoice.client.name}'s payment of {amount} for invoice "
-                f"{invoice.number or invoice.pk} failed: "
-                f"{invoice.last_payment_error or 'no reason given'}.",
-                link=reverse("invoice_detail", args=[agency.slug, invoice.pk]),
                 now=now,
+                **_payment_failed_words(agency, invoice),
             )
     return made
 
@@ -178,6 +195,36 @@ def _recent_charges(now, **rule) -> list[Charge]:
             .select_related("agency", "client", "contract_line__service", "task")
             .order_by("created_at", "pk")
         )
+
+
+def _retainer_notice(agency, charge: Charge) -> dict | None:
+    """What a retainer task's charge says of its month's bank: low, used up, or nothing."""
+    before = charge.breakdown.get("bank_left_before")
+    if before is None or charge.period_start is None:
+        return None
+    left = max(before - charge.minutes_from_bank, 0)
+    month = f"{charge.period_start:%B %Y}"
+    service = charge.contract_line.service.name
+    if left == 0 or charge.minutes_billed > 0:
+        kind = K.RETAINER_EXHAUSTED
+        title = f"Retainer hours used up: {service}, {month}"
+        body = (
+            f"This month's hours for {service} are used up. Further work this month "
+            "is billed at the overage rate of your contract."
+        )
+    elif left < RETAINER_LOW_MINUTES:
+        kind = K.RETAINER_LOW
+        title = f"Retainer hours running low: {service}, {month}"
+        body = f"{_hours(left)} of this month's {service} hours are left."
+    else:
+        return None
+    return {
+        "kind": kind,
+        "occasion": charge.period_start.isoformat(),
+        "title": title,
+        "body": body,
+        "link": reverse("our_contracts", args=[agency.slug]),
+    }
 
 
 def _retainer_banks(now) -> int:
@@ -195,36 +242,16 @@ def _retainer_banks(now) -> int:
         )
         people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
         for charge in rows:
-            before = charge.breakdown.get("bank_left_before")
-            if before is None:
-                continue
-            left = max(before - charge.minutes_from_bank, 0)
-            month = f"{charge.period_start:%B %Y}"
-            service = charge.contract_line.service.name
-            if left == 0 or charge.minutes_billed > 0:
-                kind = K.RETAINER_EXHAUSTED
-                title = f"Retainer hours used up: {service}, {month}"
-                body = (
-                    f"This month's hours for {service} are used up. Further work this month "
-                    "is billed at the overage rate of your contract."
-                )
-            elif left < RETAINER_LOW_MINUTES:
-                kind = K.RETAINER_LOW
-                title = f"Retainer hours running low: {service}, {month}"
-                body = f"{_hours(left)} of this month's {service} hours are left."
-            else:
+            notice = _retainer_notice(agency, charge)
+            if notice is None:
                 continue
             made += _tell_all(
                 agency,
                 people.get(charge.client_id, []),
                 said,
-                kind=kind,
                 target=charge.contract_line,
-                occasion=charge.period_start.isoformat(),
-                title=title,
-                body=body,
-                link=reverse("our_contracts", args=[agency.slug]),
                 now=now,
+                **notice,
             )
     return made
 
@@ -234,6 +261,16 @@ def _hours(minutes: int) -> str:
     if not hours:
         return f"{rest} minutes"
     return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
+
+
+def _held_words(agency, charge: Charge) -> dict:
+    amount = _money(charge.amount, charge.currency)
+    return {
+        "title": f"Approve going over your budget: {charge.description}, {amount}",
+        "body": f"{charge.description} ({amount}, {charge.contract_line.service.name}) "
+        f"waits for you: {charge.held_because}. It is billed only once you approve it.",
+        "link": reverse("our_invoices", args=[agency.slug]),
+    }
 
 
 def _held_charges(now) -> int:
@@ -247,7 +284,6 @@ def _held_charges(now) -> int:
         )
         people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
         for charge in rows:
-            amount = _money(charge.amount, charge.currency)
             made += _tell_all(
                 agency,
                 people.get(charge.client_id, []),
@@ -255,11 +291,8 @@ def _held_charges(now) -> int:
                 kind=K.CHARGE_HELD,
                 target=charge,
                 occasion="held",
-                title=f"Approve going over your budget: {charge.description}, {amount}",
-                body=f"{charge.description} ({amount}, {charge.contract_line.service.name}) "
-                f"waits for you: {charge.held_because}. It is billed only once you approve it.",
-                link=reverse("our_invoices", args=[agency.slug]),
                 now=now,
+                **_held_words(agency, charge),
             )
     return made
 
@@ -335,3 +368,107 @@ def _contracts_ending(now) -> int:
                 **common,
             )
     return made
+
+
+# -- told as they happen ----------------------------------------------------------------------
+# An invoice issued, a payment failed, a charge held or a retainer bank running low are news
+# the moment they happen: the change queues one of these on commit (billing.jobs). Each makes
+# the very notification its sweep above would (same kind, object and occasion), so whichever
+# comes second finds it made and sends nothing; the sweeps stay as the catch-up for a job
+# that was lost.
+
+
+def invoice_news_tell(*, agency, invoice_id: int, now: dt.datetime) -> int:
+    """An open invoice's news: issued (to the client's people), its payment failed (to the
+    admins). Nothing for an invoice paid at once or voided before this ran."""
+    invoice = (
+        Invoice.objects.filter(agency=agency, pk=invoice_id, status=InvoiceStatus.OPEN)
+        .select_related("client")
+        .first()
+    )
+    if invoice is None:
+        return 0
+    made = 0
+    if invoice.finalized_at is not None:
+        people = client_recipients(agency=agency, client_ids={invoice.client_id})
+        made += _tell_all(
+            agency,
+            people.get(invoice.client_id, []),
+            set(),
+            kind=K.INVOICE_ISSUED,
+            target=invoice,
+            occasion="issued",
+            now=now,
+            **_invoice_words(agency, invoice, K.INVOICE_ISSUED),
+        )
+    if invoice.payment_failed:
+        made += _tell_all(
+            agency,
+            staff_recipients(agency=agency),
+            set(),
+            kind=K.PAYMENT_FAILED,
+            target=invoice,
+            occasion="failed",
+            now=now,
+            **_payment_failed_words(agency, invoice),
+        )
+    return made
+
+
+def charge_news_tell(*, agency, charge_id: int, now: dt.datetime) -> int:
+    """A new task charge's news for the client's people: held past their budget for their
+    approval, or what it left of a retainer's month."""
+    charge = (
+        Charge.objects.filter(agency=agency, pk=charge_id, kind=ChargeKind.TASK)
+        .select_related("client", "contract_line__service", "task")
+        .first()
+    )
+    if charge is None:
+        return 0
+    people = client_recipients(agency=agency, client_ids={charge.client_id}).get(
+        charge.client_id, []
+    )
+    made = 0
+    if charge.status == ChargeStatus.HELD:
+        made += _tell_all(
+            agency,
+            people,
+            set(),
+            kind=K.CHARGE_HELD,
+            target=charge,
+            occasion="held",
+            now=now,
+            **_held_words(agency, charge),
+        )
+    notice = _retainer_notice(agency, charge)
+    if notice is not None:
+        made += _tell_all(agency, people, set(), target=charge.contract_line, now=now, **notice)
+    return made
+
+
+def _queue_on_commit(job: str, **kwargs) -> None:
+    def queue():
+        try:
+            queue_job(job, **kwargs)
+        except Exception:
+            # The broker is down: the sweep tells it instead, a little later.
+            logger.exception("%s(%s) not queued", job, kwargs)
+
+    transaction.on_commit(queue)
+
+
+def queue_invoice_news(invoice: Invoice) -> None:
+    """After the change commits: tell what an open invoice's change means (see above)."""
+    if invoice.status == InvoiceStatus.OPEN:
+        _queue_on_commit(
+            "billing.jobs.tell_invoice_news", agency_id=invoice.agency_id, invoice_id=invoice.pk
+        )
+
+
+def queue_charge_news(charge: Charge) -> None:
+    """After the charge commits: tell the client what it means, if anything (see above)."""
+    held = charge.status == ChargeStatus.HELD
+    if charge.kind == ChargeKind.TASK and (held or charge.period_start is not None):
+        _queue_on_commit(
+            "billing.jobs.tell_charge_news", agency_id=charge.agency_id, charge_id=charge.pk
+        )

@@ -1,8 +1,8 @@
 import datetime as dt
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Max, Prefetch, QuerySet, Sum
 
-from billing.models import Charge, ChargeStatus, CreditNote, Invoice, InvoiceStatus
+from billing.models import Charge, ChargeKind, ChargeStatus, CreditNote, Invoice, InvoiceStatus
 from contracts.models import ContractLine
 from core.periods import month_bounds, month_start
 
@@ -20,6 +20,14 @@ def month_spent(*, agency, line: ContractLine, at: dt.datetime) -> int:
         .aggregate(total=Sum("amount"))["total"]
     )
     return spent or 0
+
+
+def task_billed_until(*, agency, task) -> dt.datetime | None:
+    """The latest completion of the task that has a charge, whatever became of it (held,
+    invoiced, covered or written off): time recorded before it is on that charge."""
+    return Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task=task).aggregate(
+        until=Max("task_completed_at")
+    )["until"]
 
 
 def invoice_list(

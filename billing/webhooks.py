@@ -28,6 +28,7 @@ from accounts.models import Agency
 from billing.cards import CARD_EVENTS, card_event_apply
 from billing.invoicing import RETRYABLE, invoice_apply_stripe
 from billing.models import STRIPE_ID_MAX_LENGTH, Invoice, StripeEvent
+from billing.reminders import queue_invoice_news
 from billing.stripe_access import stripe_client_for, webhook_secret_for
 from core.api.parsers import loads_bounded
 from core.errors import ApplicationError
@@ -148,6 +149,8 @@ def _apply_invoice_event(agency, event_type: str, data: dict) -> None:
         changed.append("sent_at")
     if changed:
         invoice.save(update_fields=sorted(set(changed)))
+    if {"status", "finalized_at", "payment_failed"} & set(changed):
+        queue_invoice_news(invoice)  # issued, or its payment failed: told on commit
 
 
 def _signed_at(header: str) -> int | None:

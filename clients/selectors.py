@@ -1,4 +1,5 @@
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Invitation, Membership
@@ -12,7 +13,8 @@ def _with_member_count(queryset: QuerySet[Client]) -> QuerySet[Client]:
 def client_list(
     *, agency, status: str | None = None, search: str | None = None
 ) -> QuerySet[Client]:
-    """The agency's clients by name, with their active member count, in one query.
+    """The agency's clients by name, with their active member count and how many of their
+    invitations wait for an answer, in one query.
 
     `status` narrows to one status; `search` matches part of the name or billing e-mail.
     """
@@ -22,7 +24,18 @@ def client_list(
     if search and search.strip():
         term = search.strip()
         clients = clients.filter(Q(name__icontains=term) | Q(billing_email__icontains=term))
-    return _with_member_count(clients).order_by("name")
+    pending = (
+        Invitation.objects.filter(client=OuterRef("pk"), accepted_at=None, revoked_at=None)
+        .order_by()
+        .values("client")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        _with_member_count(clients)
+        .annotate(pending_invitations=Coalesce(Subquery(pending), 0))
+        .order_by("name")
+    )
 
 
 def client_detail(*, agency, pk: int) -> Client:

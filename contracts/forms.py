@@ -11,7 +11,7 @@ from contracts.models import (
     ServiceCategory,
     ServiceContract,
 )
-from contracts.request_templates import FIELD_TYPES
+from contracts.request_templates import FIELD_TYPES, MAX_FIELDS
 from core.forms import HoursField, MoneyField
 from core.roles import Role
 from core.times import local_midnight
@@ -46,8 +46,10 @@ class ServiceForm(forms.Form):
 
 
 class TemplateFieldForm(forms.Form):
-    """One row of a service's request template."""
+    """One row of a service's request template. Its key is made from the label when the row
+    is first saved and kept after (hidden), so answers already given keep their field."""
 
+    name = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     label = forms.CharField(max_length=80)
     type = forms.ChoiceField(choices=list(FIELD_TYPES.items()), initial="text")
     required = forms.BooleanField(required=False)
@@ -58,19 +60,31 @@ class TemplateFieldForm(forms.Form):
     )
 
 
+# A few empty rows for a browser without scripts; with them, "Add a field" adds rows up to
+# the template's limit.
 TemplateFieldFormSet = forms.formset_factory(
-    TemplateFieldForm, extra=2, max_num=20, validate_max=True, can_delete=True
+    TemplateFieldForm,
+    extra=3,
+    max_num=MAX_FIELDS,
+    absolute_max=MAX_FIELDS,
+    validate_max=True,
+    can_delete=True,
 )
 
 
 class ContractForm(forms.Form):
     client = forms.ModelChoiceField(queryset=Client.objects.none())
     name = forms.CharField(max_length=120, help_text="e.g. “2026 support retainer”.")
-    starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="A day on the client's calendar (their time zone): the contract starts at "
+        "00:00 there. Empty: the client's today.",
+    )
     ends_on = forms.DateField(
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Leave empty for an open-ended contract.",
+        help_text="The last day, on the client's calendar. Leave empty for an open-ended contract.",
     )
     billing_cadence = forms.ChoiceField(choices=BillingCadence.choices)
     collection_method = forms.ChoiceField(
@@ -110,6 +124,7 @@ class ContractForm(forms.Form):
         self.fields["dedicated"].label_from_instance = lambda m: m.user.get_full_name()
         if contract is not None:
             del self.fields["client"]  # a contract never moves to another client
+            self.fields["starts_on"].required = True
 
 
 class TermsForm(forms.Form):

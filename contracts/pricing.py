@@ -5,6 +5,10 @@ Amounts are integer minor units of the contract's currency and rates are minor u
 hour, so rounding "to the currency's minor unit" is rounding to a whole number here, for
 USD (cents) and JPY (yen) alike. A retainer task's price depends on what is left of its
 month's bank, which billing.retainer works out.
+
+Time is counted to the second and rounded only as the terms say, once for the whole task
+("round time up to" the increment, then the minimum per task): never per timer run or per
+entry, so twenty 4-second runs are 80 seconds of work, one step.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +19,15 @@ from contracts.models import ContractTerms, PricingModel
 
 def billable_minutes(minutes: int, *, increment: int, minimum: int = 0) -> int:
     """Minutes rounded UP to the increment, then raised to the minimum."""
-    rounded = -(-minutes // increment) * increment if minutes > 0 else 0
+    return billable_minutes_of_seconds(minutes * 60, increment=increment, minimum=minimum)
+
+
+def billable_minutes_of_seconds(seconds: int, *, increment: int, minimum: int = 0) -> int:
+    """Time worked, to the second, rounded UP to the increment (whole minutes), then raised
+    to the minimum. The increment is the only rounding: 4 seconds in 15-minute steps is one
+    step, and so are 14 minutes 56 seconds."""
+    step = increment * 60
+    rounded = -(-seconds // step) * increment if seconds > 0 else 0
     return max(rounded, minimum)
 
 
@@ -46,8 +58,14 @@ def price_flat(terms: ContractTerms) -> int:
 
 def price_hourly(minutes: int, terms: ContractTerms) -> HourlyPrice:
     """Minutes rounded up to the increment, raised to the minimum, times the hourly rate."""
-    billed = billable_minutes(
-        minutes, increment=terms.rounding_increment_minutes, minimum=terms.minimum_minutes or 0
+    return price_hourly_seconds(minutes * 60, terms)
+
+
+def price_hourly_seconds(seconds: int, terms: ContractTerms) -> HourlyPrice:
+    """The task's time, to the second, rounded up to the increment once for the whole task,
+    raised to the minimum, times the hourly rate."""
+    billed = billable_minutes_of_seconds(
+        seconds, increment=terms.rounding_increment_minutes, minimum=terms.minimum_minutes or 0
     )
     return HourlyPrice(billed, amount_for_minutes(terms.hourly_rate, billed))
 
@@ -55,7 +73,15 @@ def price_hourly(minutes: int, terms: ContractTerms) -> HourlyPrice:
 def price_retainer_task(minutes: int, bank_left: int, terms: ContractTerms) -> RetainerTaskPrice:
     """Round the task's minutes up to the increment, draw them from what is left of the
     month's bank, and bill the rest at the overage rate."""
-    rounded = billable_minutes(minutes, increment=terms.rounding_increment_minutes)
+    return price_retainer_task_seconds(minutes * 60, bank_left, terms)
+
+
+def price_retainer_task_seconds(
+    seconds: int, bank_left: int, terms: ContractTerms
+) -> RetainerTaskPrice:
+    """price_retainer_task for time counted to the second: rounded up to the increment once
+    for the task, then drawn from the bank (minutes) and billed past it."""
+    rounded = billable_minutes_of_seconds(seconds, increment=terms.rounding_increment_minutes)
     from_bank = min(rounded, max(bank_left, 0))
     overage = rounded - from_bank
     return RetainerTaskPrice(from_bank, overage, amount_for_minutes(terms.overage_rate, overage))

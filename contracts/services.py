@@ -110,17 +110,21 @@ HEADER_FIELDS = (
     "requires_approval",
 )
 # Once a contract is live, only these header fields may change: the rest are terms that
-# billing has relied on.
+# billing has relied on. Its start date may still be corrected while no work is under it
+# (contract_start_change).
 LIVE_HEADER_FIELDS = ("name", "ends_on")
 
 
 def contract_create(*, agency, actor, client: Client, dedicated=(), **header) -> ServiceContract:
-    """Draft a contract for a client, in the client's currency."""
+    """Draft a contract for a client, in the client's currency. Its dates are days on the
+    client's calendar: without a start date it starts on the client's today."""
     if client.agency_id != agency.pk:
         raise ApplicationError(
             "Unknown client.", code="contract_client_invalid", extra={"field": "client"}
         )
     client_ensure_active(client=client)
+    if header.get("starts_on") is None:
+        header["starts_on"] = local_today(client.time_zone)
     contract = ServiceContract(agency=agency, client=client, currency=client.currency)
     with transaction.atomic():
         _contract_header_save(contract, header)
@@ -131,15 +135,17 @@ def contract_create(*, agency, actor, client: Client, dedicated=(), **header) ->
 
 def contract_update(*, agency, actor, contract: ServiceContract, dedicated=None, **header):
     """Change a contract's header. A draft changes freely; a live contract may be renamed,
-    extended or shortened and have its dedicated assistants changed; an ended one is
-    history."""
+    extended or shortened and have its dedicated assistants changed, and its start date
+    corrected while no work is under it (contract_start_change); an ended one is history."""
     if contract.status == ContractStatus.ENDED:
         raise ApplicationError("An ended contract cannot change.", code="contract_ended")
+    if contract.status in LIVE and header.get("starts_on") is None:
+        header.pop("starts_on", None)
     if contract.status in LIVE:
         frozen = [
             k
             for k, v in header.items()
-            if k not in LIVE_HEADER_FIELDS and v != getattr(contract, k)
+            if k not in (*LIVE_HEADER_FIELDS, "starts_on") and v != getattr(contract, k)
         ]
         if frozen:
             raise ApplicationError(
@@ -150,6 +156,14 @@ def contract_update(*, agency, actor, contract: ServiceContract, dedicated=None,
     with transaction.atomic():
         if contract.status in LIVE:
             _lock_client(contract)
+            new_start = header.pop("starts_on", contract.starts_on)
+            if new_start != contract.starts_on:
+                # the end date given with it counts for the checks of the new start
+                if "ends_on" in header:
+                    contract.ends_on = header["ends_on"]
+                contract_start_change(
+                    agency=agency, actor=actor, contract=contract, starts_on=new_start
+                )
         _contract_header_save(contract, header)
         if contract.status in LIVE and "ends_on" in header:
             _check_no_overlap(contract)
@@ -163,6 +177,107 @@ def contract_update(*, agency, actor, contract: ServiceContract, dedicated=None,
             fields=sorted(header),
         )
     return contract
+
+
+def contract_work_summary(contract: ServiceContract) -> list[str]:
+    """What work is under a contract, in words ("2 tasks", "1 charge"); empty when none.
+    Tasks (and the time logged on them) and charges point at the contract from the apps
+    above, so they are counted through those relations."""
+    tasks = contract.tasks.count()
+    charges = ContractLine.objects.filter(contract=contract, charges__isnull=False).count()
+    done = []
+    if tasks:
+        done.append(f"{tasks} task{'s' if tasks != 1 else ''}")
+    if charges:
+        done.append(f"{charges} charge{'s' if charges != 1 else ''}")
+    return done
+
+
+def contract_start_change(
+    *, agency, actor, contract: ServiceContract, starts_on: dt.date
+) -> ServiceContract:
+    """Correct the start date of a live (active or paused) contract, as long as no work is
+    under it: no task (so no time logged) and no charge. The date is a day on the client's
+    calendar; the terms of its services that began with the contract begin at the new start
+    (00:00 in the client's zone). Dates stay in range, in order and clear of the client's
+    other live contracts. A draft's dates change with contract_update; an ended contract is
+    history."""
+    if contract.status not in LIVE:
+        raise ApplicationError(
+            "Only a live contract's start date is corrected this way.",
+            code="contract_not_live",
+            extra={"field": "starts_on"},
+        )
+    if starts_on is None or not date_in_range(starts_on):
+        raise ApplicationError(
+            date_range_message(), code="contract_date_out_of_range", extra={"field": "starts_on"}
+        )
+    with transaction.atomic():
+        _lock_client(contract)
+        previous = ServiceContract.objects.select_for_update().get(pk=contract.pk)
+        if previous.status not in LIVE:
+            raise ApplicationError(
+                "The contract changed meanwhile; reload and try again.",
+                code="contract_not_live",
+                extra={"field": "starts_on"},
+            )
+        old_start = previous.starts_on
+        if starts_on == old_start:
+            return contract
+        done = contract_work_summary(contract)
+        if done:
+            raise ApplicationError(
+                f"Work has been done under this contract ({', '.join(done)}), so its start "
+                "date can no longer change. End it and draft a new one if the dates are wrong.",
+                code="contract_start_has_work",
+                extra={"field": "starts_on"},
+            )
+        ends_on = contract.ends_on
+        if ends_on is not None and ends_on < starts_on:
+            raise ApplicationError(
+                "The end date is before the start date.",
+                code="contract_dates_out_of_order",
+                extra={"field": "starts_on"},
+            )
+        contract.starts_on = starts_on
+        _check_no_overlap(contract)
+        _terms_follow_start(
+            contract,
+            old_start=local_midnight(old_start, contract.client.time_zone),
+            new_start=_contract_start(contract),
+        )
+        contract.save(update_fields=["starts_on"])
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="contract.start_changed",
+            target=contract,
+            previous=old_start.isoformat(),
+            starts_on=starts_on.isoformat(),
+        )
+    return contract
+
+
+def _terms_follow_start(contract, *, old_start: dt.datetime, new_start: dt.datetime) -> None:
+    """Each line's first terms begin with the contract when they began with it, or when they
+    would otherwise begin before it; a later change of terms must still come after them."""
+    lines = ContractLine.objects.filter(contract=contract).select_related("service")
+    for line in lines:
+        versions = list(ContractTerms.objects.filter(line=line).order_by("effective_from"))
+        if not versions:
+            continue
+        first = versions[0]
+        if first.effective_from == old_start or first.effective_from < new_start:
+            first.effective_from = new_start
+        clash = next((v for v in versions[1:] if v.effective_from <= first.effective_from), None)
+        if clash is not None:
+            raise ApplicationError(
+                f"{line.service.name} has a change of terms on or before the new start; "
+                "change those terms first.",
+                code="contract_start_after_terms",
+                extra={"field": "starts_on"},
+            )
+        first.save(update_fields=["effective_from"])
 
 
 def _contract_header_save(contract: ServiceContract, header: dict) -> None:

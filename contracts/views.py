@@ -1,13 +1,14 @@
 from django.contrib import messages
 from django.db.models import Count
+from django.forms.utils import ErrorDict
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.text import slugify
 from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
+from clients.models import Client
 from contracts import selectors, services
 from contracts.forms import (
     CategoryForm,
@@ -18,9 +19,11 @@ from contracts.forms import (
     TermsForm,
 )
 from contracts.models import ContractLine, ContractStatus, Service, ServiceContract
+from contracts.request_templates import MAX_FIELDS, field_name_for
 from core.errors import ApplicationError
 from core.forms import add_application_error
 from core.roles import Role
+from core.times import local_today
 from core.views import ServiceFormView
 
 # -- the catalogue ----------------------------------------------------------------------
@@ -31,7 +34,7 @@ class ServiceListView(StaffViewMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            services=selectors.service_list(agency=self.agency), **kwargs
+            services=selectors.service_list(agency=self.agency, staffing=True), **kwargs
         )
 
 
@@ -93,20 +96,30 @@ class ServiceEditView(StaffViewMixin, View):
 
     def post(self, request, **kwargs):
         service = self.get_service()
+        if "add_field" in request.POST:
+            return self.render_with_another_row(service)
         form = ServiceForm(request.POST, agency=self.agency)
         formset = TemplateFieldFormSet(request.POST, prefix="template")
         if form.is_valid() and formset.is_valid():
-            template = [
-                {
-                    "name": _field_name(row["label"]),
-                    "label": row["label"],
-                    "type": row["type"],
-                    "required": row["required"],
-                    "choices": [c for c in row["choices"].split(",")],
-                }
-                for row in formset.cleaned_data
-                if row and not row.get("DELETE")
+            rows = [
+                (row_form, row_form.cleaned_data)
+                for row_form in formset.forms
+                if row_form.cleaned_data and not row_form.cleaned_data.get("DELETE")
             ]
+            taken = {row["name"] for _form, row in rows if row.get("name")}
+            template = []
+            for _form, row in rows:
+                name = row.get("name") or field_name_for(row["label"], taken)
+                taken.add(name)
+                template.append(
+                    {
+                        "name": name,
+                        "label": row["label"],
+                        "type": row["type"],
+                        "required": row["required"],
+                        "choices": [c for c in row["choices"].split(",")],
+                    }
+                )
             try:
                 if service is None:
                     service = services.service_create(
@@ -124,23 +137,48 @@ class ServiceEditView(StaffViewMixin, View):
                         **form.cleaned_data,
                     )
             except ApplicationError as error:
+                # At the top of the form, and beside the row it is about.
                 add_application_error(form, error)
+                row = error.extra.get("row")
+                if row is not None and row < len(rows):
+                    rows[row][0].add_error("label", error.message)
             else:
                 messages.success(request, f"{service.name} saved.")
                 return redirect("service_list", agency_slug=self.agency.slug)
         return self.render(service, form, formset)
 
+    def render_with_another_row(self, service):
+        """Without scripts, "Add a field" sends the form back to be shown with one more
+        empty row; nothing is saved and nothing is marked wrong yet."""
+        data = self.request.POST.copy()
+        total = "template-TOTAL_FORMS"
+        try:
+            count = int(data.get(total, 0))
+        except ValueError:
+            count = 0
+        data[total] = str(max(0, min(count, MAX_FIELDS - 1)) + 1)
+        form = ServiceForm(agency=self.agency, initial=self.request.POST.dict())
+        formset = TemplateFieldFormSet(data, prefix="template")
+        # The rows keep what was typed but are not checked yet: that happens on saving.
+        for row_form in formset.forms:
+            row_form._errors = ErrorDict()
+        formset._errors, formset._non_form_errors = [], formset.error_class()
+        return self.render(service, form, formset)
+
     def render(self, service, form, formset):
+        unstaffed = False
+        if service is not None:
+            unstaffed = not (
+                selectors.service_list(agency=self.agency, staffing=True)
+                .filter(pk=service.pk)
+                .values_list("has_skilled_assistant", flat=True)
+                .first()
+            )
         return render(
             self.request,
             self.template_name,
-            self.get_context_data(service=service, form=form, formset=formset),
+            self.get_context_data(service=service, form=form, formset=formset, unstaffed=unstaffed),
         )
-
-
-def _field_name(label: str) -> str:
-    name = slugify(label).replace("-", "_")
-    return name if name[:1].isalpha() else f"field_{name}"
 
 
 # -- contracts --------------------------------------------------------------------------
@@ -153,8 +191,12 @@ class ContractListView(StaffViewMixin, TemplateView):
         status = self.request.GET.get("status") or None
         if status not in ContractStatus.values:
             status = None
+        now = timezone.now()
+        contracts = list(selectors.contract_list(agency=self.agency, status=status))
+        for contract in contracts:
+            contract.standing = selectors.contract_standing(contract, now)
         return super().get_context_data(
-            contracts=selectors.contract_list(agency=self.agency, status=status),
+            contracts=contracts,
             status=status,
             statuses=ContractStatus.choices,
             **kwargs,
@@ -171,7 +213,32 @@ class ContractCreateView(StaffViewMixin, ServiceFormView):
         return {**super().get_form_kwargs(), "agency": self.agency}
 
     def get_initial(self):
-        return {"client": self.request.GET.get("client"), "starts_on": timezone.localdate()}
+        # The contract's days are the client's: it starts on the client's today, which west
+        # of the agency may still be the agency's yesterday.
+        client = self.chosen_client()
+        initial = {"client": client.pk if client else None}
+        if client is not None:
+            initial["starts_on"] = local_today(client.time_zone)
+        return initial
+
+    def chosen_client(self):
+        key = self.request.GET.get("client") if self.request.method == "GET" else None
+        if not key or not str(key).isdigit():
+            return None
+        return Client.objects.filter(agency=self.agency, pk=key).first()
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        client = self.chosen_client()
+        if client is not None:
+            form.fields["starts_on"].help_text = (
+                f"A day on {client.name}'s calendar ({client.time_zone}). "
+                + selectors.start_in_zones(
+                    form.initial["starts_on"], client.time_zone, self.agency.time_zone
+                )
+                + "."
+            )
+        return form
 
     def perform(self, data):
         return services.contract_create(agency=self.agency, actor=self.request.user, **data)
@@ -197,6 +264,16 @@ class ContractMixin(StaffViewMixin):
 class ContractDetailView(ContractMixin, TemplateView):
     template_name = "contracts/contract_detail.html"
 
+    def get_contract(self) -> ServiceContract:
+        if not hasattr(self, "_contract"):
+            self._contract = get_object_or_404(
+                selectors.with_lines(
+                    ServiceContract.objects.filter(agency=self.agency), staffing=True
+                ),
+                pk=self.kwargs["pk"],
+            )
+        return self._contract
+
     def get_context_data(self, **kwargs):
         contract = self.get_contract()
         now = timezone.now()
@@ -206,9 +283,18 @@ class ContractDetailView(ContractMixin, TemplateView):
                 "current": selectors.terms_in_force(line, now) or line.terms.all()[0],
                 "scheduled": selectors.terms_scheduled(line, now),
                 "versions": len(line.terms.all()),
+                "unstaffed": line.removed_at is None
+                and not selectors.line_has_assistant(contract, line),
             }
             for line in contract.lines.all()
         ]
+        contract.line_count = sum(1 for row in lines if row["line"].removed_at is None)
+        kwargs.update(
+            standing=selectors.contract_standing(contract, now),
+            start_note=selectors.start_in_zones(
+                contract.starts_on, contract.client.time_zone, self.agency.time_zone
+            ),
+        )
         actions = [
             (to, label)
             for to, label in [
@@ -236,12 +322,25 @@ class ContractUpdateView(ContractMixin, ServiceFormView):
             "dedicated": [d.membership for d in contract.dedicated.all()],
         }
 
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        contract = self.get_contract()
+        form.fields["starts_on"].help_text = (
+            f"A day on {contract.client.name}'s calendar ({contract.client.time_zone}). "
+            + selectors.start_in_zones(
+                contract.starts_on, contract.client.time_zone, self.agency.time_zone
+            )
+            + "."
+        )
+        return form
+
     def get_context_data(self, **kwargs):
         if self.get_contract().status != ContractStatus.DRAFT:
             kwargs.setdefault(
                 "intro",
                 "This contract is live: only its name, end date and dedicated "
-                "assistants can change. Prices change per service, from a date.",
+                "assistants can change, and its start date while no work has been done "
+                "under it. Prices change per service, from a date.",
             )
         return super().get_context_data(**kwargs)
 
@@ -359,6 +458,7 @@ class OurContractsView(AgencyViewMixin, TemplateView):
             )
         )
         for contract in contracts:
+            contract.standing = selectors.contract_standing(contract, now)
             contract.current_lines = [
                 (line, selectors.terms_in_force(line, now))
                 for line in contract.lines.all()

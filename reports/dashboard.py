@@ -212,6 +212,7 @@ def staff_dashboard(*, agency, now: dt.datetime) -> dict:
     return {
         "period": period,
         "now": now,
+        "months": months,
         "revenue": selectors.revenue_by_currency(agency=agency, period=period),
         "receivables": receivables(agency=agency, now=now),
         "on_time": selectors.on_time_counts(agency=agency, period=period),

@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from accounts.models import Membership
 from clients.models import Client
@@ -10,6 +11,12 @@ from core.roles import Role
 
 # The longest range a report covers: three years keeps any report's work bounded.
 MAX_DAYS = 366 * 3
+# Reports, like contracts, cover days from 2000 to 2099.
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+IN_RANGE = [
+    MinValueValidator(FIRST_DAY, "A report starts in 2000 or later."),
+    MaxValueValidator(LAST_DAY, "A report ends in 2099 or earlier."),
+]
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -21,8 +28,15 @@ class ReportFilterForm(forms.Form):
     """A report's range (agency's calendar, both days included) and filters. Every field is
     optional: an empty range is this month."""
 
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput({"type": "date"}))
+    start = forms.DateField(
+        label="From",
+        required=False,
+        widget=forms.DateInput({"type": "date"}),
+        validators=IN_RANGE,
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput({"type": "date"}), validators=IN_RANGE
+    )
     client = forms.ModelChoiceField(queryset=Client.objects.none(), required=False)
     service = forms.ModelChoiceField(queryset=Service.objects.none(), required=False)
     assistant = PersonChoiceField(queryset=Membership.objects.none(), required=False)
@@ -55,7 +69,7 @@ class ReportFilterForm(forms.Form):
         if start is None:  # only an end: the month it falls in, up to it
             start = end.replace(day=1)
         if end is None:  # only a start: a month from it
-            end = min(start + dt.timedelta(days=30), dt.date.max)
+            end = min(start + dt.timedelta(days=30), LAST_DAY)
         if start > end:
             raise forms.ValidationError("The range must start on or before its last day.")
         if (end - start).days + 1 > MAX_DAYS:

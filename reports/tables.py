@@ -13,8 +13,10 @@ from functools import lru_cache
 
 from babel.numbers import get_currency_symbol
 from django.http import HttpResponse
+from django.utils.text import slugify
 
 from core.money import minor_digits, to_major
+from core.periods import month_end
 
 TEXT, INT, MINUTES, MONEY, PERCENT = "text", "int", "minutes", "money", "percent"
 
@@ -139,13 +141,30 @@ def csv_header(column: Column) -> str:
     return column.label
 
 
-def csv_response(table: Table, *, filename: str, preamble: list[list[str]] = ()) -> HttpResponse:
-    """The table as a CSV download: the preamble lines (what, which range), the header,
-    the rows, then the totals per currency."""
+def range_label(period) -> str:
+    """A range as a file name says it: "2026-04" for one whole month, "2026-01-to-2026-12"
+    for whole months, the days otherwise ("2026-04-03-to-2026-04-20")."""
+    whole_months = period.start.day == 1 and period.end == month_end(period.end)
+    if whole_months:
+        first, last = f"{period.start:%Y-%m}", f"{period.end:%Y-%m}"
+    else:
+        first, last = period.start.isoformat(), period.end.isoformat()
+    return first if first == last else f"{first}-to-{last}"
+
+
+def download_name(*parts: str, extension: str = "csv") -> str:
+    """A file name of safe characters only (lowercase ASCII letters, digits and hyphens),
+    from the words that say what the file holds."""
+    # slugify folds accents to ASCII ("João" is "joao") and drops anything else.
+    words = [slugify(str(part).replace("_", " ")) for part in parts]
+    return "-".join(word for word in words if word)[:180] + f".{extension}"
+
+
+def csv_response(table: Table, *, filename: str) -> HttpResponse:
+    """The table as a CSV download: the header row first, the rows, then the totals per
+    currency."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for line in preamble:
-        writer.writerow([safe_text(str(cell)) for cell in line])
     currency_keys = []
     for column in table.columns:
         if column.kind == MONEY and column.currency_key not in currency_keys:

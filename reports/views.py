@@ -18,7 +18,7 @@ from django.views.generic import TemplateView
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
 from assistants.models import AssistantProfile
-from billing.payouts import month_overview, months_of, payout_record
+from billing.payouts import month_overview, payout_record
 from clients.selectors import (
     client_detail,
 )
@@ -29,9 +29,12 @@ from core.rich_text import render_markdown
 from core.roles import Role
 from reports import selectors
 from reports.account import client_account
+from reports.client_home import client_home
 from reports.dashboard import staff_dashboard
+from reports.earnings import EARNINGS_MONTHS, earnings_of
 from reports.forms import ReportFilterForm
-from reports.tables import csv_response, safe_text
+from reports.tables import csv_response, download_name, range_label, safe_text
+from tasks.selectors import request_counts
 
 
 @dataclass(frozen=True)
@@ -136,17 +139,20 @@ class ReportView(StaffViewMixin, TemplateView):
         tables = spec.build(agency=self.agency, period=period, **form.filters())
         if wants_csv:
             table = next((t for t in tables if t.key == request.GET.get("table")), tables[0])
-            name = f"{self.agency.slug}-{spec.slug}-{table.key}-{period.start}-{period.end}.csv"
-            preamble = [
-                [f"{self.agency.name}: {table.title}"],
-                [f"From {period.start} to {period.end} ({self.agency.time_zone})"],
+            # The file opens on its header row (spreadsheets and imports expect it there);
+            # what it holds, for which range and filters, is in its name.
+            name = download_name(
+                spec.slug,
+                table.key,
+                range_label(period),
+                self.agency.slug,
                 *[
-                    [f"{form.fields[k].label or k.title()}: {form.cleaned_data[k]}"]
+                    form.fields[k].label_from_instance(form.cleaned_data[k])
                     for k in ("client", "service", "assistant")
                     if form.cleaned_data.get(k) is not None
                 ],
-            ]
-            return csv_response(table, filename=name, preamble=preamble)
+            )
+            return csv_response(table, filename=name)
         context = self.get_context_data(
             spec=spec,
             form=form,
@@ -158,7 +164,8 @@ class ReportView(StaffViewMixin, TemplateView):
         return self.render_to_response(context)
 
 
-EARNINGS_MONTHS = 12
+# Earnings, like contracts, run from 2000 to 2099: a month outside is the caller's mistake.
+FIRST_MONTH, LAST_MONTH = dt.date(2000, 1, 1), dt.date(2099, 12, 1)
 
 
 def _month_from(request, default: dt.date) -> dt.date:
@@ -168,9 +175,12 @@ def _month_from(request, default: dt.date) -> dt.date:
     if not value:
         return default
     try:
-        return dt.datetime.strptime(value, "%Y-%m").date()
+        month = dt.datetime.strptime(value, "%Y-%m").date()
     except ValueError:
         raise BadRequest("The month must look like 2026-03.") from None
+    if not FIRST_MONTH <= month <= LAST_MONTH:
+        raise BadRequest("The month must be from 2000 to 2099.")
+    return month
 
 
 class EarningsMixin:
@@ -216,12 +226,10 @@ class MyEarningsView(EarningsMixin, AgencyViewMixin, TemplateView):
     template_name = "reports/earnings.html"
 
     def get_context_data(self, **kwargs):
-        months = last_months(self.agency.time_zone, EARNINGS_MONTHS)
-        earned = months_of(agency=self.agency, membership=self.assistant, months=months)
-        chosen = _month_from(self.request, months[-1])
-        selected = next((e for e in earned if e.month == chosen), None)
-        if selected is None:  # an older month: its own, two more queries
-            selected = months_of(agency=self.agency, membership=self.assistant, months=[chosen])[0]
+        # Opens on the latest month with time logged (reports.earnings.opening_month).
+        earned, selected = earnings_of(
+            agency=self.agency, membership=self.assistant, month=_month_from(self.request, None)
+        )
         for month in earned:
             month.statement_url = self.statement_url(month.month)
         selected.statement_url = self.statement_url(selected.month)
@@ -248,9 +256,11 @@ class MyStatementView(EarningsMixin, AgencyViewMixin, TemplateView):
     template_name = "reports/earnings_statement.html"
 
     def get(self, request, *args, **kwargs):
-        default = last_months(self.agency.time_zone, 2)[0]  # last month: the one to be paid
-        month = _month_from(request, default)
-        earned = months_of(agency=self.agency, membership=self.assistant, months=[month])[0]
+        # Without a month, the statement is of the month the Earnings page opens on.
+        _, earned = earnings_of(
+            agency=self.agency, membership=self.assistant, month=_month_from(request, None)
+        )
+        month = earned.month
         if request.GET.get("format") == "csv":
             return self.csv(earned)
         return self.render_to_response(
@@ -266,12 +276,7 @@ class MyStatementView(EarningsMixin, AgencyViewMixin, TemplateView):
     def csv(self, earned):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        name = self.assistant.user.get_full_name()
-        writer.writerow([safe_text(f"{self.agency.name}: earnings statement")])
-        writer.writerow([safe_text(f"Assistant: {name} <{self.assistant.user.email}>")])
-        writer.writerow([f"Month: {earned.month:%B %Y} ({self.agency.time_zone})"])
-        if earned.payout:
-            writer.writerow([f"Paid on {earned.payout.paid_at:%Y-%m-%d}"])
+        # The header row first; who, which month and the agency are in the file's name.
         writer.writerow(["Client", "Hours", "Rate per hour", "Amount", "Currency"])
         for row in earned.clients:
             writer.writerow(
@@ -294,7 +299,12 @@ class MyStatementView(EarningsMixin, AgencyViewMixin, TemplateView):
                 ]
             )
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        filename = f"{self.agency.slug}-earnings-{self.assistant.pk}-{earned.month:%Y-%m}.csv"
+        filename = download_name(
+            "earnings",
+            f"{earned.month:%Y-%m}",
+            self.assistant.user.get_full_name() or f"assistant-{self.assistant.pk}",
+            self.agency.slug,
+        )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
@@ -374,6 +384,10 @@ class DashboardView(AgencyViewMixin, TemplateView):
     def get_context_data(self, **kwargs):
         if self.membership.is_staff_role:
             kwargs["numbers"] = staff_dashboard(agency=self.agency, now=timezone.now())
+        elif self.membership.role == Role.CLIENT:
+            client_id = self.membership.client_id
+            counts = request_counts(agency=self.agency, client_id=client_id)
+            kwargs["home"] = client_home(agency=self.agency, client_id=client_id, counts=counts)
         return super().get_context_data(**kwargs)
 
 

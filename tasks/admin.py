@@ -29,7 +29,7 @@ class TaskAdmin(admin.ModelAdmin):
 
 @admin.register(TimeEntry)
 class TimeEntryAdmin(admin.ModelAdmin):
-    list_display = ["task", "assistant", "started_at", "ended_at", "minutes", "manual"]
+    list_display = ["task", "assistant", "started_at", "ended_at", "seconds", "minutes", "manual"]
     list_select_related = ["task", "assistant__user"]
     raw_id_fields = ["task", "assistant"]
 

@@ -1,6 +1,8 @@
 import uuid
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.models import TenantModel
@@ -207,7 +209,13 @@ class Attachment(TenantModel):
 
 class TimeEntry(TenantModel):
     """Time an assistant spent on a task: a running timer (no end yet) or a finished span,
-    or a manual entry of minutes with a note. One running timer per assistant."""
+    or a manual entry of minutes with a note. One running timer per assistant.
+
+    `seconds` is how long the work took, exactly; pay and billing start from it, and only
+    a contract's terms round it. `minutes` is the same time in whole minutes for lists and
+    reports: the task's logged minutes shared out over its entries, so that they add up to
+    the task's total. An entry recorded in whole minutes only (`seconds` empty) counts its
+    minutes."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="time_entries")
     assistant = models.ForeignKey(
@@ -216,6 +224,7 @@ class TimeEntry(TenantModel):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     minutes = models.PositiveIntegerField(default=0)
+    seconds = models.PositiveIntegerField(null=True, blank=True)
     note = models.CharField(max_length=TIME_NOTE_MAX_CHARS, blank=True)
     manual = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -236,6 +245,16 @@ class TimeEntry(TenantModel):
         ]
         ordering = ["started_at", "pk"]
         verbose_name_plural = "time entries"
+
+    @property
+    def duration_seconds(self) -> int:
+        return self.seconds if self.seconds is not None else self.minutes * 60
+
+
+def entry_seconds() -> Coalesce:
+    """A finished entry's exact duration in SQL: its seconds, or its whole minutes when
+    that is all it was recorded in."""
+    return Coalesce(F("seconds"), F("minutes") * 60)
 
 
 class RecurringRequest(TenantModel):

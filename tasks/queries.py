@@ -5,12 +5,19 @@ dashboards show. Every list here costs a fixed number of queries, however many r
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from assistants.models import AssistantProfile
 from assistants.schedule import is_on_shift
 from core.roles import Role
-from tasks.models import ACTIVE_STATUSES, OPEN_STATUSES, Task, TaskStatus, TimeEntry
+from tasks.models import (
+    ACTIVE_STATUSES,
+    OPEN_STATUSES,
+    Task,
+    TaskStatus,
+    TimeEntry,
+    entry_seconds,
+)
 from tasks.selectors import with_list_data
 
 # A task due within this long that nobody has started is flagged "at risk". One figure for
@@ -157,9 +164,24 @@ def running_timer_of(*, agency, membership) -> TimeEntry | None:
 def time_entries_of(*, agency, task: Task) -> QuerySet[TimeEntry]:
     return (
         TimeEntry.objects.filter(agency=agency, task=task)
-        .select_related("assistant__user")
+        .select_related("assistant__user", "assistant__assistant_profile")
         .order_by("started_at", "pk")
     )
+
+
+def seconds_logged_on(*, agency, task: Task) -> int:
+    """The task's logged time to the second: its finished entries' seconds. When the
+    entries do not account for the task's logged minutes (time recorded on the task itself,
+    in whole minutes), those minutes are the record. One query."""
+    seconds = (
+        TimeEntry.objects.filter(agency=agency, task=task, ended_at__isnull=False).aggregate(
+            total=Sum(entry_seconds())
+        )["total"]
+        or 0
+    )
+    if -(-seconds // 60) != task.minutes_logged:
+        return task.minutes_logged * 60
+    return seconds
 
 
 def assistants_for_assignment(*, agency, now: dt.datetime) -> list[AssistantProfile]:

@@ -16,7 +16,7 @@ from core.errors import ApplicationError, text_within
 from core.tenancy import agency_scope, scopes_disabled
 from tasks import services
 from tasks.models import TITLE_MAX_CHARS, Priority, RecurringRequest
-from tasks.selectors import live_lines_for_client
+from tasks.selectors import contracted_line
 
 logger = logging.getLogger(__name__)
 
@@ -103,12 +103,7 @@ def _schedule_checked(frequency, weekday, day_of_month) -> tuple[int | None, int
 
 
 def _require_contracted(*, agency, client, service) -> None:
-    if not live_lines_for_client(agency=agency, client=client).filter(service=service).exists():
-        raise ApplicationError(
-            "That service is not in your active contract.",
-            code="task_service_not_contracted",
-            extra={"field": "service"},
-        )
+    contracted_line(agency=agency, client=client, service=service)
 
 
 def recurring_create(

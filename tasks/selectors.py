@@ -3,7 +3,9 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from contracts.models import ContractAssistant, ContractLine, ContractStatus
+from assistants.models import AssistantSkill
+from contracts.models import ContractAssistant, ContractLine, ContractStatus, Service
+from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
 from tasks.models import ACTIVE_STATUSES, OPEN_STATUSES, Task, TaskStatus
 
@@ -26,6 +28,33 @@ def live_lines_for_client(*, agency, client, at=None) -> QuerySet[ContractLine]:
         .select_related("service", "service__category", "contract")
         .order_by("service__name")
     )
+
+
+def _not_contracted() -> ApplicationError:
+    # One answer for unknown, another agency's and uncontracted services: which ids exist
+    # in the agency is none of the client's business.
+    return ApplicationError(
+        "That service is not in your active contract.",
+        code="task_service_not_contracted",
+        extra={"field": "service"},
+    )
+
+
+def contracted_line(*, agency, client, service) -> ContractLine:
+    """The client's line for `service` that may be requested now, or the refusal."""
+    line = live_lines_for_client(agency=agency, client=client).filter(service=service).first()
+    if line is None:
+        raise _not_contracted()
+    return line
+
+
+def requestable_service(*, agency, service_id) -> Service:
+    """The agency's service a request names by id (contracted_line then checks the client
+    may ask for it), or the same refusal as for an uncontracted one."""
+    service = Service.objects.filter(agency=agency, pk=service_id).first()
+    if service is None:
+        raise _not_contracted()
+    return service
 
 
 def pool_for(*, agency, membership) -> QuerySet[Task]:
@@ -122,4 +151,28 @@ def attachment_download(attachment):
         as_attachment=True,
         filename=attachment.name,
         content_type=attachment.content_type,
+    )
+
+
+def tasks_nobody_can_take(*, agency) -> QuerySet[Task]:
+    """Queued work no active assistant may take (the pool's rule in `_eligible`): of a
+    category no active assistant is skilled in, under a contract that dedicates nobody; or
+    under a contract whose dedicated assistants are none of them active. Oldest due first."""
+    skilled = AssistantSkill.objects.filter(
+        agency=agency, profile__is_active=True, profile__membership__is_active=True
+    ).values("category")
+    dedicated = ContractAssistant.objects.filter(agency=agency).values("contract")
+    dedicated_able = ContractAssistant.objects.filter(
+        agency=agency,
+        membership__is_active=True,
+        membership__assistant_profile__is_active=True,
+    ).values("contract")
+    return (
+        Task.objects.filter(agency=agency, status=TaskStatus.QUEUED, assignee__isnull=True)
+        .filter(
+            (~Q(contract__in=dedicated) & ~Q(category__in=skilled))
+            | (Q(contract__in=dedicated) & ~Q(contract__in=dedicated_able))
+        )
+        .select_related("client", "service", "category")
+        .order_by("due_at", "pk")
     )

@@ -3,23 +3,26 @@ completed, and cancelled from any open state. Every move happens here, writes an
 with the actor, and an illegal move is a clear error."""
 
 import datetime as dt
-import math
 import mimetypes
 import os
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from clients.services import client_ensure_active
 from contracts.caps import check_request_within_cap
-from contracts.request_templates import template_form_fields
+from contracts.request_templates import clean_values
 from core.audit import audit_record
 from core.errors import ApplicationError, text_within, unique_or_error
 from core.file_types import content_matches_extension
 from core.jobs import queue_job
-from core.roles import Role
+from core.roles import STAFF_ROLES, Role
+from core.times import local_midnight, local_today
+from tasks import hooks as task_hooks
 from tasks import reminders
 from tasks.models import (
     ACTIVE_STATUSES,
@@ -33,7 +36,7 @@ from tasks.models import (
     TaskStatus,
     TimeEntry,
 )
-from tasks.selectors import live_lines_for_client, pool_for
+from tasks.selectors import contracted_line, pool_for
 
 S = TaskStatus
 TRANSITIONS = {
@@ -98,13 +101,7 @@ def task_request(
     if client.agency_id != agency.pk:
         raise ApplicationError("Unknown client.", code="task_client_invalid")
     client_ensure_active(client=client)
-    line = live_lines_for_client(agency=agency, client=client).filter(service=service).first()
-    if line is None:
-        raise ApplicationError(
-            "That service is not in your active contract.",
-            code="task_service_not_contracted",
-            extra={"field": "service"},
-        )
+    line = contracted_line(agency=agency, client=client, service=service)
     now = timezone.now()
     if due_at is None:
         due_at = now + dt.timedelta(hours=service.default_turnaround_hours)
@@ -163,29 +160,7 @@ def task_request(
 
 def task_template_values(service, data: dict) -> dict:
     """Check a request's extra fields against the service's template; store them as text."""
-    from django import forms
-
-    fields = template_form_fields(service.request_template)
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ApplicationError(
-            f"Unknown field “{sorted(unknown)[0]}”.",
-            code="task_template_invalid",
-            extra={"field": sorted(unknown)[0]},
-        )
-    cleaned = {}
-    for name, field in fields.items():
-        try:
-            value = field.clean(data.get(name))
-        except forms.ValidationError as error:
-            raise ApplicationError(
-                f"{field.label}: {' '.join(error.messages)}",
-                code="task_template_invalid",
-                extra={"field": name},
-            ) from None
-        if value not in (None, ""):
-            cleaned[name] = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return cleaned
+    return clean_values(service.request_template, data)
 
 
 def task_cancel(*, agency, actor, membership, task: Task, reason: str = "") -> Task:
@@ -574,35 +549,45 @@ def attachment_check(upload) -> None:
 
 def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
     """Attach a file to a task (see attachment_check for what is refused). The file is
-    stored under a random name; if its row cannot be written, the file is removed."""
+    stored under a random key in the agency's folder, never under the name it came with;
+    if its row or audit entry cannot be written, the stored file is removed again.
+
+    The file is stored before this service's transaction opens, so an upload to a bucket
+    does not hold a transaction of its own open (nor, on SQLite, the write lock)."""
     attachment_check(upload)
     name = os.path.basename(upload.name)[:200]
-    with transaction.atomic():
-        attachment = Attachment(
-            agency=agency,
-            task=task,
-            uploaded_by=actor,
-            name=name,
-            size=upload.size,
-            content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-        )
-        attachment.file.save(name, upload, save=False)
-        try:
+    attachment = Attachment(
+        agency=agency,
+        task=task,
+        uploaded_by=actor,
+        name=name,
+        size=upload.size,
+        content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+    )
+    attachment.file.save(name, upload, save=False)
+    try:
+        with transaction.atomic():
             attachment.save()
-        except Exception:
-            attachment.file.delete(save=False)
-            raise
-        audit_record(
-            agency=agency,
-            actor=actor,
-            action="task.file_attached",
-            target=task,
-            attachment=attachment.pk,
-        )
+            audit_record(
+                agency=agency,
+                actor=actor,
+                action="task.file_attached",
+                target=task,
+                attachment=attachment.pk,
+            )
+    except BaseException:
+        attachment.file.delete(save=False)
+        raise
     return attachment
 
 
 # -- time ---------------------------------------------------------------------------------
+
+# The longest stretch one entry may say was worked (a forgotten timer is corrected down).
+TIME_ENTRY_MAX_SECONDS = 12 * 60 * 60
+# A manual entry given only its day is placed at midday of it in the assistant's zone
+# (kept inside the agency's calendar day too, so it counts in that day's month everywhere).
+MANUAL_ENTRY_DEFAULT_TIME = dt.time(12)
 
 
 def timer_start(*, agency, actor, membership, task: Task) -> TimeEntry:
@@ -626,7 +611,7 @@ def timer_start(*, agency, actor, membership, task: Task) -> TimeEntry:
 
 
 def timer_stop(*, agency, actor, membership) -> TimeEntry | None:
-    """Stop the assistant's running timer, if any, and add its minutes to the task."""
+    """Stop the assistant's running timer, if any, and add its time to the task."""
     with transaction.atomic():
         entry = (
             TimeEntry.objects.select_for_update()
@@ -640,11 +625,12 @@ def timer_stop(*, agency, actor, membership) -> TimeEntry | None:
 
 
 def _finish(entry: TimeEntry, at) -> None:
-    seconds = max((at - entry.started_at).total_seconds(), 0)
+    # The run keeps its own seconds: 4 seconds are 4 seconds, not a minute.
     entry.ended_at = at
-    entry.minutes = math.ceil(seconds / 60)  # a started minute counts
-    entry.save(update_fields=["ended_at", "minutes"])
-    Task.objects.filter(pk=entry.task_id).update(minutes_logged=F("minutes_logged") + entry.minutes)
+    entry.seconds = max(int((at - entry.started_at).total_seconds()), 0)
+    entry.save(update_fields=["ended_at", "seconds"])
+    _recount(entry.task_id)
+    entry.refresh_from_db(fields=["minutes"])
 
 
 def _stop_timers_on(task: Task) -> None:
@@ -654,13 +640,122 @@ def _stop_timers_on(task: Task) -> None:
     task.refresh_from_db(fields=["minutes_logged"])
 
 
+def _recount(task_id: int, *, removed_minutes: int = 0) -> None:
+    """Share the task's time out over its finished entries in whole minutes, in the order
+    they began: each entry holds the minutes its seconds add to the running total, counted
+    up to a started minute. The entries then add up to the task's logged minutes, which
+    are its seconds rounded up to a minute once for the whole task, not once per run (so
+    the contract's own rounding, in whole minutes, bills exactly the seconds worked).
+
+    Minutes the task holds beyond its entries (time recorded on it directly) stay."""
+    Task.objects.select_for_update().filter(pk=task_id).values_list("pk", flat=True).first()
+    entries = list(
+        TimeEntry.objects.filter(task_id=task_id, ended_at__isnull=False).order_by(
+            "started_at", "pk"
+        )
+    )
+    before = sum(entry.minutes for entry in entries) + removed_minutes
+    seconds = counted = 0
+    changed = []
+    for entry in entries:
+        seconds += entry.duration_seconds
+        through = -(-seconds // 60)
+        if entry.minutes != through - counted:
+            entry.minutes = through - counted
+            changed.append(entry)
+        counted = through
+    if changed:
+        TimeEntry.objects.bulk_update(changed, ["minutes"])
+    if counted != before:
+        Task.objects.filter(pk=task_id).update(
+            minutes_logged=Greatest(F("minutes_logged") + (counted - before), 0)
+        )
+
+
+def _assistant_zone(agency, membership) -> str:
+    """The zone of the assistant whose time it is: their own, else the agency's."""
+    from assistants.models import AssistantProfile
+
+    zone = (
+        AssistantProfile.objects.filter(agency=agency, membership_id=membership.pk)
+        .values_list("time_zone", flat=True)
+        .first()
+    )
+    return zone or agency.time_zone
+
+
+def _day_window(day: dt.date, zone: str, agency_zone: str) -> tuple[dt.datetime, dt.datetime]:
+    """The moments that are `day` both on the assistant's calendar and on the agency's
+    (the assistant's alone when the two calendars are more than a day apart)."""
+    after = day + dt.timedelta(days=1)
+    begins = max(local_midnight(day, zone), local_midnight(day, agency_zone))
+    ends = min(local_midnight(after, zone), local_midnight(after, agency_zone))
+    if begins >= ends:
+        return local_midnight(day, zone), local_midnight(after, zone)
+    return begins, ends
+
+
+def _placed(
+    *, task: Task, zone: str, agency_zone: str, seconds: int, day, start_time, now
+) -> dt.datetime:
+    """When work logged by hand began. The day is the assistant's (in their zone): not
+    after today, not before the task was requested. With a start time, the work may not
+    begin before the task existed nor end after now. Without one, today's work is taken to
+    have ended now (never before the day began), an earlier day's to have begun at midday."""
+    today = local_today(zone, now)
+    day = day or today
+    if day > today:
+        raise ApplicationError(
+            "That day has not come yet: log time once the work is done.",
+            code="time_entry_in_future",
+            extra={"field": "worked_on"},
+        )
+    requested = local_today(zone, task.created_at)
+    if day < requested:
+        raise ApplicationError(
+            f"This task was requested on {requested:%-d %B %Y}: no work on it can be earlier.",
+            code="time_entry_before_task",
+            extra={"field": "worked_on"},
+        )
+    if start_time is not None:
+        started = dt.datetime.combine(day, start_time, tzinfo=ZoneInfo(zone))
+        if started < task.created_at:
+            raise ApplicationError(
+                "That is before the task was requested.",
+                code="time_entry_before_task",
+                extra={"field": "start_time"},
+            )
+        if started + dt.timedelta(seconds=seconds) > now:
+            raise ApplicationError(
+                "That would end in the future: log time once the work is done.",
+                code="time_entry_in_future",
+                extra={"field": "start_time"},
+            )
+        return started
+    if day == today:
+        return max(now - dt.timedelta(seconds=seconds), local_midnight(today, zone))
+    begins, ends = _day_window(day, zone, agency_zone)
+    midday = dt.datetime.combine(day, MANUAL_ENTRY_DEFAULT_TIME, tzinfo=ZoneInfo(zone))
+    return min(max(midday, begins), ends - dt.timedelta(seconds=1))
+
+
 def time_entry_add(
-    *, agency, actor, membership, task: Task, minutes: int, note: str = "", worked_on=None
+    *,
+    agency,
+    actor,
+    membership,
+    task: Task,
+    minutes: int,
+    note: str = "",
+    worked_on: dt.date | None = None,
+    start_time: dt.time | None = None,
 ) -> TimeEntry:
-    """Log time worked without the timer, with a note. Between 1 minute and 12 hours; the
-    note within TIME_NOTE_MAX_CHARS."""
+    """Log time worked without the timer, with a note: between 1 minute and 12 hours, the
+    note within TIME_NOTE_MAX_CHARS, on the day it was done in the assistant's own zone
+    (today unless said) and optionally from a start time (see `_placed` for the rules).
+    The entry counts in that day's month for earnings and reports."""
     note = text_within(note, limit=TIME_NOTE_MAX_CHARS, field="note", label="A note")
-    if not 1 <= minutes <= 12 * 60:
+    if not 1 <= minutes <= TIME_ENTRY_MAX_SECONDS // 60:
         raise ApplicationError(
             "Log between 1 minute and 12 hours at a time.",
             code="time_entry_out_of_range",
@@ -673,19 +768,181 @@ def time_entry_add(
             raise ApplicationError(
                 "Time can only be logged on work in hand.", code="time_entry_task_closed"
             )
-        started = worked_on or timezone.now() - dt.timedelta(minutes=minutes)
+        started = _placed(
+            task=task,
+            zone=_assistant_zone(agency, membership),
+            agency_zone=agency.time_zone,
+            seconds=minutes * 60,
+            day=worked_on,
+            start_time=start_time,
+            now=timezone.now(),
+        )
         entry = TimeEntry.objects.create(
             agency=agency,
             task=task,
             assistant=membership,
             started_at=started,
             ended_at=started + dt.timedelta(minutes=minutes),
-            minutes=minutes,
+            seconds=minutes * 60,
             note=note,
             manual=True,
         )
-        Task.objects.filter(pk=task.pk).update(minutes_logged=F("minutes_logged") + minutes)
+        _recount(task.pk)
+        entry.refresh_from_db(fields=["minutes"])
         audit_record(
-            agency=agency, actor=actor, action="task.time_logged", target=task, minutes=minutes
+            agency=agency,
+            actor=actor,
+            action="task.time_logged",
+            target=task,
+            minutes=minutes,
+            entry=entry.pk,
+            started_at=started.isoformat(),
         )
     return entry
+
+
+def _entry_values(entry: TimeEntry) -> dict:
+    """What a correction may change, as the audit row keeps it."""
+    return {
+        "seconds": entry.duration_seconds,
+        "started_at": entry.started_at.isoformat(),
+        "ended_at": entry.ended_at.isoformat() if entry.ended_at else None,
+        "note": entry.note,
+    }
+
+
+def _changeable(*, agency, membership, task: Task, entry: TimeEntry) -> None:
+    """Refuse, with the reason, a change to time that may not change: a running timer (it
+    is stopped, not edited), someone else's time (for an assistant; staff may correct
+    anyone's), and time that is billed: on a charge made for a completion of the task,
+    however that charge was settled since."""
+    if entry.ended_at is None:
+        raise ApplicationError(
+            "This timer is still running: stop it first. A running timer cannot be changed.",
+            code="time_entry_running",
+        )
+    if membership.role not in STAFF_ROLES and entry.assistant_id != membership.pk:
+        raise ApplicationError(
+            "Only your own time can be corrected; ask the agency about someone else's.",
+            code="time_entry_not_yours",
+        )
+    billed = task_hooks.billed_until(agency=agency, task=task)
+    if billed is not None and entry.created_at <= billed:
+        raise ApplicationError(
+            "This time is billed: it is on the client's charge for the work, so it can no "
+            "longer be changed or deleted.",
+            code="time_entry_billed",
+        )
+
+
+def _entry_for_change(*, agency, entry: TimeEntry) -> tuple[Task, TimeEntry]:
+    """Lock the entry's task (what billing locks too, so a charge and a correction never
+    cross), then the entry as it is now."""
+    current = TimeEntry.objects.filter(agency=agency, pk=entry.pk).first()
+    if current is None:
+        raise ApplicationError("This time entry no longer exists.", code="time_entry_unknown")
+    if current.ended_at is None:  # refused before any lock a stopping timer holds
+        raise ApplicationError(
+            "This timer is still running: stop it first. A running timer cannot be changed.",
+            code="time_entry_running",
+        )
+    task = _locked(current.task)
+    return task, TimeEntry.objects.select_for_update().get(agency=agency, pk=entry.pk)
+
+
+def time_entry_update(
+    *,
+    agency,
+    actor,
+    membership,
+    entry: TimeEntry,
+    seconds: int | None = None,
+    worked_on: dt.date | None = None,
+    start_time: dt.time | None = None,
+    note: str | None = None,
+) -> TimeEntry:
+    """Correct a finished time entry: its duration (1 second to 12 hours), the day and
+    start it was worked (the rules of logging time: not in the future, not before the task
+    existed, the day in the assistant's zone), its note. None leaves a value as it is.
+    Allowed as `_changeable` says; audited with the values before and after."""
+    if note is not None:
+        note = text_within(note, limit=TIME_NOTE_MAX_CHARS, field="note", label="A note")
+    if seconds is not None and not 1 <= seconds <= TIME_ENTRY_MAX_SECONDS:
+        raise ApplicationError(
+            "A time entry lasts between 1 second and 12 hours.",
+            code="time_entry_out_of_range",
+            extra={"field": "duration"},
+        )
+    with transaction.atomic():
+        task, entry = _entry_for_change(agency=agency, entry=entry)
+        _changeable(agency=agency, membership=membership, task=task, entry=entry)
+        before = _entry_values(entry)
+        now = timezone.now()
+        zone = _assistant_zone(agency, entry.assistant)
+        duration = entry.duration_seconds if seconds is None else seconds
+        started = entry.started_at
+        local_start = started.astimezone(ZoneInfo(zone))
+        moved_day = worked_on is not None and worked_on != local_start.date()
+        if start_time is not None or moved_day:
+            if start_time is None and not entry.manual:
+                start_time = local_start.time().replace(microsecond=0)  # a run keeps its hour
+            started = _placed(
+                task=task,
+                zone=zone,
+                agency_zone=agency.time_zone,
+                seconds=duration,
+                day=worked_on or local_start.date(),
+                start_time=start_time,
+                now=now,
+            )
+        elif not entry.manual and started + dt.timedelta(seconds=duration) > now:
+            raise ApplicationError(
+                "That would end in the future: a run cannot last longer than until now.",
+                code="time_entry_in_future",
+                extra={"field": "duration"},
+            )
+        entry.started_at = started
+        entry.seconds = duration
+        entry.ended_at = started + dt.timedelta(seconds=duration)
+        if note is not None:
+            entry.note = note
+        after = _entry_values(entry)
+        changed = [key for key in after if after[key] != before[key]]
+        if not changed:
+            return entry
+        entry.save(update_fields=["started_at", "ended_at", "seconds", "note"])
+        _recount(task.pk)
+        entry.refresh_from_db(fields=["minutes"])
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="task.time_edited",
+            target=task,
+            entry=entry.pk,
+            assistant=entry.assistant_id,
+            before={key: before[key] for key in changed},
+            after={key: after[key] for key in changed},
+        )
+    return entry
+
+
+def time_entry_delete(*, agency, actor, membership, entry: TimeEntry) -> None:
+    """Delete a finished time entry, taking its time off the task. Allowed as `_changeable`
+    says; audited with what the entry was."""
+    with transaction.atomic():
+        task, entry = _entry_for_change(agency=agency, entry=entry)
+        _changeable(agency=agency, membership=membership, task=task, entry=entry)
+        before = _entry_values(entry) | {"minutes": entry.minutes, "manual": entry.manual}
+        pk, assistant_id, minutes = entry.pk, entry.assistant_id, entry.minutes
+        entry.delete()
+        _recount(task.pk, removed_minutes=minutes)
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="task.time_deleted",
+            target=task,
+            entry=pk,
+            assistant=assistant_id,
+            before=before,
+            after=None,
+        )

@@ -29,7 +29,7 @@ from billing.models import Charge, ChargeKind, ChargeStatus, Invoice
 from core.roles import Role
 from core.tenancy import scopes_disabled
 from notifications.models import Notification
-from tasks.models import Attachment, RecurringRequest
+from tasks.models import Attachment, RecurringRequest, TimeEntry
 from tests.assistants.factories import AssistantProfileFactory
 from tests.contracts.factories import (
     CategoryFactory,
@@ -48,6 +48,7 @@ WEBHOOK = "webhook"
 NON_TENANT = {
     "home": PUBLIC,
     "healthz": PUBLIC,
+    "favicon": PUBLIC,
     "agency_list": LOGIN,
     "agency_create": LOGIN,
     "api_token": LOGIN,
@@ -256,6 +257,21 @@ def build_side(agency) -> Side:
             )
             for deal, deal_service in ((contract, service), (other_contract, other_service))
         ]
+        entries = [
+            TimeEntry.objects.create(
+                agency=agency,
+                task=work,
+                assistant=person,
+                started_at=now - dt.timedelta(hours=1),
+                ended_at=now - dt.timedelta(minutes=30),
+                minutes=30,
+                seconds=30 * 60,
+            )
+            for work, person in (
+                (task, assistant.membership),
+                (other_task, other_assistant.membership),
+            )
+        ]
         members = {
             Role.OWNER: owner,
             Role.ADMIN: admin,
@@ -276,6 +292,8 @@ def build_side(agency) -> Side:
             "task_hidden": other_task.pk,
             "attachment": files[0].pk,
             "attachment_hidden": files[1].pk,
+            "time_entry": entries[0].pk,
+            "time_entry_hidden": entries[1].pk,
             "client": client.pk,
             "client_hidden": other_client.pk,
             "contract": contract.pk,
@@ -344,6 +362,7 @@ PK_OBJECTS = [
     ("api:assistant-", "profile"),
     ("assistant_edit", "profile"),
     ("assistant_earnings", "assistant_member"),
+    ("api:earnings-", "assistant_member"),
     ("earnings_payout", "assistant_member"),
     ("api:service-", "service"),
     ("service_", "service"),
@@ -358,6 +377,7 @@ PK_OBJECTS = [
     ("invitation_", "invitation"),
     ("member_remove", "member"),
     ("recurring_", "recurring"),
+    ("api:recurring-", "recurring"),
     ("api:task-", "task"),
     ("task_", "task"),
 ]
@@ -366,6 +386,7 @@ KWARG_OBJECTS = {
     "line_pk": "line",
     "file_pk": "attachment",
     "attachment_pk": "attachment",
+    "entry_pk": "time_entry",
 }
 # Kwargs that are words, not ids.
 LITERAL_KWARGS = {"to": "paused"}

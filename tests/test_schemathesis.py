@@ -200,7 +200,7 @@ def known_ids(agency) -> dict[str, list[int]]:
     from clients.models import Client
     from contracts.models import ContractLine, Service, ServiceContract
     from notifications.models import Notification
-    from tasks.models import Attachment, Task
+    from tasks.models import Attachment, RecurringRequest, Task, TimeEntry
 
     models = {
         "clients": Client,
@@ -215,11 +215,17 @@ def known_ids(agency) -> dict[str, list[int]]:
         "files": Attachment,
         "notifications": Notification,
         "invitations": Invitation,
+        "recurring-requests": RecurringRequest,
+        "earnings": Membership,
+        "time-entries": TimeEntry,
     }
     ids = {}
     with agency_scope(agency):
         for segment, model in models.items():
-            found = list(model.objects.filter(agency=agency).values_list("pk", flat=True)[:30])
+            rows = model.objects.filter(agency=agency)
+            if model is Membership:  # earnings/<id>/ names an assistant's membership
+                rows = rows.filter(role=Role.ASSISTANT)
+            found = list(rows.values_list("pk", flat=True)[:30])
             ids[segment] = [*found, max(found, default=0) + 1000]
     return ids
 

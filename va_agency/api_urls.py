@@ -7,6 +7,7 @@ import billing.api.urls
 import clients.api.urls
 import contracts.api.urls
 import notifications.api.urls
+import reports.api.urls
 import tasks.api.urls
 from accounts.api.views import ApiRootView
 
@@ -21,6 +22,7 @@ agency_urlpatterns = [
     *contracts.api.urls.agency_urlpatterns,
     *billing.api.urls.agency_urlpatterns,
     *tasks.api.urls.agency_urlpatterns,
+    *reports.api.urls.agency_urlpatterns,
 ]
 
 urlpatterns = [

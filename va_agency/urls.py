@@ -1,5 +1,9 @@
 from django.contrib import admin
+from django.contrib.staticfiles import finders
+from django.http import FileResponse
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 
 import accounts.urls
 import assistants.urls
@@ -11,6 +15,14 @@ import reports.urls
 import tasks.urls
 from billing.webhooks import stripe_webhook
 from core.health import healthz
+
+
+@require_safe
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def favicon(request):
+    """Browsers ask for /favicon.ico on their own, outside the static URL: answer with ours."""
+    return FileResponse(open(finders.find("favicon.ico"), "rb"), content_type="image/x-icon")
+
 
 # Every page that acts inside one agency lives under /a/<agency_slug>/ and is built on
 # accounts.access.AgencyViewMixin; tests/test_isolation.py checks each of them.
@@ -30,6 +42,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("va_agency.api_urls")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     # Called by Stripe, not by a member: outside /a/<slug>/, proven by its signature. The
     # kwarg is not `agency_slug` because no agency scope or membership guards it.
     path("billing/stripe/webhook/<slug:agency>/", stripe_webhook, name="stripe_webhook"),

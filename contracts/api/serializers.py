@@ -141,6 +141,13 @@ class ContractWriteSerializer(serializers.ModelSerializer):
             "requires_approval",
             "dedicated",
         ]
+        extra_kwargs = {
+            "starts_on": {
+                "required": False,
+                "help_text": "A day on the client's calendar; without it, the client's today. "
+                "A live contract's start may change while no work is under it.",
+            }
+        }
 
     def validate_dedicated(self, memberships):
         for membership in memberships:

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import Membership
 from contracts.pricing import task_estimate
+from contracts.request_templates import field_rows
 from contracts.selectors import terms_in_force
 from core.api.fields import AgencyScopedPrimaryKey
 from tasks.models import (
@@ -49,11 +50,19 @@ class EstimateField(serializers.Field):
         return task_estimate(terms, task.minutes_logged) if terms else None
 
 
+class RequestFieldSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The key in `template_data`.")
+    label = serializers.CharField(help_text="The field's own label on the request form.")
+    value = serializers.CharField()
+
+
 class TaskSerializer(serializers.ModelSerializer):
     """A task. `max_budget` and `estimate` are minor units of `currency`; times are UTC.
-    `estimate` is given to clients and staff only, never to assistants."""
+    `estimate` is given to clients and staff only, never to assistants. `request_fields`
+    are the answers of `template_data` with each field's label, in the form's order."""
 
     estimate = EstimateField()
+    request_fields = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
@@ -65,6 +74,7 @@ class TaskSerializer(serializers.ModelSerializer):
             "title",
             "details",
             "template_data",
+            "request_fields",
             "priority",
             "due_at",
             "max_budget",
@@ -80,6 +90,10 @@ class TaskSerializer(serializers.ModelSerializer):
             "estimate",
         ]
         read_only_fields = [f for f in fields if f != "estimate"]
+
+    @extend_schema_field(RequestFieldSerializer(many=True))
+    def get_request_fields(self, task) -> list[dict]:
+        return field_rows(task.service.request_template, task.template_data)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -222,12 +236,30 @@ class AttachmentUploadSerializer(serializers.Serializer):
 
 
 class TimeEntrySerializer(serializers.ModelSerializer):
-    """Time on a task: a running timer has no `ended_at` yet."""
+    """Time on a task: a running timer has no `ended_at` yet. `seconds` is the time worked,
+    exactly (null while the timer runs); `minutes` is the same time in whole minutes as
+    lists and reports count it: the task's logged minutes shared out over its entries."""
+
+    seconds = serializers.SerializerMethodField()
 
     class Meta:
         model = TimeEntry
-        fields = ["id", "task", "assistant", "started_at", "ended_at", "minutes", "note", "manual"]
+        fields = [
+            "id",
+            "task",
+            "assistant",
+            "started_at",
+            "ended_at",
+            "seconds",
+            "minutes",
+            "note",
+            "manual",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_seconds(self, entry) -> int | None:
+        return entry.duration_seconds if entry.ended_at is not None else None
 
 
 class TimerSerializer(serializers.Serializer):
@@ -239,6 +271,44 @@ class TimeEntryWriteSerializer(serializers.Serializer):
     note = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=TIME_NOTE_MAX_CHARS
     )
+    worked_on = serializers.DateField(
+        required=False,
+        help_text="The day the work was done, on the assistant's calendar (their time zone); "
+        "today if left out. Not in the future, not before the task was requested.",
+    )
+    start_time = serializers.TimeField(
+        required=False,
+        help_text="When on that day the work began (assistant's time zone), optional; the "
+        "work may not end after now.",
+    )
+
+
+class TimeEntryUpdateSerializer(serializers.Serializer):
+    """A correction: only the fields given change. The duration is given as `seconds` or as
+    `minutes`, not both."""
+
+    seconds = serializers.IntegerField(
+        required=False, min_value=1, max_value=12 * 60 * 60, help_text="Between 1 and 43200."
+    )
+    minutes = serializers.IntegerField(
+        required=False, min_value=1, max_value=12 * 60, help_text="Between 1 and 720."
+    )
+    worked_on = serializers.DateField(
+        required=False, help_text="Move the entry to this day (assistant's time zone)."
+    )
+    start_time = serializers.TimeField(
+        required=False, help_text="When on its day the work began (assistant's time zone)."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=TIME_NOTE_MAX_CHARS)
+
+    def validate(self, data):
+        if "seconds" in data and "minutes" in data:
+            raise serializers.ValidationError(
+                {"minutes": "Give the duration as seconds or as minutes, not both."}
+            )
+        if "minutes" in data:
+            data["seconds"] = data.pop("minutes") * 60
+        return data
 
 
 class TimerStartSerializer(serializers.Serializer):

@@ -1,10 +1,13 @@
 from django.urls import path
 
 from core.api.routers import Router
-from tasks.api import views
+from tasks.api import recurring, views
 
 router = Router()
 router.register("tasks", views.TaskViewSet, basename="task")
+router.register(
+    "recurring-requests", recurring.RecurringRequestViewSet, basename="recurring-request"
+)
 
 # One URL per move, each with its own view class, so that the roles a move allows are
 # declared on the class where the isolation matrix can check them.
@@ -36,6 +39,21 @@ agency_urlpatterns = [
         "tasks/<int:pk>/time-entries/",
         views.TimeEntryListView.as_view(),
         name="task-time-entries",
+    ),
+    path(
+        "tasks/<int:pk>/time-entries/<int:entry_pk>/",
+        views.TimeEntryDetailView.as_view(),
+        name="task-time-entry",
+    ),
+    path(
+        "recurring-requests/<int:pk>/pause/",
+        recurring.RecurringPauseView.as_view(),
+        name="recurring-request-pause",
+    ),
+    path(
+        "recurring-requests/<int:pk>/resume/",
+        recurring.RecurringResumeView.as_view(),
+        name="recurring-request-resume",
     ),
     path("timer/", views.TimerView.as_view(), name="timer"),
     path("timer/start/", views.TimerStartView.as_view(), name="timer-start"),

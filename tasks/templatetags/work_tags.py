@@ -2,11 +2,13 @@
 and the task page's work panel (its time entries, the viewer's timer, who to assign)."""
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import timezone
 
 from core.roles import STAFF_ROLES, Role
+from tasks import hooks as task_hooks
 from tasks import queries
 from tasks.models import TaskStatus
 
@@ -19,6 +21,40 @@ def clock(seconds) -> str:
     seconds = max(int(seconds or 0), 0)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+@register.filter
+def duration(seconds) -> str:
+    """{{ 4|duration }} -> "0:00:04", {{ 5400|duration }} -> "1:30": time worked, to the
+    second where it has seconds."""
+    seconds = max(int(seconds or 0), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if seconds else f"{hours}:{minutes:02d}"
+
+
+@dataclass
+class TimeRow:
+    """One time entry as the task page's time section shows it, with what the viewer may
+    do to it: its day and start are read in its assistant's zone."""
+
+    entry: object
+    zone: str
+    billed: bool
+    can_change: bool
+
+    @property
+    def local_start(self):
+        return self.entry.started_at.astimezone(ZoneInfo(self.zone))
+
+    # As text: a template's date filter would show them in the viewer's zone instead.
+    @property
+    def day_value(self) -> str:
+        return self.local_start.date().isoformat()
+
+    @property
+    def start_value(self) -> str:
+        return self.local_start.strftime("%H:%M")
 
 
 @register.simple_tag
@@ -42,6 +78,7 @@ class WorkPanel:
     timer_elsewhere: object = None  # the viewer's running timer on another task
     timer_seconds: int = 0
     time_entries: list = field(default_factory=list)
+    time_rows: list = field(default_factory=list)
     show_time: bool = False
     assistants: list = field(default_factory=list)
 
@@ -74,6 +111,20 @@ def work_panel(task, agency, membership, is_assignee) -> WorkPanel:
     panel.show_time = is_assignee or is_staff
     if panel.show_time:
         panel.time_entries = list(queries.time_entries_of(agency=agency, task=task))
+        billed = task_hooks.billed_until(agency=agency, task=task) if panel.time_entries else None
+        for entry in panel.time_entries:
+            profile = getattr(entry.assistant, "assistant_profile", None)
+            is_billed = billed is not None and entry.created_at <= billed
+            panel.time_rows.append(
+                TimeRow(
+                    entry=entry,
+                    zone=profile.time_zone if profile is not None else agency.time_zone,
+                    billed=is_billed,
+                    can_change=entry.ended_at is not None
+                    and not is_billed
+                    and (is_staff or entry.assistant_id == membership.pk),
+                )
+            )
     if is_staff and task.is_open:
         panel.assistants = queries.assistants_for_assignment(agency=agency, now=timezone.now())
     return panel

@@ -11,10 +11,10 @@ from accounts.access import AgencyViewMixin
 from contracts.pricing import task_estimate
 from contracts.selectors import terms_in_force
 from core.errors import ApplicationError
-from core.models import AuditEvent
 from core.rich_text import render_markdown
 from core.roles import STAFF_ROLES, Role
 from tasks import services
+from tasks.history import task_history
 from tasks.models import Attachment
 from tasks.selectors import attachment_download, tasks_visible_to
 
@@ -68,13 +68,7 @@ class TaskDetailView(TaskMixin, TemplateView):
         # Assistants never see prices; everyone else sees what the work costs so far.
         at = task.completed_at or timezone.now()
         terms = terms_in_force(line, at) if role != Role.ASSISTANT else None
-        history = (
-            AuditEvent.objects.filter(target_type="tasks.task", target_id=str(task.pk))
-            .select_related("actor")
-            .order_by("created_at", "pk")
-            if not is_client
-            else []
-        )
+        history = task_history(agency=self.agency, task=task) if not is_client else []
         return super().get_context_data(
             task=task,
             comments=comments,

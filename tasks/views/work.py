@@ -5,10 +5,12 @@ answer, with htmx swaps where the queue page asks for them and a plain redirect 
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,9 +25,11 @@ from clients.models import Client
 from contracts.models import Service
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
+from core.templatetags.money import hours
 from tasks import queries, services
 from tasks.models import Task, TaskStatus, TimeEntry
 from tasks.selectors import active_tasks_of, pool_for, with_list_data
+from tasks.templatetags.work_tags import clock
 from tasks.views.shared import TaskMixin, viewer_time_zone
 
 ASSISTANT_ONLY = frozenset({Role.ASSISTANT})
@@ -212,7 +216,9 @@ class TimerStopView(QueueMixin, View):
                 messages.info(request, "No timer was running.")
             else:
                 messages.success(
-                    request, f"Timer stopped: {entry.minutes} min on “{entry.task.title}”."
+                    request,
+                    f"Timer stopped after {clock(entry.duration_seconds)} on "
+                    f"“{entry.task.title}”: {hours(entry.task.minutes_logged)} on it so far.",
                 )
         return self.after_action()
 
@@ -288,9 +294,122 @@ class TaskLogTimeView(TaskActionView):
                 extra={"field": "minutes"},
             ) from None
         services.time_entry_add(
-            **self.service_kwargs(task), minutes=minutes, note=data.get("note", "")
+            **self.service_kwargs(task),
+            minutes=minutes,
+            note=data.get("note", ""),
+            worked_on=_day(data.get("worked_on")),
+            start_time=_time_of_day(data.get("start_time")),
         )
         return f"Logged {minutes} min."
+
+
+def _day(raw: str | None) -> dt.date | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ApplicationError(
+            "Give the day as a date, such as 2026-03-02.",
+            code="time_entry_day_invalid",
+            extra={"field": "worked_on"},
+        ) from None
+
+
+def _time_of_day(raw: str | None) -> dt.time | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.time.fromisoformat(raw).replace(tzinfo=None)
+    except ValueError:
+        raise ApplicationError(
+            "Give the start as a time of day, such as 09:30.",
+            code="time_entry_time_invalid",
+            extra={"field": "start_time"},
+        ) from None
+
+
+def _duration(raw: str | None) -> int | None:
+    """Seconds from "45" (minutes), "1:30" (hours and minutes) or "1:30:15"."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    parts = raw.split(":")
+    if len(parts) <= 3 and all(part.isdigit() for part in parts):
+        numbers = [int(part) for part in parts]
+        if len(numbers) == 1:
+            return numbers[0] * 60
+        if all(n < 60 for n in numbers[1:]):
+            hours, minutes, seconds = (*numbers, 0)[:3]
+            return hours * 3600 + minutes * 60 + seconds
+    raise ApplicationError(
+        "Give the time as minutes (45), or hours and minutes (1:30), or with seconds (1:30:15).",
+        code="time_entry_out_of_range",
+        extra={"field": "duration"},
+    )
+
+
+class TimeEntryChangeView(TaskActionView):
+    """A correction of one time entry from the task page's time section: its assistant's
+    own, or anyone's for staff, until the time is billed (the service decides)."""
+
+    allowed_roles = STAFF_ROLES | ASSISTANT_ONLY
+
+    def post(self, request, agency_slug, pk, entry_pk):
+        return super().post(request, agency_slug, pk)
+
+    def entry(self, task) -> TimeEntry:
+        entry = (
+            TimeEntry.objects.filter(agency=self.agency, task=task, pk=self.kwargs["entry_pk"])
+            .select_related("assistant__assistant_profile")
+            .first()
+        )
+        if entry is None:
+            raise Http404("No such time entry.")
+        return entry
+
+    def task_url(self) -> str:
+        return super().task_url() + "#time"
+
+
+class TimeEntryEditView(TimeEntryChangeView):
+    def perform(self, task, data):
+        entry = self.entry(task)
+        # What the form showed comes back unchanged: only what was edited is a change.
+        shown = entry.started_at.astimezone(ZoneInfo(entry_zone(entry, self.agency)))
+        start_time = _time_of_day(data.get("start_time"))
+        if start_time is not None and start_time == shown.time().replace(second=0, microsecond=0):
+            start_time = None
+        services.time_entry_update(
+            agency=self.agency,
+            actor=self.request.user,
+            membership=self.membership,
+            entry=entry,
+            seconds=_duration(data.get("duration")),
+            worked_on=_day(data.get("worked_on")),
+            start_time=start_time,
+            note=data.get("note") if "note" in data else None,
+        )
+        return "Time entry corrected."
+
+
+class TimeEntryDeleteView(TimeEntryChangeView):
+    def perform(self, task, data):
+        services.time_entry_delete(
+            agency=self.agency,
+            actor=self.request.user,
+            membership=self.membership,
+            entry=self.entry(task),
+        )
+        return "Time entry deleted."
+
+
+def entry_zone(entry: TimeEntry, agency) -> str:
+    """The zone an entry's day and start are read in: its assistant's."""
+    profile = getattr(entry.assistant, "assistant_profile", None)
+    return profile.time_zone if profile is not None else agency.time_zone
 
 
 class TaskAskView(TaskActionView):
@@ -477,6 +596,16 @@ urlpatterns = [
     path("tasks/<int:pk>/timer/start/", TimerStartView.as_view(), name="task_timer_start"),
     path("tasks/<int:pk>/start/", TaskStartView.as_view(), name="task_start"),
     path("tasks/<int:pk>/log-time/", TaskLogTimeView.as_view(), name="task_log_time"),
+    path(
+        "tasks/<int:pk>/time/<int:entry_pk>/edit/",
+        TimeEntryEditView.as_view(),
+        name="task_time_edit",
+    ),
+    path(
+        "tasks/<int:pk>/time/<int:entry_pk>/delete/",
+        TimeEntryDeleteView.as_view(),
+        name="task_time_delete",
+    ),
     path("tasks/<int:pk>/ask/", TaskAskView.as_view(), name="task_ask"),
     path("tasks/<int:pk>/complete/", TaskCompleteView.as_view(), name="task_complete"),
     path("tasks/<int:pk>/release/", TaskReleaseView.as_view(), name="task_release"),

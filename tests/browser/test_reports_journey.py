@@ -61,7 +61,7 @@ def test_dashboard_and_revenue_csv(page, screenshot, live_server, time_machine):
     with page.expect_download() as download_info:
         page.get_by_test_id("csv-by_client").click()
     download = download_info.value
-    assert download.suggested_filename == "ledger-revenue-by_client-2026-04-01-2026-04-30.csv"
+    assert download.suggested_filename == "revenue-by-client-2026-04-ledger.csv"
     with open(download.path(), encoding="utf-8") as handle:
         lines = list(csv.reader(io.StringIO(handle.read())))
     assert ["Acme Dental", "40.00", "60.00", "0.00", "100.00", "20.00", "0.00", "3", "USD"] in lines

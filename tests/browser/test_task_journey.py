@@ -115,4 +115,9 @@ def test_request_take_time_ask_answer_complete_approve(page, screenshot, tmp_pat
     with agency_scope(agency):
         task.refresh_from_db()
     assert task.status == "completed" and task.approved_at is not None
-    assert task.minutes_logged >= 1
+    # The timer ran from Start until the question stopped it, second for second.
+    with agency_scope(agency):
+        (run,) = task.time_entries.all()
+    assert run.ended_at is not None
+    assert run.seconds == int((run.ended_at - run.started_at).total_seconds())
+    assert task.minutes_logged == -(-run.seconds // 60)  # a started minute counts

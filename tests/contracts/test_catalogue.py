@@ -20,7 +20,7 @@ TRAVEL = [
     {"name": "origin", "label": "Origin", "type": "text", "required": True},
     {"name": "destination", "label": "Destination", "type": "text", "required": True},
     {"name": "depart_on", "label": "Departure date", "type": "date", "required": True},
-    {"name": "budget", "label": "Budget", "type": "number"},
+    {"name": "nights", "label": "Nights away", "type": "number"},
     {"name": "cabin", "label": "Cabin", "type": "choice", "choices": ["Economy", "Business"]},
 ]
 
@@ -55,12 +55,12 @@ def test_a_service_with_a_request_template(agency, admin):
         "origin",
         "destination",
         "depart_on",
-        "budget",
+        "nights",
         "cabin",
     ]
     assert service.request_template[3] == {
-        "name": "budget",
-        "label": "Budget",
+        "name": "nights",
+        "label": "Nights away",
         "type": "number",
         "required": False,
         "choices": [],

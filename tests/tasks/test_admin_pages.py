@@ -219,7 +219,7 @@ def test_the_staff_dashboard_counts_open_and_at_risk_work(agency, signed_in, wor
     card = html.split('data-testid="work-card"')[1].split("</section>")[0]
     assert "<strong>2</strong> open tasks" in card and ">1</strong> at risk" in card
     assert url(agency, "task_list") in card and url(agency, "task_at_risk") in card
-    nav = html.split('class="mainnav"')[1]
+    nav = html.split('aria-label="Agency"')[1]
     assert nav.index("Dashboard") < nav.index(">Tasks<") < nav.index(">Clients<")
 
 

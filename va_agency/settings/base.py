@@ -5,6 +5,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 
+from core.storage import file_storage
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -250,6 +252,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
+# Task attachments go to the default storage: MEDIA_ROOT, or with FILE_STORAGE=s3 a private
+# bucket every web host shares (core.storage reads the AWS_* variables).
+STORAGES = {
+    "default": file_storage(env),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 LOGGING = {
     "version": 1,
@@ -264,8 +272,8 @@ SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 # Anyone may sign up and start an agency; set to false for an invitation-only deployment.
 ACCOUNT_SIGNUP_OPEN = env.bool("ACCOUNT_SIGNUP_OPEN", default=True)
 
-# Task attachments: stored under MEDIA_ROOT with random names, served only after a
-# permission check (never as public media).
+# Task attachments: kept in the default storage (above) under random names, served only
+# after a permission check (never as public media).
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_EXTENSIONS = frozenset(
     [

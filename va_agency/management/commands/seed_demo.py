@@ -86,7 +86,6 @@ DEMO_SERVICES = [
             {"name": "origin", "label": "From", "type": "text", "required": True},
             {"name": "destination", "label": "To", "type": "text", "required": True},
             {"name": "depart_on", "label": "Departure date", "type": "date", "required": True},
-            {"name": "budget", "label": "Budget", "type": "number"},
         ],
     ),
     ("Monthly bookkeeping", "bookkeeping", "hourly", 4500, 72, []),

@@ -1,0 +1,121 @@
+"""Every page works from a 360 px phone to a desktop: the page never scrolls sideways, the
+menu sits in one row on a desktop and behind a menu button on a phone; and every page says
+where you are in its title, with our favicon."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.main_pages import ROLES, an_agency, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SIDEWAYS = "[document.documentElement.scrollWidth, window.innerWidth]"
+# The menu's links and the header's own rows, in pixels from the top of the page.
+ROWS = """() => {
+  const header = document.querySelector("header.topbar");
+  const links = [...document.querySelectorAll('nav[aria-label="Agency"] a')]
+    .filter(a => a.getClientRects().length);
+  const line = links.length ? links[0].getBoundingClientRect().height : 0;
+  return {
+    header: header.getBoundingClientRect().height,
+    nav: document.querySelector('nav[aria-label="Agency"]').getBoundingClientRect().height,
+    line: line,
+    linkTops: [...new Set(links.map(a => Math.round(a.getBoundingClientRect().top)))],
+    childTops: [...new Set([...header.children].filter(c => c.getClientRects().length)
+      .map(c => Math.round(c.getBoundingClientRect().top + c.getBoundingClientRect().height / 2)))],
+    // Header texts that wrap onto a second line (the brand, a link, the agency's name).
+    wrapped: [...header.querySelectorAll("a, summary, .agency-name")]
+      .filter(el => el.getClientRects().length && el.clientHeight)
+      .filter(el => {
+        const style = getComputedStyle(el);
+        const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+        const text = el.clientHeight - padding;
+        return text > 1.5 * parseFloat(style.lineHeight);
+      })
+      .map(el => el.textContent.trim()),
+  };
+}"""
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("width", [360, 390, 1280])
+def test_no_main_page_scrolls_sideways(page, role, width):
+    agency = an_agency()
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, agency, role)
+    too_wide = {}
+    for name, path in agency.pages[role]:
+        response = page.goto(path)
+        assert response.status == 200, f"{name} ({path}) answered {response.status}"
+        scroll_width, window_width = page.evaluate(SIDEWAYS)
+        if scroll_width > window_width:
+            too_wide[name] = scroll_width
+    assert too_wide == {}, f"wider than the {width} px window"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_menu_is_one_row_on_a_desktop(page, role):
+    agency = an_agency()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, agency, role)
+    for name, path in agency.pages[role]:
+        page.goto(path)
+        nav = page.get_by_role("navigation", name="Agency")
+        expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()
+        expect(page.locator("summary", has_text="Menu")).to_be_hidden()
+        rows = page.evaluate(ROWS)
+        assert len(rows["linkTops"]) == 1, f"{name}: the menu's links sit in {rows}"
+        assert rows["nav"] < 1.5 * rows["line"], f"{name}: the menu is taller than a line"
+        assert len(rows["childTops"]) == 1, f"{name}: the header wraps: {rows}"
+        assert rows["wrapped"] == [], f"{name}: these header texts wrap: {rows['wrapped']}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_menu_folds_behind_a_button_on_a_phone(page, role):
+    agency = an_agency()
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(page, agency, role)
+    _name, path = agency.pages[role][-1]
+    page.goto(path)
+    rows = page.evaluate(ROWS)
+    assert len(rows["childTops"]) == 1, f"the header takes more than one row: {rows}"
+    assert rows["wrapped"] == [], f"these header texts wrap: {rows['wrapped']}"
+    assert rows["header"] < 64
+    nav = page.get_by_role("navigation", name="Agency")
+    dashboard = nav.get_by_role("link", name="Dashboard")
+    expect(dashboard).to_be_hidden()
+
+    nav.locator("summary", has_text="Menu").click()
+    expect(dashboard).to_be_visible()
+    scroll_width, window_width = page.evaluate(SIDEWAYS)
+    assert scroll_width <= window_width  # the open menu fits the phone too
+    dashboard.click()
+    expect(page).to_have_url(f"/a/{agency.slug}/")
+    expect(dashboard).to_be_hidden()  # and it is folded again on the next page
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_main_page_says_where_you_are_and_has_our_favicon(page, role):
+    agency = an_agency()
+    sign_in(page, agency, role)
+    titles = {}
+    for name, path in agency.pages[role]:
+        page.goto(path)
+        titles[name] = page.title()
+    for name, title in titles.items():
+        match = re.fullmatch(r"(.+) · Harbor Assist · VA Agency", title)
+        assert match, f"{name}: {title!r} is not “page · agency · product”"
+        assert match[1].strip() not in {"", "VA Agency", "Harbor Assist"}, f"{name}: {title!r}"
+    assert len(set(titles.values())) == len(titles), f"two pages share a title: {titles}"
+    assert re.match(r"Task #\d+: ", titles["task page"]), titles["task page"]
+
+    icons = page.locator('link[rel="icon"]')
+    hrefs = [icons.nth(i).get_attribute("href") for i in range(icons.count())]
+    assert "/favicon.ico" in hrefs and any(href.endswith(".svg") for href in hrefs), hrefs
+    for href in hrefs:
+        answer = page.request.get(href)
+        assert answer.status == 200, f"{href} answered {answer.status}"
+        assert answer.headers["content-type"].startswith("image/"), answer.headers
+    assert page.request.get("/favicon.ico").headers["content-type"] == "image/x-icon"
