@@ -22,6 +22,9 @@ ROWS = """() => {
     header: header.getBoundingClientRect().height,
     nav: document.querySelector('nav[aria-label="Agency"]').getBoundingClientRect().height,
     line: line,
+    // How far the last link reaches past the start of the account menu (> 0: they overlap).
+    overlap: links.length ? Math.max(...links.map(a => a.getBoundingClientRect().right))
+      - document.querySelector("header.topbar .account").getBoundingClientRect().left : 0,
     linkTops: [...new Set(links.map(a => Math.round(a.getBoundingClientRect().top)))],
     childTops: [...new Set([...header.children].filter(c => c.getClientRects().length)
       .map(c => Math.round(c.getBoundingClientRect().top + c.getBoundingClientRect().height / 2)))],
@@ -70,6 +73,7 @@ def test_the_menu_is_one_row_on_a_desktop(page, role):
         assert rows["nav"] < 1.5 * rows["line"], f"{name}: the menu is taller than a line"
         assert len(rows["childTops"]) == 1, f"{name}: the header wraps: {rows}"
         assert rows["wrapped"] == [], f"{name}: these header texts wrap: {rows['wrapped']}"
+        assert rows["overlap"] <= 0, f"{name}: the links run under the account menu: {rows}"
 
 
 @pytest.mark.parametrize("role", ROLES)
