@@ -1,8 +1,10 @@
 from django import forms
+from django.urls import reverse
 
 from accounts.models import Agency, Invitation
 from core.roles import INVITABLE_ROLE_CHOICES
 from core.validators import time_zone_choices
+from core.widgets import SearchChoiceField
 
 
 class AgencyForm(forms.Form):
@@ -47,9 +49,11 @@ class AgencyDetailsForm(forms.ModelForm):
 class InvitationForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=INVITABLE_ROLE_CHOICES)
-    client = forms.ModelChoiceField(
+    client = SearchChoiceField(
         queryset=None,  # the agency's clients, set per form
         required=False,
+        search_fields=("name", "billing_email"),
+        placeholder="Type part of the client's name",
         help_text="Required when inviting someone with the client role.",
     )
 
@@ -58,4 +62,7 @@ class InvitationForm(forms.Form):
         # Clients sit above accounts: their model is reached through the invitation's
         # foreign key rather than imported.
         clients = Invitation._meta.get_field("client").related_model
-        self.fields["client"].queryset = clients.objects.filter(agency=agency)
+        self.fields["client"].set_search(
+            queryset=clients.objects.filter(agency=agency).order_by("name", "pk"),
+            url=reverse("client_search", kwargs={"agency_slug": agency.slug}),
+        )

@@ -15,6 +15,7 @@ from accounts.forms import AgencyDetailsForm, AgencyForm, InvitationForm
 from accounts.models import ApiToken, Invitation, Membership
 from accounts.selectors import member_list, memberships_for_user
 from core.errors import ApplicationError
+from core.pagination import KeysetPaginator
 from core.roles import Role
 from core.views import ServiceFormView
 
@@ -71,19 +72,29 @@ class AgencyDetailsView(StaffViewMixin, ServiceFormView):
         return redirect("agency_settings", agency_slug=agency.slug)
 
 
+TEAM_PER_PAGE = 50
+
+
 class TeamView(StaffViewMixin, TemplateView):
     template_name = "accounts/team.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            members=member_list(agency=self.agency).filter(is_active=True),
-            invitations=Invitation.objects.filter(
+        # Two lists on one page, each with its own cursor: an agency with a thousand
+        # clients has thousands of client members and many invitations out.
+        members = KeysetPaginator(
+            member_list(agency=self.agency).filter(is_active=True),
+            ordering=("role_rank", "user__email", "pk"),
+            per_page=TEAM_PER_PAGE,
+        ).page_for(self.request)
+        invitations = KeysetPaginator(
+            Invitation.objects.filter(
                 agency=self.agency, accepted_at=None, revoked_at=None
-            )
-            .select_related("client", "invited_by")
-            .order_by("-created_at"),
-            **kwargs,
-        )
+            ).select_related("client", "invited_by"),
+            ordering=("-created_at", "-pk"),
+            per_page=TEAM_PER_PAGE,
+            cursor_param="invitations",
+        ).page_for(self.request)
+        return super().get_context_data(members=members, invitations=invitations, **kwargs)
 
 
 class InvitationCreateView(StaffViewMixin, ServiceFormView):

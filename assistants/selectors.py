@@ -2,11 +2,17 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from accounts.models import Membership
 from assistants.models import AssistantProfile
 from assistants.schedule import is_on_shift
 from clients.models import Client
 from contracts.models import ContractStatus, ServiceCategory, ServiceContract
 from core.roles import Role
+from core.widgets import search_rows
+
+# What a search field looks for in an assistant, and what names exactly one.
+ASSISTANT_SEARCH_FIELDS = ("user__full_name", "user__email")
+ASSISTANT_EXACT_FIELDS = ("user__email", "user__full_name")
 
 
 def assistant_list(*, agency, active: bool | None = None) -> QuerySet[AssistantProfile]:
@@ -26,6 +32,21 @@ def assistant_list(*, agency, active: bool | None = None) -> QuerySet[AssistantP
     if active is not None:
         profiles = profiles.filter(is_active=active)
     return profiles
+
+
+def assistant_choices(*, agency, active_only: bool = False) -> QuerySet[Membership]:
+    """The agency's assistants' memberships by name, with their users: what a form may
+    choose from. A filter may name a former assistant, whose work it still reads."""
+    memberships = Membership.objects.filter(agency=agency, role=Role.ASSISTANT)
+    if active_only:
+        memberships = memberships.filter(is_active=True)
+    return memberships.select_related("user").order_by("user__full_name", "user__email", "pk")
+
+
+def assistant_search(*, agency, term: str) -> list[Membership]:
+    """At most a screenful of the agency's assistants whose name or e-mail contains
+    `term`, those that start with it first."""
+    return search_rows(assistant_choices(agency=agency), fields=ASSISTANT_SEARCH_FIELDS, term=term)
 
 
 def assistant_profile_get(*, agency, pk: int) -> AssistantProfile | None:

@@ -5,6 +5,7 @@ from assistants import views
 # Pages inside one agency, mounted under /a/<agency_slug>/.
 urlpatterns = [
     path("assistants/", views.AssistantListView.as_view(), name="assistant_list"),
+    path("assistants/search/", views.AssistantSearchView.as_view(), name="assistant_search"),
     path("assistants/on-shift/", views.AssistantOnShiftView.as_view(), name="assistant_on_shift"),
     path("assistants/<int:pk>/edit/", views.AssistantEditView.as_view(), name="assistant_edit"),
     path("me/profile/", views.MyAssistantProfileView.as_view(), name="my_assistant_profile"),

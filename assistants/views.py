@@ -2,10 +2,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
@@ -16,12 +18,15 @@ from assistants.schedule import format_intervals, hours_on, is_on_shift, local_t
 from assistants.selectors import (
     assistant_list,
     assistant_profile_get,
+    assistant_search,
     assistants_on_shift,
     clients_workable_by,
 )
+from core.pagination import KeysetPaginator
 from core.rich_text import render_markdown
 from core.roles import Role
 from core.views import ServiceFormView
+from core.widgets import search_options_response, search_term
 
 
 @dataclass
@@ -48,6 +53,10 @@ class AssistantRow:
         )
 
 
+ASSISTANTS_PER_PAGE = 50
+MANUALS_PER_PAGE = 50
+
+
 class AssistantListView(StaffViewMixin, TemplateView):
     template_name = "assistants/assistant_list.html"
     STATUSES = {"all": None, "active": True, "inactive": False}
@@ -57,9 +66,14 @@ class AssistantListView(StaffViewMixin, TemplateView):
         if status not in self.STATUSES:
             status = "all"
         now = timezone.now()
-        profiles = assistant_list(agency=self.agency, active=self.STATUSES[status])
+        page = KeysetPaginator(
+            assistant_list(agency=self.agency, active=self.STATUSES[status]),
+            ordering=("membership__user__full_name", "membership__user__email", "pk"),
+            per_page=ASSISTANTS_PER_PAGE,
+        ).page_for(self.request)
         return super().get_context_data(
-            rows=[AssistantRow.at(profile, now) for profile in profiles],
+            rows=[AssistantRow.at(profile, now) for profile in page],
+            page=page,
             status=status,
             statuses=list(self.STATUSES),
             **kwargs,
@@ -73,9 +87,13 @@ class AssistantOnShiftView(StaffViewMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         now = timezone.now()
-        profiles = assistants_on_shift(agency=self.agency, at=now)
+        # Who is on shift is decided in Python over the agency's active profiles (see the
+        # selector), so the list is already in hand: numbered pages of it cost nothing more.
+        page = Paginator(assistants_on_shift(agency=self.agency, at=now), ASSISTANTS_PER_PAGE)
+        page = page.get_page(self.request.GET.get("page"))
         return super().get_context_data(
-            rows=[AssistantRow.at(profile, now) for profile in profiles],
+            rows=[AssistantRow.at(profile, now) for profile in page],
+            page=page,
             now=now,
             **kwargs,
         )
@@ -169,8 +187,14 @@ class ManualListView(AgencyViewMixin, TemplateView):
     template_name = "assistants/manual_list.html"
 
     def get_context_data(self, **kwargs):
+        page = KeysetPaginator(
+            clients_workable_by(agency=self.agency, membership=self.membership),
+            ordering=("name", "pk"),
+            per_page=MANUALS_PER_PAGE,
+        ).page_for(self.request)
         return super().get_context_data(
-            clients=clients_workable_by(agency=self.agency, membership=self.membership),
+            clients=page,
+            page=page,
             **kwargs,
         )
 
@@ -191,4 +215,20 @@ class ManualView(AgencyViewMixin, TemplateView):
             manual_html=render_markdown(client.manual),
             viewer_time_zone=self.agency.time_zone,
             **kwargs,
+        )
+
+
+class AssistantSearchView(StaffViewMixin, View):
+    """The assistants whose name or e-mail contains what was typed, as the options of a
+    search field (core.widgets). Staff only."""
+
+    def get(self, request, agency_slug):
+        return search_options_response(
+            request,
+            assistant_search(agency=self.agency, term=search_term(request)),
+            label=lambda membership: membership.user.get_full_name(),
+            hint=lambda membership: (
+                membership.user.email + ("" if membership.is_active else " · former")
+            ),
+            noun="assistant",
         )

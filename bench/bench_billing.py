@@ -1,22 +1,27 @@
 """Billing benchmark: bill N completed tasks per cadence through the in-repo Stripe server.
 
     .venv/bin/python -m bench.bench_billing [--tasks 10000] [--cadences per_task,weekly,monthly]
-                                            [--clients 4] [--stripe-url URL] [--keep]
+                                            [--clients 4] [--workers 1] [--stripe-process]
+                                            [--stripe-url URL] [--keep]
 
 For each cadence it makes an agency of its own ("bench-billing-<cadence>") with a few
 clients, each on an active contract of that cadence (invoices sent, one hourly line), and
 `--tasks` completed tasks with minutes logged, spread over the clients and completed within
 the last week (per-task, weekly) or month (monthly). Rows are written with bulk_create.
 
-Then, in this one process, it bills every task as the jobs do: what tasks.jobs.task_completed
+Then it bills every task as the jobs do, in `--workers` processes forked from this one (as
+Celery's prefork pool runs its children; each keeps its own Stripe connection), the tasks
+dealt out between them: what tasks.jobs.task_completed
 and billing.jobs.push_charge run for each task (the agency loaded and its scope entered per
 job, charge_for_task, then billing.invoicing.push_charge: an invoice of its own per task for
-per-task contracts, a pending invoice item otherwise). For weekly and monthly it then runs
+per-task contracts; nothing yet otherwise). For weekly and monthly it then runs
 beat's close_billing_periods with `now` just after the period the charges fall in has ended
 (periods follow the charge's creation time, which is the moment it is billed).
 
-Stripe is the in-repo test server, started in a thread here unless --stripe-url names one
-already running. Its /_test/stats request counts are read before and after each phase.
+Stripe is the in-repo test server, started in a thread here, or with --stripe-process as a
+process of its own (`python -m stripe_test_server --port 0`), so the server's work is not
+in the billing processes' GIL; --stripe-url names one already running. Its /_test/stats
+request counts are read before and after each phase.
 Afterwards it checks through the SDK that Stripe holds exactly one invoice item per charge,
 on an invoice, for the charge's amount, and that the clients' invoices add up to the charges.
 The bench agencies are removed at the end unless --keep (and at the start, if left over).
@@ -64,6 +69,14 @@ def main(argv=None) -> None:
     parser.add_argument("--cadences", default=",".join(CADENCES))
     parser.add_argument("--clients", type=int, default=4, help="clients per agency")
     parser.add_argument("--stripe-url", help="a Stripe test server already running")
+    parser.add_argument(
+        "--stripe-process",
+        action="store_true",
+        help="start the Stripe test server as a process of its own",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="billing processes, as a worker's concurrency"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="leave the bench agencies in place")
     args = parser.parse_args(argv)
@@ -82,10 +95,13 @@ def main(argv=None) -> None:
     if removed := remove_agencies(Q(slug__startswith=SLUG_PREFIX)):
         print(f"removed {removed} bench billing agencies left by an earlier run")
 
-    with stripe_server(args.stripe_url) as base_url:
+    with stripe_server(args.stripe_url, process=args.stripe_process) as base_url:
         settings.STRIPE_API_BASE = base_url
         settings.STRIPE_SECRET_KEY = SECRET_KEY
-        print(f"stripe: {base_url} (SDK retries {settings.STRIPE_MAX_NETWORK_RETRIES})\n")
+        print(
+            f"stripe: {base_url} (SDK retries {settings.STRIPE_MAX_NETWORK_RETRIES}); "
+            f"{args.workers} billing process(es)\n"
+        )
         results = []
         try:
             for cadence in cadences:
@@ -99,21 +115,42 @@ def main(argv=None) -> None:
 
 
 class stripe_server:
-    """The given server's URL, or one started in a thread here for the run."""
+    """The given server's URL, or one started for the run: in a thread here, or (process)
+    as `python -m stripe_test_server` in a process of its own."""
 
-    def __init__(self, url: str | None):
+    def __init__(self, url: str | None, *, process: bool = False):
         self.url = url.rstrip("/") if url else None
+        self.process = process
         self._running = None
+        self._child = None
 
     def __enter__(self) -> str:
         if self.url:
             return self.url
+        if self.process:
+            import subprocess
+
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "stripe_test_server", "--port", "0"],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            first = self._child.stdout.readline()
+            match = re.search(r"(http://\S+)", first)
+            if match is None:
+                self._child.kill()
+                raise SystemExit(f"the Stripe test server did not start: {first!r}")
+            return match.group(1)
         from stripe_test_server.runner import running_server
 
         self._running = running_server()
         return self._running.__enter__()
 
     def __exit__(self, *exc):
+        if self._child is not None:
+            self._child.terminate()
+            self._child.wait(timeout=30)
+            return False
         if self._running is not None:
             return self._running.__exit__(*exc)
         return False
@@ -266,6 +303,47 @@ def bill_as_jobs_do(agency_id: int, task_id: int) -> None:
         push_charge(agency=agency, charge_id=charge.pk)
 
 
+def bill_share(agency_id: int, task_ids: list[int]) -> None:
+    started = time.perf_counter()
+    for n, task_id in enumerate(task_ids, 1):
+        bill_as_jobs_do(agency_id, task_id)
+        if n % 2000 == 0:
+            print(f"  {n:,} billed, {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def bill_all(agency_id: int, task_ids: list[int], workers: int) -> None:
+    """Every task billed, by `workers` forked processes (each a share, in order), or here."""
+    if workers <= 1:
+        bill_share(agency_id, task_ids)
+        return
+    import multiprocessing
+
+    from django.db import connections
+
+    # Children open their own database connections; the parent's is not shared.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_bill_child, args=(agency_id, task_ids[n::workers]))
+        for n in range(workers)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    if failed := [child.exitcode for child in children if child.exitcode]:
+        raise SystemExit(f"billing processes failed: exit codes {failed}")
+
+
+def _bill_child(agency_id: int, task_ids: list[int]) -> None:
+    from django.db import connections
+
+    try:
+        bill_share(agency_id, task_ids)
+    finally:
+        connections.close_all()
+
+
 def close_moment(agency, cadence: str) -> dt.datetime:
     """A minute after the latest period any of the agency's charges falls in has ended."""
     from django.db.models import Max
@@ -294,10 +372,7 @@ def run_cadence(cadence: str, args, base_url: str) -> dict:
 
     before = stripe_requests(base_url)
     started = time.perf_counter()
-    for n, task_id in enumerate(task_ids, 1):
-        bill_as_jobs_do(agency.pk, task_id)
-        if n % 2000 == 0:
-            print(f"  {n:,} billed, {time.perf_counter() - started:.1f} s", flush=True)
+    bill_all(agency.pk, task_ids, args.workers)
     bill_seconds = time.perf_counter() - started
     after_bill = stripe_requests(base_url)
 

@@ -79,10 +79,11 @@ def main(argv=None) -> None:
             first = sweep(_now())
             repeats = [sweep(_now()) for _ in range(args.runs)]
         steady = statistics.median(r[0] for r in repeats)
+        per = f"{first[0] / first[1]:6.2f} ms a reminder" if first[1] else "no reminders"
         print(
             f"{label:<14} first sweep {first[0]:8.0f} ms, {first[1]:5d} reminders, "
-            f"{first[2]:5d} e-mails, {first[3]:5d} queries | repeat sweep (median of "
-            f"{args.runs}) {steady:6.0f} ms, {repeats[0][1]} new, {repeats[0][3]} queries"
+            f"{first[2]:5d} e-mails, {first[3]:5d} queries ({per}) | repeat sweep (median "
+            f"of {args.runs}) {steady:6.0f} ms, {repeats[0][1]} new, {repeats[0][3]} queries"
         )
 
     started_at = _now()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 BIG_SLUG = "bench"
 SMALL_PREFIX = "bench-small-"
-EMPTY_SLUG = "bench-empty"  # made by bench_pages; removed by --reset too
+EMPTY_SLUG = "bench-empty"  # an empty agency earlier page benchmarks made; --reset removes it
 EMAIL_DOMAIN = "bench.test"
 UNUSABLE_PASSWORD = "!bench"  # nobody signs in with a password; the benchmarks force_login
 BATCH = 2000

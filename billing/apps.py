@@ -6,6 +6,7 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         from billing.jobs import bill_on_completion
+        from billing.late_fees import check_requests_allowed
         from billing.selectors import month_spent, task_billed_until
         from contracts import caps
         from tasks import hooks as task_hooks
@@ -13,3 +14,4 @@ class BillingConfig(AppConfig):
         caps.count_spend_with(month_spent)
         task_hooks.task_completed.register(bill_on_completion)
         task_hooks.count_billed_with(task_billed_until)
+        task_hooks.request_check.register(check_requests_allowed)

@@ -15,10 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from billing import retainer
+from billing import report_months, retainer
 from billing.models import Charge, ChargeKind, ChargeStatus
 from billing.reminders import queue_charge_news
 from billing.selectors import month_spent
+from billing.tax import charge_fix_tax
 from contracts import pricing
 from contracts.models import ContractLine, ContractTerms, PricingModel
 from contracts.selectors import terms_at
@@ -128,6 +129,7 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 # Nothing to send Stripe: an empty invoice would only confuse the client.
                 charge.status = ChargeStatus.COVERED
             charge.breakdown = steps
+            charge_fix_tax(charge, save=False)  # the client's rates as the work is supplied
             charge.save()
             audit_record(
                 agency=agency,
@@ -249,15 +251,31 @@ def _draw_from_bank(
     charge.minutes_billed = price.overage_minutes
     charge.amount = price.amount
     _retainer_fee(agency, line, versions, period_start, zone)
+    drawn = _drawn_oldest_first(bank.get("expiring", []), price.from_bank)
     return {
         "period_start": period_start.isoformat(),
         **bank,
+        **({"drawn_from": drawn} if drawn else {}),
         "rounding_increment_minutes": terms.rounding_increment_minutes,
         "rounded_minutes": price.from_bank + price.overage_minutes,
         "minutes_from_bank": price.from_bank,
         "overage_minutes": price.overage_minutes,
         "overage_rate": terms.overage_rate,
     }
+
+
+def _drawn_oldest_first(lots: list[dict], minutes: int) -> list[dict]:
+    """Which of the bank's hours (by the month they expire at the end of) the task's
+    minutes used, the oldest first, as billing.retainer draws them; empty where banked
+    hours never expire."""
+    drawn = []
+    for lot in lots:
+        take = min(lot["minutes"], minutes)
+        if take <= 0:
+            break
+        drawn.append({"minutes": take, "expires_end_of": lot["month"]})
+        minutes -= take
+    return drawn
 
 
 def _seconds_charged(charge: Charge) -> int:
@@ -327,6 +345,8 @@ def _retainer_fee(agency, line, versions, period_start: dt.date, zone: str) -> C
                     "amount": terms.retainer_fee,
                 },
             )
+            charge_fix_tax(charge)
+            report_months.charges_touched(agency_id=agency.pk, charges=[charge])
             audit_record(
                 agency=agency,
                 actor=None,
@@ -424,6 +444,7 @@ def charge_write_off(*, agency, actor, charge: Charge, reason: str) -> Charge:
         charge.save(
             update_fields=["status", "written_off_at", "written_off_by", "written_off_reason"]
         )
+        report_months.charges_touched(agency_id=agency.pk, charges=[charge])
         audit_record(
             agency=agency,
             actor=actor,
@@ -460,6 +481,7 @@ def charge_release(*, agency, actor, charge: Charge) -> Charge:
         charge.released_at = timezone.now()
         charge.released_by = actor
         charge.save(update_fields=["status", "released_at", "released_by"])
+        report_months.charges_touched(agency_id=agency.pk, charges=[charge])
         audit_record(
             agency=agency,
             actor=actor,

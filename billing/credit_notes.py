@@ -30,6 +30,7 @@ from billing.models import (
     InvoiceStatus,
 )
 from billing.stripe_access import stripe_client_for
+from billing.tax import credit_split, taxes_from_stripe
 from core.audit import audit_record
 from core.currencies import from_stripe, to_stripe
 from core.errors import ApplicationError
@@ -43,10 +44,11 @@ MEMO_MAX = 500
 
 
 def credited_on(invoice: Invoice, charge: Charge | None = None) -> int:
-    """What the invoice (or one of its lines) has been credited already, pending included."""
+    """What the invoice has been credited already in all (tax included), or one of its
+    lines in the line's own terms; pending included."""
     notes = CreditNote.objects.filter(agency_id=invoice.agency_id, invoice=invoice)
     if charge is not None:
-        notes = notes.filter(charge=charge)
+        return notes.filter(charge=charge).aggregate(total=Sum("line_amount"))["total"] or 0
     return notes.aggregate(total=Sum("amount"))["total"] or 0
 
 
@@ -67,7 +69,11 @@ def credit_note_issue(
     charge: Charge | None = None,
     settlement: str | None = None,
 ) -> CreditNote:
-    """Credit `amount` (or the rest of the charge's line) on an open or paid invoice."""
+    """Credit `amount` (or the rest of the charge's line) on an open or paid invoice.
+
+    A line's amount is in the line's own terms, as Stripe credits it, and carries its
+    share of the line's tax (billing.tax.credit_split): added on top for an exclusive
+    rate, held in it for an inclusive one. What is refunded or credited is the total."""
     memo = (memo or "").strip()
     if reason not in CreditNoteReason.values:
         raise _refuse("Choose why the invoice is credited.", "credit_reason_invalid", "reason")
@@ -97,15 +103,36 @@ def credit_note_issue(
         if charge is not None:
             if charge.invoice_id != invoice.pk:
                 raise _refuse("That charge is not on this invoice.", "credit_charge_elsewhere")
-            left = min(left, charge.amount - credited_on(invoice, charge))
+            line_left = charge.amount - credited_on(invoice, charge)
+        elif invoice.tax:
+            raise _refuse(
+                "This invoice carries tax: credit one of its lines, so the tax is credited "
+                "with it.",
+                "credit_line_required_with_tax",
+                "charge",
+            )
         if amount is None:
             if charge is None:
                 raise _refuse(
                     "Give an amount, or choose the line to credit.", "credit_amount_required"
                 )
-            amount = left
+            # The rest of the line; without tax, never past what the invoice has left.
+            amount = line_left if invoice.tax else min(left, line_left)
         if not isinstance(amount, int) or amount <= 0:
             raise _refuse("A credit is an amount above zero.", "credit_amount_invalid", "amount")
+        line_amount = amount
+        net, tax = amount, 0
+        if charge is not None:
+            if amount > line_left:
+                raise _refuse(
+                    f"At most {format_money(line_left, invoice.currency)} can still be "
+                    "credited on this line.",
+                    "credit_amount_too_large",
+                    "amount",
+                    most=line_left,
+                )
+            _, _, net, tax = credit_split(charge, amount, invoice.currency)
+            amount = net + tax
         if amount > left:
             raise _refuse(
                 f"At most {format_money(left, invoice.currency)} can still be credited "
@@ -140,6 +167,9 @@ def credit_note_issue(
             invoice=invoice,
             charge=charge,
             amount=amount,
+            net=net,
+            tax=tax,
+            line_amount=line_amount,
             currency=invoice.currency,
             settlement=settlement,
             reason=reason,
@@ -200,6 +230,9 @@ def _issue(agency, note: CreditNote) -> CreditNote:
     invoice = note.invoice
     stripe_client = stripe_client_for(agency)
     sent = to_stripe(note.amount, note.currency).amount
+    if note.charge_id:
+        # Stripe adds the line's exclusive tax to what the line is credited.
+        line_sent, sent, _, _ = credit_split(note.charge, note.line_amount, note.currency)
     params = {
         "invoice": invoice.stripe_invoice_id,
         "reason": note.reason,
@@ -209,7 +242,7 @@ def _issue(agency, note: CreditNote) -> CreditNote:
     line_id = _line_of(stripe_client, invoice, note.charge) if note.charge_id else None
     if line_id:
         params["lines"] = [
-            {"type": "invoice_line_item", "invoice_line_item": line_id, "amount": sent}
+            {"type": "invoice_line_item", "invoice_line_item": line_id, "amount": line_sent}
         ]
     else:
         params["amount"] = sent
@@ -243,6 +276,7 @@ def _issue(agency, note: CreditNote) -> CreditNote:
         note.stripe_credit_note_id = stripe_note.id
         note.number = stripe_note.number or ""
         note.amount = from_stripe(stripe_note.amount, note.currency)
+        note.net, note.tax, _ = taxes_from_stripe(stripe_note.to_dict(), note.currency, agency.pk)
         note.issued_at = timezone.now()
         note.save()
         audit_record(

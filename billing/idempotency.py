@@ -57,6 +57,21 @@ def _move_on(agency, key: str, spent: int) -> int:
         return row.attempt
 
 
+def note_intent(agency, key: str) -> None:
+    """Say, before the first send, that a request under `key` is about to go: an object
+    Stripe makes for it while its answer is lost (a timeout, a dropped connection, a worker
+    killed) can then still be traced from our side, by whoever finds its reason gone
+    (`sent_before`), even if no attempt ever met a 500."""
+    StripeRequestKey.objects.bulk_create(
+        [StripeRequestKey(agency=agency, key=key, attempt=0)], ignore_conflicts=True
+    )
+
+
+def sent_before(agency, key: str) -> bool:
+    """Whether a request under `key` may have reached Stripe (see note_intent)."""
+    return StripeRequestKey.objects.filter(agency=agency, key=key).exists()
+
+
 def stripe_once(
     *,
     agency,

@@ -5,11 +5,13 @@ job (lost connection, crashed worker, duplicate delivery) gets Stripe's first an
 instead of a second object. Each step's result is recorded as soon as Stripe answers, and a
 step already recorded is skipped, so a retry resumes where the last attempt stopped.
 
-- Per-task contracts: `invoice_charge_now` makes a draft invoice for the one charge, adds
-  the charge's item to it, finalizes it and charges the card or sends it.
+- Per-task contracts: `invoice_charge_now` makes a draft invoice for the one charge (the
+  customer expanded on it, for the card on file), adds the charge's item to it, then
+  charges the card or sends it, which finalizes the draft on the way: three requests.
 - Weekly and monthly contracts: nothing goes to Stripe until beat's `close_billing_periods`
   makes one invoice per client and period (Monday to Monday, or the calendar month, in the
-  client's zone) and puts the period's charges on it, one item each.
+  client's zone) and puts the period's charges on it in bulk (`add_lines`, LINES_PER_REQUEST
+  lines a request), one line (an invoice item) each.
 
 What a retry finds already made at Stripe is found by the items' metadata (`_items_on`),
 and a draft is settled under its charges' row locks just before it is finalized
@@ -18,6 +20,7 @@ and a draft is settled under its charges' row locks just before it is finalized
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,10 +29,12 @@ import stripe
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.idempotency import stripe_once
+from billing import report_months
+from billing.idempotency import note_intent, sent_before, stripe_once
 from billing.models import (
     INVOICE_STATUS_RANK,
     Charge,
+    ChargeKind,
     ChargeStatus,
     Invoice,
     InvoiceStatus,
@@ -37,6 +42,7 @@ from billing.models import (
 )
 from billing.reminders import queue_invoice_news
 from billing.stripe_access import stripe_client_for, stripe_enabled_for
+from billing.tax import invoice_tax_params, item_tax_params, taxes_from_stripe
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod, ServiceContract
 from core.audit import audit_record
@@ -138,6 +144,9 @@ def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
             invoice.amount_paid, from_stripe(data.get("amount_paid") or 0, currency)
         )
         invoice.total = from_stripe(data.get("total") or 0, currency)
+        invoice.net, invoice.tax, invoice.taxes = taxes_from_stripe(
+            data, currency, invoice.agency_id
+        )
         invoice.starting_balance = from_stripe(data.get("starting_balance") or 0, currency)
         invoice.ending_balance = from_stripe(data.get("ending_balance") or 0, currency)
     invoice.number = data.get("number") or invoice.number
@@ -156,6 +165,9 @@ def invoice_apply_stripe(invoice: Invoice, data: dict) -> list[str]:
 _MIRRORED = [
     "status",
     "total",
+    "net",
+    "tax",
+    "taxes",
     "starting_balance",
     "ending_balance",
     "amount_due",
@@ -175,6 +187,7 @@ def _save_from_stripe(invoice: Invoice, stripe_invoice) -> Invoice:
     changed = invoice_apply_stripe(invoice, stripe_invoice.to_dict())
     if changed:
         invoice.save(update_fields=changed)
+        report_months.invoice_touched(invoice=invoice, changed=changed)
     return invoice
 
 
@@ -213,23 +226,30 @@ def _invoice_params(customer_id: str, contract: ServiceContract, currency: str) 
     }
     if contract.collection_method == CollectionMethod.SEND_INVOICE:
         params["days_until_due"] = contract.days_until_due or 0
+    # A client that pays no tax (exempt, reverse charge): the invoice says why.
+    params |= invoice_tax_params(contract.client_id, contract.agency_id)
     return params
 
 
-def _advance(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | None:
+def _advance(
+    agency, stripe_client, invoice: Invoice, on_it=None, *, customer=None
+) -> Invoice | None:
     """Move the invoice on (`_advance_steps`); an invoice it leaves open (sent, or its card
     declined) is news for the client or the admins, told once this commits."""
-    advanced = _advance_steps(agency, stripe_client, invoice, on_it)
+    advanced = _advance_steps(agency, stripe_client, invoice, on_it, customer=customer)
     if advanced is not None:
         queue_invoice_news(advanced)
     return advanced
 
 
-def _advance_steps(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoice | None:
-    """Finalize a draft, then charge the card on file or send it, as its contract says.
-    A declined card (or no card at all) is recorded on the invoice, not raised. A draft
-    left with nothing to bill (its charges written off meanwhile) is deleted instead: None.
-    """
+def _advance_steps(
+    agency, stripe_client, invoice: Invoice, on_it=None, *, customer=None
+) -> Invoice | None:
+    """Settle a draft, then send it or charge the card on file, as its contract says: one
+    request, as Stripe finalizes a draft it is asked to send or pay. A declined card (or no
+    card at all) is recorded on the invoice, not raised. A draft left with nothing to bill
+    (its charges written off meanwhile) is deleted instead: None. `customer` is the
+    Stripe customer as just read, if the caller has it (else it is read when needed)."""
     key_id = invoice.stripe_invoice_id
     if invoice.status == InvoiceStatus.DRAFT:
         if on_it is None:
@@ -243,34 +263,28 @@ def _advance_steps(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoi
             invoice.delete()
             return None
         if invoice.collection_method == CollectionMethod.CHARGE_AUTOMATICALLY:
-            _send_instead_without_card(agency, stripe_client, invoice)
-        try:
-            finalized = stripe_once(
-                agency=agency,
-                key=f"fin-{key_id}",
-                send=lambda key: stripe_client.v1.invoices.finalize_invoice(
-                    key_id, params={"auto_advance": False}, options={"idempotency_key": key}
-                ),
-                find=lambda: _moved_on(stripe_client, key_id, lambda i: i.status != "draft"),
-            )
-        except stripe.InvalidRequestError as error:
-            if error.code != "invoice_unexpected_status":
-                raise
-            finalized = stripe_client.v1.invoices.retrieve(key_id)  # finalized elsewhere
-        _save_from_stripe(invoice, finalized)
-    if invoice.status != InvoiceStatus.OPEN:
+            _send_instead_without_card(agency, stripe_client, invoice, customer)
+    if invoice.status not in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
         return invoice
     if invoice.collection_method == CollectionMethod.SEND_INVOICE:
-        if invoice.sent_at is None:
-            stripe_once(
-                agency=agency,
-                key=f"send-{key_id}",
-                send=lambda key: stripe_client.v1.invoices.send_invoice(
-                    key_id, options={"idempotency_key": key}
-                ),
-            )
-            invoice.sent_at = timezone.now()
-            invoice.save(update_fields=["sent_at"])
+        if invoice.sent_at is None or invoice.status == InvoiceStatus.DRAFT:
+            try:
+                sent = stripe_once(
+                    agency=agency,
+                    key=f"send-{key_id}",
+                    send=lambda key: stripe_client.v1.invoices.send_invoice(
+                        key_id, options={"idempotency_key": key}
+                    ),
+                )
+            except stripe.InvalidRequestError as error:
+                if error.code != "invoice_unexpected_status":
+                    raise
+                sent = stripe_client.v1.invoices.retrieve(key_id)  # paid or voided meanwhile
+            changed = invoice_apply_stripe(invoice, sent.to_dict())
+            if invoice.sent_at is None:
+                invoice.sent_at = timezone.now()
+                changed.append("sent_at")
+            invoice.save(update_fields=changed)
         return invoice
     if invoice.payment_failed:
         return invoice  # Stripe's own retries (or a person) take it from here
@@ -284,11 +298,14 @@ def _advance_steps(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoi
             find=lambda: _moved_on(stripe_client, key_id, lambda i: i.status == "paid"),
         )
     except stripe.CardError as error:
+        # Finalized on the way, then declined: our copy learns its number and link too.
+        _save_from_stripe(invoice, stripe_client.v1.invoices.retrieve(key_id))
         _payment_failed(invoice, error.user_message or "The card was declined.")
     except stripe.InvalidRequestError as error:
         if error.code == "invoice_already_paid":
             _save_from_stripe(invoice, stripe_client.v1.invoices.retrieve(key_id))
         elif error.code == "invoice_no_payment_method_types" or error.param == "payment_method":
+            _save_from_stripe(invoice, stripe_client.v1.invoices.retrieve(key_id))
             _payment_failed(invoice, "The client has no card on file.")
         else:
             raise
@@ -297,11 +314,12 @@ def _advance_steps(agency, stripe_client, invoice: Invoice, on_it=None) -> Invoi
     return invoice
 
 
-def _send_instead_without_card(agency, stripe_client, invoice: Invoice) -> None:
+def _send_instead_without_card(agency, stripe_client, invoice: Invoice, customer=None) -> None:
     """Decided before paying, not from a payment's error: a client with no card on file
     gets the draft sent by e-mail to pay by link (due in NO_CARD_DAYS_UNTIL_DUE days), and
-    the invoice says so."""
-    customer = stripe_client.v1.customers.retrieve(invoice.client.stripe_customer_id)
+    the invoice says so. `customer` as just read by the caller, or read here."""
+    if customer is None:
+        customer = stripe_client.v1.customers.retrieve(invoice.client.stripe_customer_id)
     settings = customer.invoice_settings
     if (settings and settings.default_payment_method) or customer.default_source:
         return
@@ -351,6 +369,8 @@ def _item_params(charge: Charge, customer_id: str) -> dict:
         "currency": charge.currency.lower(),
         "description": f"{charge.description} ({sent.note})" if sent.note else charge.description,
         "metadata": metadata,
+        # The rates the charge was made under (billing.tax), whatever kind of charge it is.
+        **item_tax_params(charge),
     }
 
 
@@ -428,6 +448,7 @@ def _settle(agency, stripe_client, invoice: Invoice, on_it: dict[int, str]) -> l
         Charge.objects.filter(agency=agency, pk__in=billed).update(
             invoice=invoice, status=ChargeStatus.INVOICED
         )
+        report_months.charges_touched(agency_id=agency.pk, charges=locked)
         Charge.objects.filter(agency=agency, invoice=invoice).exclude(pk__in=billed).update(
             invoice=None
         )
@@ -455,25 +476,58 @@ def push_charge(*, agency, charge_id: int) -> Charge | None:
     written off, held, waiting for its period, or Stripe not set up for the agency."""
     charge = _load(agency, charge_id)
     if charge.status in NOT_BILLABLE:
+        if (
+            charge.contract_line.contract.billing_cadence == BillingCadence.PER_TASK
+            and stripe_enabled_for(agency)
+        ):
+            _withdraw_unrecorded_invoice(agency, charge)
         return None
     if not stripe_enabled_for(agency):
         logger.warning("agency %s has no Stripe key: charge %s waits", agency.pk, charge.pk)
         return None
-    if charge.contract_line.contract.billing_cadence != BillingCadence.PER_TASK:
+    if (
+        charge.contract_line.contract.billing_cadence != BillingCadence.PER_TASK
+        # Bought hours are paid for at once, whatever the cadence (billing.top_ups).
+        and charge.kind != ChargeKind.TOP_UP
+    ):
         return None  # it waits for its period's invoice (close_billing_periods)
-    invoice_charge_now(agency=agency, charge=charge)
+    _invoice_charge(agency, charge)
     return charge
 
 
+def _charge_invoice_key(charge: Charge) -> str:
+    key = f"inv-charge-{charge.pk}"
+    if charge.times_rebilled:
+        key += f"-again-{charge.times_rebilled}"
+    return key
+
+
+def _charge_invoice_metadata(agency, charge: Charge) -> dict:
+    return {
+        "agency_id": str(agency.pk),
+        "charge_id": str(charge.pk),
+        "billing_round": str(charge.times_rebilled),
+    }
+
+
 def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
-    """A per-task charge on an invoice of its own: draft, item, finalize, pay or send.
+    """A per-task charge on an invoice of its own, in three requests: the draft (with the
+    customer expanded, so whether a card is on file comes with it), the item on it, then
+    send or pay, which finalizes the draft on the way (as Stripe does).
 
     The draft comes first, under a key of the charge, and excludes pending items; the
     item is then created on it under its own key. A retry at any point finds the same
     draft and the same item, so the charge reaches Stripe once and on one invoice; a
-    write-off before the draft is finalized takes the item off again (`_settle`).
+    write-off before the draft is finalized takes the item off again (`_settle`). The
+    draft's key is noted before it is first sent (`note_intent`), so a draft Stripe made
+    while its answer was lost is found and deleted if the charge is written off before a
+    retry records it (`_withdraw_unrecorded_invoice`).
     """
-    charge = _load(agency, charge.pk)
+    return _invoice_charge(agency, _load(agency, charge.pk))
+
+
+def _invoice_charge(agency, charge: Charge) -> Invoice | None:
+    """invoice_charge_now for a charge just loaded (_load)."""
     if charge.status in NOT_BILLABLE:
         return None
     contract = charge.contract_line.contract
@@ -482,17 +536,17 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
         agency=agency, client=charge.client, stripe_client=stripe_client
     )
     invoice = charge.invoice
+    customer = None
     if invoice is None:
         params = _invoice_params(customer_id, contract, charge.currency)
-        metadata = {
-            "agency_id": str(agency.pk),
-            "charge_id": str(charge.pk),
-            "billing_round": str(charge.times_rebilled),
+        metadata = _charge_invoice_metadata(agency, charge)
+        params |= {
+            "pending_invoice_items_behavior": "exclude",
+            "metadata": metadata,
+            "expand": ["customer"],
         }
-        params |= {"pending_invoice_items_behavior": "exclude", "metadata": metadata}
-        key = f"inv-charge-{charge.pk}"
-        if charge.times_rebilled:
-            key += f"-again-{charge.times_rebilled}"
+        key = _charge_invoice_key(charge)
+        note_intent(agency, key)
         created = stripe_once(
             agency=agency,
             key=key,
@@ -501,15 +555,59 @@ def invoice_charge_now(*, agency, charge: Charge) -> Invoice | None:
             ),
             find=lambda: _find(stripe_client.v1.invoices, {"customer": customer_id}, metadata),
         )
+        customer = _fresh_customer(created)
         invoice = _record_invoice(
             agency, client=charge.client, contract=contract, stripe_invoice=created
         )
         Charge.objects.filter(agency=agency, pk=charge.pk).update(invoice=invoice)
     on_it = None
     if invoice.status == InvoiceStatus.DRAFT:
-        on_it = _items_on(stripe_client, invoice)
+        # A per-task draft carries this charge's item only, and _put_on_invoice's own key
+        # replays an item an earlier attempt made, so nothing is listed first, unless an
+        # item of ours is recorded already (it is then looked for, not made again).
+        on_it = _items_on(stripe_client, invoice) if charge.stripe_invoice_item_id else {}
         _put_on_invoice(agency, stripe_client, charge, invoice, customer_id, on_it)
-    return _advance(agency, stripe_client, invoice, on_it)
+    return _advance(agency, stripe_client, invoice, on_it, customer=customer)
+
+
+def _fresh_customer(created):
+    """The customer expanded on an invoice just made by this request (not a replay, not
+    found after a 500), or None: an older copy may not say what is on file now."""
+    customer = getattr(created, "customer", None)
+    if isinstance(customer, str) or customer is None:
+        return None
+    response = getattr(created, "last_response", None)
+    headers = getattr(response, "headers", None) or {}
+    if response is None or headers.get("Idempotent-Replayed") == "true":
+        return None
+    return customer
+
+
+def _withdraw_unrecorded_invoice(agency, charge: Charge) -> None:
+    """A per-task charge no longer billable (written off, held, covered) whose draft Stripe
+    may have made while the answer was lost: nothing of ours names that draft, so it is
+    looked for by its metadata and deleted (a draft only; anything issued is ours)."""
+    if charge.invoice_id is not None or not sent_before(agency, _charge_invoice_key(charge)):
+        return
+    customer_id = charge.client.stripe_customer_id
+    if not customer_id:
+        return
+    stripe_client = stripe_client_for(agency)
+    found = _find(
+        stripe_client.v1.invoices,
+        {"customer": customer_id},
+        _charge_invoice_metadata(agency, charge),
+    )
+    if found is None or found.status != "draft":
+        return
+    if Invoice.objects.filter(agency=agency, stripe_invoice_id=found.id).exists():
+        return
+    try:
+        stripe_client.v1.invoices.delete(found.id)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise
+    logger.info("charge %s: unrecorded draft %s deleted", charge.pk, found.id)
 
 
 def charge_item_withdraw(*, agency, charge_id: int) -> bool:
@@ -599,10 +697,80 @@ def close_client_period(
         )
     if invoice.status != InvoiceStatus.DRAFT:
         return None  # issued already: the sweep moves these charges to the next period
-    on_it = _items_on(stripe_client, invoice)
-    for charge in charges:
-        _put_on_invoice(agency, stripe_client, charge, invoice, customer_id, on_it)
+    on_it = _lines_on_invoice(agency, stripe_client, invoice, charges, customer_id)
     return _advance(agency, stripe_client, invoice, on_it)
+
+
+# Lines sent in one add_lines request.
+LINES_PER_REQUEST = 50
+
+
+def _line_params(charge: Charge, customer_id: str) -> dict:
+    """An invoice line of the charge: the fields of its invoice item (_item_params, the one
+    place they are made), less those the invoice itself decides."""
+    params = _item_params(charge, customer_id)
+    for name in ("customer", "currency", "invoice"):
+        params.pop(name, None)
+    return params
+
+
+def _lines_on_invoice(agency, stripe_client, invoice: Invoice, charges, customer_id) -> dict:
+    """Every charge of a period on its draft, in bulk (`add_lines`, LINES_PER_REQUEST a
+    request), and what the draft then carries ({charge id: item id}, one listing).
+
+    Exactly once: the draft's row is locked while lines go on, so two closers of one period
+    take turns, and the second first lists what the draft carries. A batch's key names its
+    charges and the invoice; after a 500 the draft is listed first (add_lines is all or
+    nothing) and only a batch not there is sent again. Charges in another currency than
+    the draft go one by one, where Stripe refuses them as before."""
+    with transaction.atomic():
+        Invoice.objects.select_for_update().filter(agency=agency, pk=invoice.pk).first()
+        on_it = _items_on(stripe_client, invoice)
+        currency = invoice.currency.lower()
+        missing = [c for c in charges if c.pk not in on_it and c.currency.lower() == currency]
+        for charge in charges:
+            if charge.pk not in on_it and charge.currency.lower() != currency:
+                _put_on_invoice(agency, stripe_client, charge, invoice, customer_id, on_it)
+        for start in range(0, len(missing), LINES_PER_REQUEST):
+            batch = missing[start : start + LINES_PER_REQUEST]
+            _add_lines(agency, stripe_client, invoice, batch, customer_id)
+        if missing:
+            on_it = _items_on(stripe_client, invoice)
+        stale, changed = [], []
+        for charge in charges:
+            item_id = on_it.get(charge.pk)
+            if item_id and charge.stripe_invoice_item_id != item_id:
+                if charge.stripe_invoice_item_id:
+                    stale.append(charge.stripe_invoice_item_id)
+                charge.stripe_invoice_item_id = item_id
+                changed.append(charge)
+        Charge.objects.bulk_update(changed, ["stripe_invoice_item_id"], batch_size=500)
+    for item_id in stale:
+        # A pending item of an earlier release of billing, or the item of an invoice since
+        # voided (deleting one there is refused, and harmless).
+        with contextlib.suppress(stripe.InvalidRequestError):
+            _delete_item(stripe_client, item_id)
+    return on_it
+
+
+def _add_lines(agency, stripe_client, invoice: Invoice, batch: list[Charge], customer_id):
+    key_id = invoice.stripe_invoice_id
+    names = ",".join(sorted(charge.idempotency_key for charge in batch))
+    key = f"lines-{key_id}-{hashlib.sha256(names.encode()).hexdigest()[:32]}"
+    params = {"lines": [_line_params(charge, customer_id) for charge in batch]}
+
+    def added_already():
+        on_it = _items_on(stripe_client, invoice)
+        return on_it if any(charge.pk in on_it for charge in batch) else None
+
+    stripe_once(
+        agency=agency,
+        key=key,
+        send=lambda key: stripe_client.v1.invoices.add_lines(
+            key_id, params=params, options={"idempotency_key": key}
+        ),
+        find=added_already,
+    )
 
 
 def close_billing_periods(*, now: dt.datetime) -> int:
@@ -852,6 +1020,7 @@ def invoice_void(
         invoice.voided_at = invoice.voided_at or timezone.now()
         invoice.void_reason = reason
         invoice.save(update_fields=sorted({*changed, "voided_at", "void_reason"}))
+        report_months.invoice_touched(invoice=invoice)
         audit_record(
             agency=agency,
             actor=actor,

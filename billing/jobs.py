@@ -2,6 +2,7 @@ import logging
 
 import stripe
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 from django.db import OperationalError
 
 from accounts.access import AgencyJob
@@ -11,6 +12,15 @@ from core.errors import ApplicationError
 from tasks.models import Task
 
 logger = logging.getLogger(__name__)
+
+
+@worker_process_shutdown.connect
+def _close_stripe_connections(**_) -> None:
+    """A worker process (a prefork child, or a solo or threaded worker) closes its kept-
+    alive Stripe connections as it stops."""
+    from billing.stripe_access import close_stripe_clients
+
+    close_stripe_clients()
 
 
 @shared_task(
@@ -117,8 +127,12 @@ def close_billing_periods() -> int:
     from django.utils import timezone
 
     from billing.invoicing import close_billing_periods as close
+    from billing.tax import retire_archived_tax_rates
 
-    return close(now=timezone.now())
+    done = close(now=timezone.now())
+    # Archived tax rates go inactive at Stripe once no unbilled work carries them.
+    retire_archived_tax_rates()
+    return done
 
 
 @shared_task(base=AgencyJob, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=8)
@@ -141,6 +155,17 @@ def tell_charge_news(*, agency, charge_id: int) -> int:
     from billing.reminders import charge_news_tell
 
     return charge_news_tell(agency=agency, charge_id=charge_id, now=timezone.now())
+
+
+@shared_task
+def sweep_late_fees() -> int:
+    """Beat: the late fee of every open invoice whose fee has come due, once each
+    (billing.late_fees)."""
+    from django.utils import timezone
+
+    from billing.late_fees import sweep_late_fees as sweep
+
+    return sweep(now=timezone.now())
 
 
 @shared_task

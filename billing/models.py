@@ -14,6 +14,10 @@ STRIPE_ID_MAX_LENGTH = 255
 class ChargeKind(models.TextChoices):
     TASK = "task", "Task"
     RETAINER_FEE = "retainer_fee", "Retainer fee"
+    # A fee for paying an invoice late (billing.late_fees), once per overdue invoice.
+    LATE_FEE = "late_fee", "Late fee"
+    # Extra retainer hours the client bought for the month (billing.top_ups).
+    TOP_UP = "top_up", "Top-up hours"
 
 
 class ChargeStatus(models.TextChoices):
@@ -67,6 +71,10 @@ class Charge(TenantModel):
     status = models.CharField(
         max_length=16, choices=ChargeStatus.choices, default=ChargeStatus.PENDING
     )
+    # The overdue invoice a late fee is for (one fee per invoice).
+    late_fee_for = models.ForeignKey(
+        "billing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="late_fees"
+    )
     # Deterministic, so a retried push to Stripe is recognised as the same charge.
     idempotency_key = models.CharField(max_length=80)
     stripe_invoice_item_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH, blank=True)
@@ -87,6 +95,16 @@ class Charge(TenantModel):
     # How many times the charge was put back to be billed again (its invoice voided): a
     # per-task charge's next invoice is a new one at Stripe, under a key of this round.
     times_rebilled = models.PositiveSmallIntegerField(default=0)
+
+    # Tax as fixed when the charge was made (billing.tax): the ids of the agency's tax
+    # rates it carries and the client's tax status then; empty (null) until fixed. Its
+    # figures split `amount` into what is before tax and after (minor units), rounded
+    # per line as Stripe rounds; null on charges made before tax was kept.
+    tax_rates = models.JSONField(null=True, blank=True)
+    tax_status = models.CharField(max_length=16, blank=True)
+    net_amount = models.IntegerField(null=True, blank=True)
+    tax_amount = models.IntegerField(null=True, blank=True)
+    gross_amount = models.IntegerField(null=True, blank=True)
 
     @property
     def billable_since(self):
@@ -110,6 +128,11 @@ class Charge(TenantModel):
                 name="charge_one_retainer_fee_per_period",
             ),
             models.UniqueConstraint(
+                fields=["agency", "late_fee_for"],
+                condition=models.Q(kind=ChargeKind.LATE_FEE),
+                name="charge_one_late_fee_per_invoice",
+            ),
+            models.UniqueConstraint(
                 fields=["agency", "idempotency_key"], name="charge_idempotency_key_unique"
             ),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="charge_amount_gte_0"),
@@ -117,6 +140,14 @@ class Charge(TenantModel):
                 condition=(models.Q(kind=ChargeKind.TASK) & models.Q(task__isnull=False))
                 | (
                     models.Q(kind=ChargeKind.RETAINER_FEE)
+                    & models.Q(task__isnull=True, period_start__isnull=False)
+                )
+                | (
+                    models.Q(kind=ChargeKind.LATE_FEE)
+                    & models.Q(task__isnull=True, late_fee_for__isnull=False)
+                )
+                | (
+                    models.Q(kind=ChargeKind.TOP_UP)
                     & models.Q(task__isnull=True, period_start__isnull=False)
                 ),
                 name="charge_kind_matches_subject",
@@ -231,6 +262,14 @@ class VoidedCharges(models.TextChoices):
     WRITE_OFF = "write_off", "Write them off"
 
 
+# What an invoice says of work charged to a client that pays no tax on it, by the
+# client's tax status (clients.models.TaxStatus) when the work was charged.
+TAX_NOTES = {
+    "reverse": "Reverse charge: the customer accounts for VAT.",
+    "exempt": "Exempt: no tax is charged.",
+}
+
+
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
@@ -270,6 +309,11 @@ class Invoice(TenantModel):
     # balance applied when it was finalized (a debit carried over from an invoice below
     # Stripe's minimum charge adds to what is due), what was then due, and what was paid.
     total = models.IntegerField(default=0)
+    # The total split as Stripe splits it: before tax, the tax, and each rate's share
+    # ([{"tax_rate", "display_name", "percentage", "inclusive", "amount", "taxable"}]).
+    net = models.IntegerField(default=0)
+    tax = models.IntegerField(default=0)
+    taxes = models.JSONField(default=list, blank=True)
     starting_balance = models.IntegerField(default=0)
     ending_balance = models.IntegerField(default=0)
     amount_due = models.PositiveIntegerField(default=0)
@@ -290,6 +334,9 @@ class Invoice(TenantModel):
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.TextField(blank=True)
+    # When the late-fee sweep was done with it (billing.late_fees): its fee made, or none
+    # to make (an invoice of late fees alone). It leaves the sweep's index then.
+    late_fee_done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -328,6 +375,12 @@ class Invoice(TenantModel):
                 condition=models.Q(status="open", payment_failed=True),
                 name="invoice_failed_sweep",
             ),
+            # beat's late-fee sweep: open invoices past due whose fee is still to come
+            models.Index(
+                fields=["due_date"],
+                condition=models.Q(status="open", late_fee_done_at__isnull=True),
+                name="invoice_late_fee_sweep",
+            ),
         ]
         ordering = ["-created_at", "-pk"]
 
@@ -348,6 +401,15 @@ class Invoice(TenantModel):
             for note in self.credit_notes.all()
             if note.status == CreditNoteStatus.ISSUED
         )
+
+    @property
+    def tax_note(self) -> str:
+        """Why its work carries no tax, when its charges were made for a reverse-charged
+        or exempt client (billing.tax)."""
+        held = set(
+            self.charges.filter(tax_status__in=list(TAX_NOTES)).values_list("tax_status", flat=True)
+        )
+        return next((TAX_NOTES[status] for status in TAX_NOTES if status in held), "")
 
     @property
     def credit_applied(self) -> int:
@@ -392,7 +454,13 @@ class CreditNote(TenantModel):
     charge = models.ForeignKey(
         Charge, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
     )
+    # The credit note's total (what is refunded or credited), and its split: before tax
+    # and the tax, which Stripe takes from the credited line's rates; `line_amount` is
+    # what the line itself was credited, in the line's own terms (with inclusive tax in it).
     amount = models.PositiveIntegerField()
+    net = models.IntegerField(default=0)
+    tax = models.IntegerField(default=0)
+    line_amount = models.IntegerField(default=0)
     currency = models.CharField(max_length=3)
     settlement = models.CharField(max_length=16, choices=CreditSettlement.choices)
     reason = models.CharField(max_length=32, choices=CreditNoteReason.choices)
@@ -426,12 +494,84 @@ class CreditNote(TenantModel):
         return self.number or f"Credit note {self.pk}"
 
 
+class TaxRate(TenantModel):
+    """One of the agency's tax rates, made once as a Stripe Tax Rate in the agency's own
+    account. Stripe never changes a rate's percentage or inclusiveness, so neither do we:
+    a change of those archives this one and makes its successor (`replaces`), and work
+    already charged keeps the rate it was charged under."""
+
+    display_name = models.CharField(max_length=50)
+    percentage = models.DecimalField(max_digits=7, decimal_places=4)
+    # Inclusive: the price already holds the tax. Exclusive: the tax is added on top.
+    inclusive = models.BooleanField(default=False)
+    country = models.CharField(max_length=2, blank=True)
+    jurisdiction = models.CharField(max_length=50, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+    stripe_tax_rate_id = models.CharField(max_length=STRIPE_ID_MAX_LENGTH, blank=True)
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="successors"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Archived: given to no new charge. Stripe is told (active=false) once no unbilled
+    # charge still carries it, since Stripe puts no inactive rate on a new item.
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stripe_archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "stripe_tax_rate_id"],
+                condition=~models.Q(stripe_tax_rate_id=""),
+                name="tax_rate_stripe_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(percentage__gte=0, percentage__lte=100),
+                name="tax_rate_percentage_0_to_100",
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "archived_at"])]
+        ordering = ["display_name", "percentage", "pk"]
+
+    def __str__(self) -> str:
+        kind = "incl." if self.inclusive else "excl."
+        return f"{self.display_name} {self.percentage.normalize():f}% ({kind})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.archived_at is None
+
+
+class ClientTaxRate(TenantModel):
+    """A tax rate the client's new charges carry by default."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
+    tax_rate = models.ForeignKey(TaxRate, on_delete=models.PROTECT, related_name="client_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "client", "tax_rate"], name="client_tax_rate_once"
+            )
+        ]
+        indexes = [models.Index(fields=["agency", "client"])]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}: {self.tax_rate_id}"
+
+
 class StripeRequestKey(TenantModel):
     """How many times a request to Stripe had to be sent under a fresh idempotency key.
 
     Stripe keeps the answer to a key once its endpoint starts running, a 500 included, and
     replays it for 24 hours; a key that got a 500 is spent. A row exists only for requests
-    that met one (billing.idempotency), so most requests never touch this table."""
+    that met one, and for per-task invoice drafts about to be asked for (attempt 0: an
+    intent, so a draft whose answer was lost can be traced; billing.idempotency)."""
 
     key = models.CharField(max_length=200)
     attempt = models.PositiveIntegerField(default=0)
@@ -464,3 +604,83 @@ class StripeEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
+
+
+# -- late payment and top-ups ---------------------------------------------------------------
+
+
+class LateFeeKind(models.TextChoices):
+    NONE = "none", "No late fee"
+    FIXED = "fixed", "A fixed amount"
+    PERCENT = "percent", "A percentage of what is still due"
+
+
+class LatePaymentPolicy(TenantModel):
+    """What the agency does when an invoice is paid late (billing.late_fees): a late fee
+    once per invoice, N days past its due date, and whether new requests from the client
+    pause once an invoice is M days overdue. No row: neither."""
+
+    fee_kind = models.CharField(max_length=8, choices=LateFeeKind.choices, default=LateFeeKind.NONE)
+    # Minor units per currency, {"USD": 2500, "EUR": 2000}: an invoice in a currency with
+    # no amount here gets no fixed fee.
+    fixed_amounts = models.JSONField(default=dict, blank=True)
+    # Hundredths of a percent of what is still due on the invoice (150 = 1.5 %).
+    percent_basis_points = models.PositiveIntegerField(null=True, blank=True)
+    fee_after_days = models.PositiveSmallIntegerField(default=7)
+    pause_requests = models.BooleanField(default=False)
+    pause_after_days = models.PositiveSmallIntegerField(default=30)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency"], name="late_payment_policy_one_per_agency"),
+            models.CheckConstraint(
+                condition=~models.Q(fee_kind=LateFeeKind.PERCENT)
+                | models.Q(percent_basis_points__gte=1, percent_basis_points__lte=10000),
+                name="late_payment_percent_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Late payment: {self.get_fee_kind_display()}"
+
+
+class TopUp(TenantModel):
+    """Extra hours a client bought for a retainer line's month, at the line's top-up price
+    (billing.top_ups). The hours join that month's bank when bought; its one charge bills
+    them. `token` comes from the confirm form: one purchase per token and client, however
+    often the form is sent."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    contract_line = models.ForeignKey(ContractLine, on_delete=models.PROTECT, related_name="+")
+    terms = models.ForeignKey(ContractTerms, on_delete=models.PROTECT, related_name="+")
+    # The first day of the client's month (their zone) whose bank the hours join.
+    period_start = models.DateField()
+    minutes = models.PositiveIntegerField()
+    hourly_price = models.PositiveIntegerField(help_text="Minor units of `currency`.")
+    amount = models.PositiveIntegerField(help_text="Minor units of `currency`.")
+    currency = models.CharField(max_length=3)
+    token = models.CharField(max_length=64)
+    charge = models.OneToOneField(
+        Charge, null=True, blank=True, on_delete=models.PROTECT, related_name="top_up"
+    )
+    bought_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "client", "token"], name="top_up_once_per_token"
+            ),
+            models.CheckConstraint(condition=models.Q(minutes__gt=0), name="top_up_minutes_gt_0"),
+        ]
+        indexes = [models.Index(fields=["agency", "contract_line", "period_start"])]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.minutes / 60:g} h top-up"

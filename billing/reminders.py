@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.urls import reverse
 
+from billing.late_fees import late_payment_notices, notice_sentences
 from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, InvoiceStatus
 from contracts.models import ContractLine, ContractStatus, ServiceContract
 from core.jobs import queue_job
@@ -25,7 +26,7 @@ from core.money import format_money
 from core.tenancy import in_agencies, scopes_disabled
 from notifications.models import NotificationKind
 from notifications.selectors import already_said, client_recipients, staff_recipients
-from notifications.services import notify
+from notifications.services import NotificationBatch
 
 K = NotificationKind
 logger = logging.getLogger(__name__)
@@ -50,27 +51,22 @@ def sweep_billing_reminders(*, now: dt.datetime) -> int:
     )
 
 
-def _tell_all(agency, people, said, *, kind, target, occasion, title, body, link, now) -> int:
-    """`body` may be a callable of the recipient, for times in their own zone."""
-    made = 0
+def _tell_all(batch, people, said, *, kind, target, occasion, title, body, link, now) -> None:
+    """Into the agency's batch (made and e-mailed together when it is flushed), for each
+    person not told already; `body` may be a callable of the recipient, for times in their
+    own zone."""
     for person in people:
         if (person.user.pk, kind, target.pk, occasion) in said:
             continue
-        made += (
-            notify(
-                agency=agency,
-                recipient=person,
-                kind=kind,
-                target=target,
-                occasion=occasion,
-                title=title,
-                body=body(person) if callable(body) else body,
-                link=link,
-                now=now,
-            )
-            is not None
+        batch.add(
+            recipient=person,
+            kind=kind,
+            target=target,
+            occasion=occasion,
+            title=title,
+            body=body(person) if callable(body) else body,
+            link=link,
         )
-    return made
 
 
 def _money(amount: int, currency: str) -> str:
@@ -89,8 +85,9 @@ def _open_invoices(**window) -> list[Invoice]:
         )
 
 
-def _invoice_words(agency, invoice: Invoice, kind: str) -> dict:
-    """The title, body (of the recipient, for their clock) and link of an invoice notice."""
+def _invoice_words(agency, invoice: Invoice, kind: str, notices: list[dict] = ()) -> dict:
+    """The title, body (of the recipient, for their clock) and link of an invoice notice;
+    `notices` are the late fee or pause still to come if it stays unpaid."""
     amount = _money(invoice.amount_due - invoice.amount_paid, invoice.currency)
     name = invoice.number or "Your invoice"
     if kind == K.INVOICE_ISSUED:
@@ -107,7 +104,7 @@ def _invoice_words(agency, invoice: Invoice, kind: str) -> dict:
         title = f"{name} is due soon: {amount}"
 
         def body(person):
-            return f"{amount} is due {person.when(invoice.due_date)}."
+            return f"{amount} is due {person.when(invoice.due_date)}." + _then(notices, person)
     else:
         title = f"{name} is overdue: {amount}"
 
@@ -115,10 +112,14 @@ def _invoice_words(agency, invoice: Invoice, kind: str) -> dict:
             return (
                 f"{amount} was due {person.when(invoice.due_date)}. Please pay it "
                 "from the link, or tell us if something is wrong with it."
-            )
+            ) + _then(notices, person)
 
     link = reverse("our_invoice_detail", args=[agency.slug, invoice.pk])
     return {"title": title, "body": body, "link": link}
+
+
+def _then(notices: list[dict], person) -> str:
+    return f" {notice_sentences(notices, person.when)}" if notices else ""
 
 
 def _invoices(now) -> int:
@@ -132,21 +133,25 @@ def _invoices(now) -> int:
     ]
     made = 0
     for agency, items in in_agencies(rules, lambda rule: rule[0].agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency, model=Invoice, ids={i.pk for i, *_ in items}, kinds=[r[1] for r in items]
         )
         people = client_recipients(agency=agency, client_ids={i.client_id for i, *_ in items})
+        # Read once for the agency's invoices, so the sweep's queries do not grow with them.
+        notices = late_payment_notices(agency=agency, invoices=[i for i, *_ in items], now=now)
         for invoice, kind, occasion, _ in items:
-            made += _tell_all(
-                agency,
+            _tell_all(
+                batch,
                 people.get(invoice.client_id, []),
                 said,
                 kind=kind,
                 target=invoice,
                 occasion=occasion,
                 now=now,
-                **_invoice_words(agency, invoice, kind),
+                **_invoice_words(agency, invoice, kind, notices.get(invoice.pk, [])),
             )
+        made += batch.flush()
     return made
 
 
@@ -166,13 +171,14 @@ def _payment_failures(now) -> int:
     failed = _open_invoices(payment_failed=True)
     made = 0
     for agency, rows in in_agencies(failed, lambda i: i.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency, model=Invoice, ids={i.pk for i in rows}, kinds=[K.PAYMENT_FAILED]
         )
         staff = staff_recipients(agency=agency)
         for invoice in rows:
-            made += _tell_all(
-                agency,
+            _tell_all(
+                batch,
                 staff,
                 said,
                 kind=K.PAYMENT_FAILED,
@@ -182,6 +188,7 @@ def _payment_failures(now) -> int:
                 now=now,
                 **_payment_failed_words(agency, invoice),
             )
+        made += batch.flush()
     return made
 
 
@@ -233,6 +240,7 @@ def _retainer_banks(now) -> int:
     charges = _recent_charges(now, kind=ChargeKind.TASK, period_start__isnull=False)
     made = 0
     for agency, rows in in_agencies(charges, lambda c: c.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         lines = {c.contract_line_id for c in rows}
         said = already_said(
             agency=agency,
@@ -245,14 +253,15 @@ def _retainer_banks(now) -> int:
             notice = _retainer_notice(agency, charge)
             if notice is None:
                 continue
-            made += _tell_all(
-                agency,
+            _tell_all(
+                batch,
                 people.get(charge.client_id, []),
                 said,
                 target=charge.contract_line,
                 now=now,
                 **notice,
             )
+        made += batch.flush()
     return made
 
 
@@ -279,13 +288,14 @@ def _held_charges(now) -> int:
     charges = _recent_charges(now, status=ChargeStatus.HELD)
     made = 0
     for agency, rows in in_agencies(charges, lambda c: c.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency, model=Charge, ids={c.pk for c in rows}, kinds=[K.CHARGE_HELD]
         )
         people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
         for charge in rows:
-            made += _tell_all(
-                agency,
+            _tell_all(
+                batch,
                 people.get(charge.client_id, []),
                 said,
                 kind=K.CHARGE_HELD,
@@ -294,6 +304,7 @@ def _held_charges(now) -> int:
                 now=now,
                 **_held_words(agency, charge),
             )
+        made += batch.flush()
     return made
 
 
@@ -317,6 +328,7 @@ def _contracts_ending(now) -> int:
         )
     made = 0
     for agency, rows in in_agencies(contracts, lambda c: c.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency,
             model=ServiceContract,
@@ -349,8 +361,8 @@ def _contracts_ending(now) -> int:
                     f"{person.day(contract.ends_on)} ({when}). {ask}"
                 )
 
-            made += _tell_all(
-                agency,
+            _tell_all(
+                batch,
                 people.get(contract.client_id, []),
                 said,
                 title=f"Your contract ends {contract.ends_on:%d %b %Y}: {contract.name}",
@@ -358,8 +370,8 @@ def _contracts_ending(now) -> int:
                 link=reverse("our_contracts", args=[agency.slug]),
                 **common,
             )
-            made += _tell_all(
-                agency,
+            _tell_all(
+                batch,
                 staff,
                 said,
                 title=f"Contract ending {contract.ends_on:%d %b %Y}: {contract.client.name}",
@@ -367,6 +379,7 @@ def _contracts_ending(now) -> int:
                 link=reverse("contract_detail", args=[agency.slug, contract.pk]),
                 **common,
             )
+        made += batch.flush()
     return made
 
 
@@ -389,10 +402,11 @@ def invoice_news_tell(*, agency, invoice_id: int, now: dt.datetime) -> int:
     if invoice is None:
         return 0
     made = 0
+    batch = NotificationBatch(agency=agency, now=now)
     if invoice.finalized_at is not None:
         people = client_recipients(agency=agency, client_ids={invoice.client_id})
-        made += _tell_all(
-            agency,
+        _tell_all(
+            batch,
             people.get(invoice.client_id, []),
             set(),
             kind=K.INVOICE_ISSUED,
@@ -402,8 +416,8 @@ def invoice_news_tell(*, agency, invoice_id: int, now: dt.datetime) -> int:
             **_invoice_words(agency, invoice, K.INVOICE_ISSUED),
         )
     if invoice.payment_failed:
-        made += _tell_all(
-            agency,
+        _tell_all(
+            batch,
             staff_recipients(agency=agency),
             set(),
             kind=K.PAYMENT_FAILED,
@@ -412,7 +426,7 @@ def invoice_news_tell(*, agency, invoice_id: int, now: dt.datetime) -> int:
             now=now,
             **_payment_failed_words(agency, invoice),
         )
-    return made
+    return made + batch.flush()
 
 
 def charge_news_tell(*, agency, charge_id: int, now: dt.datetime) -> int:
@@ -429,9 +443,10 @@ def charge_news_tell(*, agency, charge_id: int, now: dt.datetime) -> int:
         charge.client_id, []
     )
     made = 0
+    batch = NotificationBatch(agency=agency, now=now)
     if charge.status == ChargeStatus.HELD:
-        made += _tell_all(
-            agency,
+        _tell_all(
+            batch,
             people,
             set(),
             kind=K.CHARGE_HELD,
@@ -442,8 +457,8 @@ def charge_news_tell(*, agency, charge_id: int, now: dt.datetime) -> int:
         )
     notice = _retainer_notice(agency, charge)
     if notice is not None:
-        made += _tell_all(agency, people, set(), target=charge.contract_line, now=now, **notice)
-    return made
+        _tell_all(batch, people, set(), target=charge.contract_line, now=now, **notice)
+    return made + batch.flush()
 
 
 def _queue_on_commit(job: str, **kwargs) -> None:

@@ -9,7 +9,8 @@ from core.periods import month_bounds, month_start
 
 def month_spent(*, agency, line: ContractLine, at: dt.datetime) -> int:
     """What the line has been charged in the client's calendar month around `at` (written-off
-    charges do not count)."""
+    charges do not count, nor late fees and bought hours, which the client did not ask to
+    spend on work)."""
     zone = line.contract.client.time_zone
     start, end = month_bounds(month_start(at, zone), zone)
     spent = (
@@ -17,6 +18,7 @@ def month_spent(*, agency, line: ContractLine, at: dt.datetime) -> int:
             agency=agency, contract_line=line, created_at__gte=start, created_at__lt=end
         )
         .exclude(status=ChargeStatus.WRITTEN_OFF)
+        .exclude(kind__in=(ChargeKind.LATE_FEE, ChargeKind.TOP_UP))
         .aggregate(total=Sum("amount"))["total"]
     )
     return spent or 0

@@ -6,8 +6,11 @@ STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET) bills for it. Keys never leave this m
 the clear except to the Stripe client: pages, the API and logs only ever see `masked_key`.
 """
 
+import contextlib
 import logging
+import os
 import re
+import threading
 
 import stripe
 from django.conf import settings
@@ -39,18 +42,64 @@ def _account(agency) -> StripeAccount | None:
     return StripeAccount.objects.filter(agency=agency).first()
 
 
+# One client per (key, address, options) in each process, so a worker's jobs reuse one kept-
+# alive connection per thread instead of opening one per job. The SDK's RequestsClient holds
+# a requests.Session per thread, so sharing a client between threads is safe. The cache is
+# emptied in a forked child (Celery's prefork pool forks after the parent may have called
+# Stripe): a child never writes on a socket its parent also holds.
+_clients: dict[tuple, tuple[stripe.StripeClient, stripe.HTTPClient]] = {}
+_clients_pid = os.getpid()
+_clients_lock = threading.Lock()
+
+
+def _forget_clients_after_fork() -> None:
+    global _clients_pid
+    _clients.clear()  # the parent's sockets stay the parent's: not closed, not used
+    _clients_pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forget_clients_after_fork)
+
+
+def close_stripe_clients() -> None:
+    """Close this process's connections to Stripe (a worker process shutting down)."""
+    with _clients_lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for _, http_client in clients:
+        with contextlib.suppress(Exception):
+            http_client.close()
+
+
 def _client(secret_key: str) -> stripe.StripeClient:
     options = {}
     if settings.STRIPE_API_BASE:
         options["base_addresses"] = {"api": settings.STRIPE_API_BASE}
-    return stripe.StripeClient(
+    cache_key = (
         secret_key,
-        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
-        # Far below the SDK's 80 s: a job waiting on Stripe holds a worker, and a retry
-        # with the same idempotency key is safe.
-        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
-        **options,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.STRIPE_TIMEOUT_SECONDS,
     )
+    if os.getpid() != _clients_pid:
+        _forget_clients_after_fork()
+    held = _clients.get(cache_key)
+    if held is not None:
+        return held[0]
+    with _clients_lock:
+        held = _clients.get(cache_key)
+        if held is None:
+            # Far below the SDK's 80 s: a job waiting on Stripe holds a worker, and a retry
+            # with the same idempotency key is safe.
+            http_client = stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS)
+            client = stripe.StripeClient(
+                secret_key,
+                max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+                http_client=http_client,
+                **options,
+            )
+            held = _clients[cache_key] = (client, http_client)
+    return held[0]
 
 
 def stripe_enabled_for(agency) -> bool:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import views
+from billing import late_fee_views, tax_views, top_up_views, views
 
 # Pages inside one agency, mounted under /a/<agency_slug>/.
 urlpatterns = [
@@ -29,6 +29,18 @@ urlpatterns = [
     ),
     path("our-invoices/card/", views.CardSetupView.as_view(), name="our_card_setup"),
     path("our-invoices/card/manage/", views.CardPortalView.as_view(), name="our_card_portal"),
+    path("billing/tax-rates/", tax_views.TaxRateListView.as_view(), name="tax_rate_list"),
+    path("billing/tax-rates/<int:pk>/", tax_views.TaxRateEditView.as_view(), name="tax_rate_edit"),
+    path(
+        "billing/tax-rates/<int:pk>/archive/",
+        tax_views.TaxRateArchiveView.as_view(),
+        name="tax_rate_archive",
+    ),
+    path(
+        "billing/clients/<int:client_pk>/tax/",
+        tax_views.ClientTaxView.as_view(),
+        name="client_tax",
+    ),
     path("billing/invoices/", views.InvoiceListView.as_view(), name="invoice_list"),
     path("billing/invoices/<int:pk>/", views.InvoiceDetailView.as_view(), name="invoice_detail"),
     path(
@@ -48,4 +60,29 @@ urlpatterns = [
         name="invoice_resend",
     ),
     path("settings/stripe/", views.StripeSettingsView.as_view(), name="stripe_settings"),
+    path(
+        "settings/late-payment/",
+        late_fee_views.LatePaymentSettingsView.as_view(),
+        name="late_payment_settings",
+    ),
+    path(
+        "our-account/top-up/",
+        top_up_views.OurTopUpStartView.as_view(),
+        name="our_top_up",
+    ),
+    path(
+        "our-account/top-up/confirm/",
+        top_up_views.OurTopUpConfirmView.as_view(),
+        name="our_top_up_confirm",
+    ),
+    path(
+        "billing/clients/<int:client_pk>/top-up/",
+        top_up_views.ClientTopUpStartView.as_view(),
+        name="client_top_up",
+    ),
+    path(
+        "billing/clients/<int:client_pk>/top-up/confirm/",
+        top_up_views.ClientTopUpConfirmView.as_view(),
+        name="client_top_up_confirm",
+    ),
 ]

@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -23,6 +25,7 @@ from billing.invoicing import VOIDABLE, invoice_client_now, invoice_resend, invo
 from billing.models import (
     Charge,
     ChargeStatus,
+    CreditNote,
     CreditNoteReason,
     CreditSettlement,
     Invoice,
@@ -34,13 +37,41 @@ from billing.models import (
 from billing.selectors import invoice_list
 from billing.stripe_access import stripe_account_check, stripe_account_connect, stripe_enabled_for
 from clients.models import Client
+from clients.selectors import CLIENT_SEARCH_FIELDS, client_choices
 from contracts.models import BillingCadence, CollectionMethod
 from core.errors import ApplicationError
 from core.forms import MoneyField, add_application_error
 from core.money import format_money
+from core.pagination import KeysetPaginator
 from core.roles import Role
+from core.widgets import SearchChoiceField, SearchSelect
 
 # -- charges ----------------------------------------------------------------------------
+
+
+class ClientFilterForm(forms.Form):
+    """A list's client filter: a search field (an agency has a thousand clients, too many
+    for a select); bad input is simply no filter."""
+
+    client = SearchChoiceField(
+        queryset=Client.objects.none(),
+        required=False,
+        search_fields=CLIENT_SEARCH_FIELDS,
+        placeholder="All clients",
+        widget=SearchSelect(attrs={"data-submit-on-pick": ""}),
+    )
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["client"].set_search(
+            queryset=client_choices(agency=agency),
+            url=reverse("client_search", kwargs={"agency_slug": agency.slug}),
+        )
+
+    def chosen(self):
+        self.is_valid()
+        return self.cleaned_data.get("client")
+
 
 CHARGES_PER_PAGE = 50
 
@@ -55,8 +86,8 @@ class ChargeListView(StaffViewMixin, TemplateView):
         status = self.request.GET.get("status") or None
         if status not in ChargeStatus.values:
             status = None
-        clients = list(Client.objects.filter(agency=self.agency).order_by("name"))
-        client = next((c for c in clients if str(c.pk) == self.request.GET.get("client")), None)
+        client_form = ClientFilterForm(self.request.GET, agency=self.agency)
+        client = client_form.chosen()
         page = Paginator(
             charge_list(agency=self.agency, status=status, client=client), CHARGES_PER_PAGE
         ).get_page(self.request.GET.get("page"))
@@ -75,7 +106,7 @@ class ChargeListView(StaffViewMixin, TemplateView):
             charges=page.object_list,
             status=status,
             statuses=ChargeStatus.choices,
-            clients=clients,
+            client_form=client_form,
             client=client,
             filtered=bool(status or client),
             can_invoice_now=can_invoice_now,
@@ -192,10 +223,17 @@ class OurInvoiceDetailView(AgencyViewMixin, TemplateView):
     def get_context_data(self, **kwargs):
         client = self.membership.client
         invoice = get_object_or_404(
-            invoice_list(agency=self.agency, client=client, include_drafts=False),
+            invoice_without_lines(
+                invoice_list(agency=self.agency, client=client, include_drafts=False)
+            ),
             pk=self.kwargs["pk"],
         )
-        return super().get_context_data(invoice=invoice, client=client, **kwargs)
+        return super().get_context_data(
+            invoice=invoice,
+            client=client,
+            lines=invoice_lines_page(self.request, invoice),
+            **kwargs,
+        )
 
 
 def _document(request, agency, invoice, back: str) -> HttpResponse:
@@ -246,17 +284,29 @@ class InvoiceListView(StaffViewMixin, TemplateView):
         status = self.request.GET.get("status") or None
         if status not in InvoiceStatus.values:
             status = None
-        clients = list(Client.objects.filter(agency=self.agency).order_by("name"))
-        client = next((c for c in clients if str(c.pk) == self.request.GET.get("client")), None)
-        page = Paginator(
-            invoice_list(agency=self.agency, status=status, client=client), INVOICES_PER_PAGE
-        ).get_page(self.request.GET.get("page"))
+        client_form = ClientFilterForm(self.request.GET, agency=self.agency)
+        client = client_form.chosen()
+        # A line count, not every line of every invoice on the page loaded to count them;
+        # counted per row shown (a subquery), never grouped over every invoice's lines.
+        lines = (
+            Charge.objects.filter(invoice=OuterRef("pk"))
+            .order_by()
+            .values("invoice")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        invoices = (
+            invoice_list(agency=self.agency, status=status, client=client)
+            .prefetch_related(None)
+            .annotate(line_count=Coalesce(Subquery(lines), 0))
+        )
+        page = Paginator(invoices, INVOICES_PER_PAGE).get_page(self.request.GET.get("page"))
         return super().get_context_data(
             page=page,
             invoices=page.object_list,
             status=status,
             statuses=InvoiceStatus.choices,
-            clients=clients,
+            client_form=client_form,
             client=client,
             filtered=bool(status or client),
             **kwargs,
@@ -270,7 +320,11 @@ class CreditNoteForm(forms.Form):
         label="Line", required=False, coerce=int, empty_value=None, choices=()
     )
     amount = MoneyField(
-        label="Amount", required=False, decimal_places=3, help_text="Empty: the whole line."
+        label="Amount",
+        required=False,
+        decimal_places=3,
+        help_text="Empty: the whole line. A line's amount as the line shows it: its tax is "
+        "credited with it.",
     )
     reason = forms.ChoiceField(choices=CreditNoteReason.choices)
     memo = forms.CharField(
@@ -285,24 +339,63 @@ class CreditNoteForm(forms.Form):
         ],
     )
 
-    def __init__(self, *args, invoice: Invoice, **kwargs):
+    def __init__(self, *args, invoice: Invoice, lines=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.invoice = invoice
         self.fields["amount"].currency = invoice.currency
-        self.fields["charge"].choices = [("", "No line: an amount off the invoice")] + [
-            (charge.pk, charge.description) for charge in invoice.charges.all()
-        ]
+        # The lines on the page shown, not every line: an invoice may have hundreds. A line
+        # sent from another page of them is still one of the invoice's.
+        choices = [(charge.pk, charge.description) for charge in lines]
+        posted = str(self.data.get("charge", "")) if self.is_bound else ""
+        if posted.isdigit() and int(posted) not in {pk for pk, _ in choices}:
+            charge = Charge.objects.filter(
+                agency_id=invoice.agency_id, invoice=invoice, pk=int(posted)
+            ).first()
+            if charge is not None:
+                choices.append((charge.pk, charge.description))
+        self.fields["charge"].choices = [("", "No line: an amount off the invoice"), *choices]
+        self.fields["charge"].help_text = "One of the lines on this page of the invoice."
         if invoice.status != InvoiceStatus.PAID:
             del self.fields["settlement"]
+
+
+LINES_PER_PAGE = 50
+
+
+def invoice_without_lines(invoices):
+    """The invoice selector's rows without every line loaded: its page shows one page of
+    lines (invoice_lines_page) and takes its totals from the invoice's own figures."""
+    return invoices.prefetch_related(None).prefetch_related(
+        Prefetch(
+            "credit_notes",
+            queryset=CreditNote.objects.select_related("charge").order_by("created_at", "pk"),
+        )
+    )
+
+
+def invoice_lines_page(request, invoice):
+    """One page of the invoice's lines, in the order the invoice lists them."""
+    return KeysetPaginator(
+        Charge.objects.filter(agency_id=invoice.agency_id, invoice=invoice).select_related(
+            "task", "contract_line__service", "terms"
+        ),
+        ordering=("created_at", "pk"),
+        per_page=LINES_PER_PAGE,
+        cursor_param="lines",
+    ).page_for(request)
 
 
 class InvoiceDetailView(StaffViewMixin, TemplateView):
     template_name = "billing/invoice_detail.html"
 
     def get_context_data(self, **kwargs):
-        invoice = get_object_or_404(invoice_list(agency=self.agency), pk=self.kwargs["pk"])
+        invoice = get_object_or_404(
+            invoice_without_lines(invoice_list(agency=self.agency)), pk=self.kwargs["pk"]
+        )
+        lines = invoice_lines_page(self.request, invoice)
+        kwargs.setdefault("lines", lines)
         if invoice.status in CREDITABLE and invoice.stripe_invoice_id:
-            kwargs.setdefault("credit_form", CreditNoteForm(invoice=invoice))
+            kwargs.setdefault("credit_form", CreditNoteForm(invoice=invoice, lines=lines))
         events = []
         if invoice.stripe_invoice_id:
             events = StripeEvent.objects.filter(

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from rest_framework import serializers
 
 from accounts.models import Agency
+from billing import report_months
 from billing.cards import CARD_EVENTS, card_event_apply
 from billing.invoicing import RETRYABLE, invoice_apply_stripe
 from billing.models import STRIPE_ID_MAX_LENGTH, Invoice, StripeEvent
@@ -149,6 +150,7 @@ def _apply_invoice_event(agency, event_type: str, data: dict) -> None:
         changed.append("sent_at")
     if changed:
         invoice.save(update_fields=sorted(set(changed)))
+        report_months.invoice_touched(invoice=invoice, changed=changed)
     if {"status", "finalized_at", "payment_failed"} & set(changed):
         queue_invoice_news(invoice)  # issued, or its payment failed: told on commit
 

@@ -10,6 +10,15 @@ from core.validators import validate_billing_currency, validate_time_zone
 MANUAL_MAX_LENGTH = 50_000
 
 
+class TaxStatus(models.TextChoices):
+    """How the client is taxed, in Stripe's own words (a customer's `tax_exempt`)."""
+
+    TAXABLE = "none", "Taxable"
+    EXEMPT = "exempt", "Exempt"
+    # The customer accounts for the VAT itself (EU business to business across borders).
+    REVERSE = "reverse", "Reverse charge"
+
+
 class Client(TenantModel):
     """A business the agency works for. Its members log in with the client role."""
 
@@ -28,6 +37,12 @@ class Client(TenantModel):
     # What its invoices say of it: the address and tax id it is billed under.
     billing_address = models.TextField(blank=True, max_length=500)
     tax_id = models.CharField("Tax id", max_length=64, blank=True)
+    # Stripe's kind of tax id (eu_vat, gb_vat, ...): with one, the id is sent to Stripe
+    # as the customer's tax id; without, it is only printed on the invoices.
+    tax_id_type = models.CharField("Tax id type", max_length=16, blank=True)
+    tax_status = models.CharField(max_length=16, choices=TaxStatus.choices, default="none")
+    # Whether Stripe's customer carries the tax details above (billing.tax syncs them).
+    stripe_tax_synced = models.BooleanField(default=True)
     manual = models.TextField(
         "client manual",
         blank=True,

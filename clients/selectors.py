@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import Invitation, Membership
 from clients.models import Client
+from core.widgets import search_rows
 
 
 def _with_member_count(queryset: QuerySet[Client]) -> QuerySet[Client]:
@@ -34,8 +35,24 @@ def client_list(
     return (
         _with_member_count(clients)
         .annotate(pending_invitations=Coalesce(Subquery(pending), 0))
-        .order_by("name")
+        .order_by("name", "pk")
     )
+
+
+# What a search field looks for in a client, and what it accepts as exactly one client.
+CLIENT_SEARCH_FIELDS = ("name", "billing_email")
+
+
+def client_choices(*, agency) -> QuerySet[Client]:
+    """Every client of the agency, any status, by name: what a form may choose from (a
+    filter may name a former client, whose history it still reads)."""
+    return Client.objects.filter(agency=agency).order_by("name", "pk")
+
+
+def client_search(*, agency, term: str) -> list[Client]:
+    """At most a screenful of the agency's clients whose name or billing e-mail contains
+    `term`, names that start with it first."""
+    return search_rows(client_choices(agency=agency), fields=CLIENT_SEARCH_FIELDS, term=term)
 
 
 def client_detail(*, agency, pk: int) -> Client:

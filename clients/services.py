@@ -105,9 +105,16 @@ def client_update(
                 setattr(current, field, value)
         if not changes:
             return current
+        saved = list(changes)
+        if "tax_id" in changes and current.tax_id_type:
+            # Typed here, the id is printed only: its kind (and Stripe's copy) is set again
+            # on the client's tax page, which checks it against the kind.
+            changes["tax_id_type"] = [current.tax_id_type, ""]
+            current.tax_id_type, current.stripe_tax_synced = "", False
+            saved += ["tax_id_type", "stripe_tax_synced"]
         clean_or_error(current)
         with unique_or_error(_name_taken(current.name), code="client_name_taken", field="name"):
-            current.save(update_fields=list(changes))
+            current.save(update_fields=saved)
             audit_record(
                 agency=agency, actor=actor, action="client.updated", target=current, changes=changes
             )

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.functional import cached_property
+from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import StaffViewMixin
@@ -11,9 +12,14 @@ from clients.selectors import (
     client_detail,
     client_list,
     client_pending_invitations,
+    client_search,
 )
+from core.pagination import KeysetPaginator
 from core.rich_text import render_markdown
 from core.views import ServiceFormView
+from core.widgets import search_options_response, search_term
+
+CLIENTS_PER_PAGE = 50
 
 
 class ClientListView(StaffViewMixin, TemplateView):
@@ -22,8 +28,16 @@ class ClientListView(StaffViewMixin, TemplateView):
     def get_context_data(self, **kwargs):
         filter_form = ClientFilterForm(self.request.GET)
         filters = filter_form.filters()
+        # A cursor, not page numbers: the agency index (agency, status, name) serves every
+        # page at the same cost, and the page needs no count of all the clients.
+        page = KeysetPaginator(
+            client_list(agency=self.agency, **filters),
+            ordering=("name", "pk"),
+            per_page=CLIENTS_PER_PAGE,
+        ).page_for(self.request)
         return super().get_context_data(
-            clients=client_list(agency=self.agency, **filters),
+            clients=page,
+            page=page,
             filter_form=filter_form,
             filtered=filters != ClientFilterForm.DEFAULT_FILTERS,
             **kwargs,
@@ -113,3 +127,17 @@ class ClientManualUpdateView(StaffViewMixin, ClientMixin, ServiceFormView):
     def succeeded(self, client):
         messages.success(self.request, f"Client manual for {client.name} saved.")
         return redirect("client_detail", agency_slug=self.agency.slug, pk=client.pk)
+
+
+class ClientSearchView(StaffViewMixin, View):
+    """The clients whose name or billing e-mail contains what was typed, as the options of
+    a search field (core.widgets). Staff only: client members never see other clients."""
+
+    def get(self, request, agency_slug):
+        return search_options_response(
+            request,
+            client_search(agency=self.agency, term=search_term(request)),
+            label=lambda client: client.name,
+            hint=lambda client: "" if client.status == client.Status.ACTIVE else "inactive",
+            noun="client",
+        )

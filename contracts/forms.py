@@ -1,7 +1,9 @@
 from django import forms
+from django.urls import reverse
 
 from accounts.models import Membership
 from clients.models import Client
+from clients.selectors import CLIENT_SEARCH_FIELDS, client_choices
 from contracts.models import (
     BillingCadence,
     CapBehaviour,
@@ -15,6 +17,7 @@ from contracts.request_templates import FIELD_TYPES, MAX_FIELDS
 from core.forms import HoursField, MoneyField
 from core.roles import Role
 from core.times import local_midnight
+from core.widgets import SearchChoiceField
 
 
 class CategoryForm(forms.Form):
@@ -73,7 +76,11 @@ TemplateFieldFormSet = forms.formset_factory(
 
 
 class ContractForm(forms.Form):
-    client = forms.ModelChoiceField(queryset=Client.objects.none())
+    client = SearchChoiceField(
+        queryset=Client.objects.none(),
+        search_fields=CLIENT_SEARCH_FIELDS,
+        placeholder="Type part of the client's name",
+    )
     name = forms.CharField(max_length=120, help_text="e.g. “2026 support retainer”.")
     starts_on = forms.DateField(
         required=False,
@@ -115,7 +122,10 @@ class ContractForm(forms.Form):
 
     def __init__(self, *args, agency, contract: ServiceContract | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.filter(agency=agency)
+        self.fields["client"].set_search(
+            queryset=client_choices(agency=agency),
+            url=reverse("client_search", kwargs={"agency_slug": agency.slug}),
+        )
         self.fields["dedicated"].queryset = (
             Membership.objects.filter(agency=agency, role=Role.ASSISTANT, is_active=True)
             .select_related("user")
@@ -152,6 +162,19 @@ class TermsForm(forms.Form):
     included_minutes = HoursField(required=False, label="Hours included per month")
     rollover_cap_minutes = HoursField(required=False, label="Rollover cap (hours)")
     overage_rate = MoneyField(required=False, decimal_places=3, label="Overage hourly rate")
+    banked_hours_expire_after_months = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=120,
+        label="Banked hours expire after (months)",
+        help_text="Optional. Rolled-over hours older than this are gone; empty: never.",
+    )
+    top_up_rate = MoneyField(
+        required=False,
+        decimal_places=3,
+        label="Top-up hourly price",
+        help_text="Optional. What an extra hour the client buys costs; empty: the overage rate.",
+    )
     monthly_budget_cap = MoneyField(
         required=False,
         decimal_places=3,
@@ -167,7 +190,14 @@ class TermsForm(forms.Form):
         "Empty means now.",
     )
 
-    MONEY = ("flat_fee", "hourly_rate", "retainer_fee", "overage_rate", "monthly_budget_cap")
+    MONEY = (
+        "flat_fee",
+        "hourly_rate",
+        "retainer_fee",
+        "overage_rate",
+        "top_up_rate",
+        "monthly_budget_cap",
+    )
 
     def __init__(self, *args, contract: ServiceContract, **kwargs):
         super().__init__(*args, **kwargs)

@@ -234,6 +234,11 @@ class ContractTerms(TenantModel):
     included_minutes = models.PositiveIntegerField(null=True, blank=True)
     rollover_cap_minutes = models.PositiveIntegerField(null=True, blank=True)
     overage_rate = models.PositiveIntegerField(null=True, blank=True)
+    # Rolled-over hours are gone once older than this many months (hours of March, with 2,
+    # last to the end of May); empty: they never expire (the rollover cap still applies).
+    banked_hours_expire_after_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What an extra hour the client buys costs; empty: the overage rate.
+    top_up_rate = models.PositiveIntegerField(null=True, blank=True)
     # any model: an optional spending cap per calendar month in the client's zone
     monthly_budget_cap = models.PositiveIntegerField(null=True, blank=True)
     cap_behaviour = models.CharField(

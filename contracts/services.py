@@ -435,9 +435,13 @@ TERMS_FIELDS = {
         "rounding_increment_minutes",
     ),
 }
+# A retainer's optional terms: empty means banked hours never expire, and extra hours cost
+# the overage rate.
+RETAINER_OPTIONAL = ("banked_hours_expire_after_months", "top_up_rate")
 ALL_TERMS_FIELDS = {f for fields in TERMS_FIELDS.values() for f in fields} | {
     "monthly_budget_cap",
     "cap_behaviour",
+    *RETAINER_OPTIONAL,
 }
 AT_LEAST_ONE = {"rounding_increment_minutes", "included_minutes"}
 LABELS = {
@@ -491,6 +495,13 @@ def _terms_values(pricing_model: str, values: dict) -> dict:
             code="terms_out_of_range",
             extra={"field": "monthly_budget_cap"},
         )
+    for field in RETAINER_OPTIONAL:
+        value = values.get(field) if pricing_model == PricingModel.RETAINER else None
+        if value is not None and not 0 <= value <= (120 if "months" in field else 10**9):
+            raise ApplicationError(
+                "Enter a value in range.", code="terms_out_of_range", extra={"field": field}
+            )
+        terms[field] = value
     terms["monthly_budget_cap"] = cap
     terms["cap_behaviour"] = values.get("cap_behaviour") or "block"
     terms["pricing_model"] = pricing_model

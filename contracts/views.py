@@ -22,6 +22,7 @@ from contracts.models import ContractLine, ContractStatus, Service, ServiceContr
 from contracts.request_templates import MAX_FIELDS, field_name_for
 from core.errors import ApplicationError
 from core.forms import add_application_error
+from core.pagination import KeysetPaginator
 from core.roles import Role
 from core.times import local_today
 from core.views import ServiceFormView
@@ -184,6 +185,9 @@ class ServiceEditView(StaffViewMixin, View):
 # -- contracts --------------------------------------------------------------------------
 
 
+CONTRACTS_PER_PAGE = 50
+
+
 class ContractListView(StaffViewMixin, TemplateView):
     template_name = "contracts/contract_list.html"
 
@@ -192,11 +196,17 @@ class ContractListView(StaffViewMixin, TemplateView):
         if status not in ContractStatus.values:
             status = None
         now = timezone.now()
-        contracts = list(selectors.contract_list(agency=self.agency, status=status))
-        for contract in contracts:
+        # Newest first, by cursor: every page costs one query, and nothing counts them all.
+        page = KeysetPaginator(
+            selectors.contract_list(agency=self.agency, status=status),
+            ordering=("-starts_on", "-pk"),
+            per_page=CONTRACTS_PER_PAGE,
+        ).page_for(self.request)
+        for contract in page:
             contract.standing = selectors.contract_standing(contract, now)
         return super().get_context_data(
-            contracts=contracts,
+            contracts=page,
+            page=page,
             status=status,
             statuses=ContractStatus.choices,
             **kwargs,

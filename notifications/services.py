@@ -20,16 +20,18 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, connection, transaction
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import IntegrityError, connection, router, transaction
+from django.db.models.constants import OnConflict
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import Agency
 from core.audit import audit_record
 from core.errors import ApplicationError
 from core.jobs import queue_job
-from core.tenancy import scopes_disabled
+from core.tenancy import agency_scope, scopes_disabled
 from core.working_hours import next_working_moment
 from notifications.models import Notification, NotificationPreference, NotificationSettings
 from notifications.selectors import (
@@ -130,6 +132,102 @@ def _queue_email(agency_id: int, notification_id: int) -> None:
         logger.exception("notification %s e-mail not queued", notification_id)
 
 
+# What makes a notification once (the unique constraint "notification_once", less agency).
+NOTIFICATION_KEY = ("recipient", "kind", "target_type", "target_id", "occasion")
+
+
+class NotificationBatch:
+    """The notifications one sweep makes in one agency, written together and e-mailed
+    together: `add` each, then `flush` once.
+
+    The rows are the "sent once" claim, as `notify`'s are: one INSERT of them all that
+    skips any the database holds already (ON CONFLICT DO NOTHING, on the same unique
+    constraint), so a sweep that runs twice or beside another claims each once. The
+    e-mails of the rows claimed here whose time has come then go over one connection,
+    under the rows' locks, and are marked sent in one UPDATE. A crash between the claim
+    and the send loses nothing: the row is still unsent with its time come, which is what
+    beat's `deliver_due_emails` reads (a partial index) and sends. When an e-mail is due
+    later (an assistant off shift, a digest) the row waits for that sweep the same way.
+    """
+
+    def __init__(self, *, agency, now: dt.datetime):
+        self.agency = agency
+        self.now = now
+        self._rows: list[tuple[Notification, Recipient]] = []
+        self._keys: set[tuple] = set()
+
+    def add(
+        self,
+        *,
+        recipient: Recipient,
+        kind: str,
+        target,
+        occasion: str,
+        title: str,
+        body: str,
+        link: str,
+        urgent: bool = False,
+    ) -> None:
+        key = (recipient.user.pk, kind, target._meta.label_lower, target.pk, str(occasion)[:64])
+        if key in self._keys:
+            return
+        self._keys.add(key)
+        email_at, digest = email_due(recipient, kind, urgent=urgent, now=self.now)
+        row = Notification(
+            agency=self.agency,
+            recipient=recipient.user,
+            kind=kind,
+            target_type=key[2],
+            target_id=target.pk,
+            occasion=key[4],
+            title=title[:200],
+            body=body,
+            link=link[:300],
+            email_due_at=email_at,
+            digest=digest,
+        )
+        self._rows.append((row, recipient))
+
+    def flush(self) -> int:
+        """Claim the rows and send what is due now; returns how many rows were new."""
+        if not self._rows:
+            return 0
+        rows = [row for row, _ in self._rows]
+        mine = self._claim_rows(rows)
+        self._rows, self._keys = [], set()
+        due = [
+            pk
+            for pk, row in mine.items()
+            if row.email_due_at is not None and not row.digest and row.email_due_at <= self.now
+        ]
+        if due:
+            emails_send(agency=self.agency, notification_ids=due, now=self.now)
+        return len(mine)
+
+    def _claim_rows(self, rows: list[Notification]) -> dict[int, Notification]:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING: the rows this insert made, by id
+        (one that was there already, or that a concurrent sweep made first, returns none)."""
+        opts = Notification._meta
+        fields = [f for f in opts.concrete_fields if f is not opts.pk and not f.generated]
+        key_fields = [opts.get_field(name) for name in NOTIFICATION_KEY]
+        by_key = {tuple(getattr(row, f.attname) for f in key_fields): row for row in rows}
+        mine = {}
+        for start in range(0, len(rows), 500):
+            returned = Notification.objects._insert(
+                rows[start : start + 500],
+                fields=fields,
+                returning_fields=[opts.pk, *key_fields],
+                on_conflict=OnConflict.IGNORE,
+                using=router.db_for_write(Notification),
+            )
+            for pk, *key in returned:
+                row = by_key[tuple(key)]
+                row.pk = pk
+                row._state.adding = False
+                mine[pk] = row
+        return mine
+
+
 # -- sending e-mail ------------------------------------------------------------------------
 
 
@@ -147,6 +245,51 @@ def _send(*, to: str, subject: str, template: str, context: dict) -> None:
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     message.send()
+
+
+def _message(agency, notification: Notification, recipient) -> EmailMultiAlternatives:
+    context = {
+        "agency": agency,
+        "notification": notification,
+        "recipient": recipient,
+        "link": settings.SITE_URL + notification.link,
+        "centre": settings.SITE_URL + _centre_path(agency),
+    }
+    template = notification.kind
+    message = EmailMultiAlternatives(
+        subject=notification.title,
+        body=render_to_string(f"emails/{template}.txt", context),
+        to=[recipient.email],
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    return message
+
+
+def emails_send(*, agency, notification_ids, now=None) -> int:
+    """E-mail these notifications of one agency whose time has come, each once, over one
+    connection to the mail server: claimed under their row locks (a concurrent sender skips
+    them), sent together, marked sent in one UPDATE. If sending fails nothing is marked,
+    and beat's delivery sweep sends them again. Returns how many were sent."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        notifications = list(
+            _claim(Notification.objects.filter(agency=agency))
+            .filter(
+                pk__in=list(notification_ids),
+                emailed_at=None,
+                digest=False,
+                email_due_at__lte=now,
+            )
+            .select_related("recipient")
+            .order_by("pk")
+        )
+        if not notifications:
+            return 0
+        messages = [_message(agency, n, n.recipient) for n in notifications]
+        with get_connection() as mail:
+            mail.send_messages(messages)
+        Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=now)
+    return len(notifications)
 
 
 def notification_email_send(*, agency, notification_id: int, now=None) -> bool:
@@ -214,9 +357,11 @@ def _centre_path(agency) -> str:
 
 
 def deliver_due_emails(*, now: dt.datetime) -> int:
-    """Beat: queue the e-mails whose time has come (an assistant's shift began, a client's
-    digest hour, or an e-mail whose first queuing failed). Reads only due rows, through a
-    partial index; sending claims each row, so queuing one twice sends it once."""
+    """Beat: send the e-mails whose time has come (an assistant's shift began, a client's
+    digest hour, a sweep's e-mail whose send failed or whose worker died after claiming
+    it). Reads only due rows, through a partial index; each agency's go together over one
+    connection (emails_send), digests as a job per person; sending claims each row, so
+    two deliveries at once send it once."""
     with scopes_disabled():
         due = list(
             Notification.objects.filter(
@@ -225,16 +370,21 @@ def deliver_due_emails(*, now: dt.datetime) -> int:
             .order_by("email_due_at")
             .values_list("pk", "agency_id", "recipient_id", "digest")[:DELIVERY_BATCH]
         )
+        agencies = Agency.objects.in_bulk({agency_id for _, agency_id, _, _ in due})
     digests = set()
+    singles: dict[int, list[int]] = {}
     for pk, agency_id, user_id, digest in due:
         if digest:
             digests.add((agency_id, user_id))
         else:
-            queue_job(
-                "notifications.jobs.send_notification_email",
-                agency_id=agency_id,
-                notification_id=pk,
-            )
+            singles.setdefault(agency_id, []).append(pk)
+    for agency_id, ids in sorted(singles.items()):
+        try:
+            with agency_scope(agencies[agency_id]):
+                emails_send(agency=agencies[agency_id], notification_ids=ids, now=now)
+        except Exception:
+            # The mail server refused or is down: the rows stay due for the next run.
+            logger.exception("agency %s: %s due e-mails not sent", agency_id, len(ids))
     for agency_id, user_id in sorted(digests):
         queue_job("notifications.jobs.send_digest", agency_id=agency_id, user_id=user_id)
     return len(due)

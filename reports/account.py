@@ -7,10 +7,12 @@ import datetime as dt
 from django.db.models import Count, F, Min, Prefetch, Q, Sum
 
 from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus
+from billing.top_ups import top_up_list
 from contracts.models import ContractLine, ContractStatus, ContractTerms
 from contracts.selectors import terms_in_force
 from core.periods import this_month
-from reports.selectors import UNBILLED, cap_rows, logged_minutes, retainer_rows
+from reports.raw import UNBILLED
+from reports.selectors import cap_rows, logged_minutes, retainer_rows
 from tasks.models import Task, TaskStatus
 
 
@@ -100,4 +102,11 @@ def client_account(*, agency, client, now: dt.datetime) -> dict:
         )
         .order_by("currency")
     )
-    return {"period": period, "usage": usage, "unbilled": unbilled, "owed": owed}
+    return {
+        "period": period,
+        "usage": usage,
+        "unbilled": unbilled,
+        "owed": owed,
+        # Hours bought lately, shown beside the month's use (billing.top_ups).
+        "top_ups": top_up_list(agency=agency, client=client, limit=10),
+    }

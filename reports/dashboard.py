@@ -10,13 +10,15 @@ from django.db.models.functions import TruncMonth
 
 from assistants.models import AssistantProfile
 from assistants.schedule import WEEKDAYS, clock_minutes
-from billing.models import ChargeKind, Invoice, InvoiceStatus
+from billing.models import Invoice, InvoiceStatus
 from core.money import format_money, to_major
 from core.periods import Period, last_months, month_end, this_month
 from core.roles import Role
 from core.times import local_today
-from reports import selectors
+from reports import rollups, selectors
 from reports.charts import horizontal_bars, line_chart, stacked_bars
+from reports.models import RevenueMonth
+from reports.raw import BY_MONTH
 from reports.tables import percent
 from tasks.queries import work_counts
 
@@ -51,30 +53,44 @@ def receivables(*, agency, now: dt.datetime) -> list[dict]:
 
 
 def revenue_by_month(*, agency, months: list[dt.date]) -> dict[str, dict[dt.date, dict]]:
-    """{currency: {month: {billed, unbilled}}} for the agency months given. Two queries:
-    task charges by the month they were made, retainer fees by the month they pay for."""
+    """{currency: {month: {billed, unbilled}}} for the agency months given: closed months
+    from their kept figures (reports.rollups), the others from the raw rows, every charge
+    by the month it was made and retainer fees by the month they pay for. Three
+    queries."""
     period = Period(months[0], month_end(months[-1]), agency.time_zone)
-    charges = selectors.charges_in(agency=agency, period=period)
+    kept, live = rollups.split(agency, period)
     result: dict = defaultdict(lambda: defaultdict(lambda: {"billed": 0, "unbilled": 0}))
-    task_rows = (
-        charges.filter(kind=ChargeKind.TASK)
-        .annotate(
-            month=TruncMonth(
-                "created_at", tzinfo=ZoneInfo(agency.time_zone), output_field=DateField()
-            )
+    kept_rows = (
+        # Rows of credits alone are not on the chart: it shows charges.
+        RevenueMonth.objects.filter(
+            agency=agency, month__in=rollups.kept_months(agency, kept), charges__gt=0
         )
         .values("month", "currency")
-        .annotate(**selectors.MONEY_SUMS)
+        .annotate(**{field: Sum(field) for field in rollups.MONEY_FIELDS})
         .order_by()
     )
-    fee_rows = (
-        charges.filter(kind=ChargeKind.RETAINER_FEE)
-        .annotate(month=F("period_start"))
-        .values("month", "currency")
-        .annotate(**selectors.MONEY_SUMS)
-        .order_by()
-    )
-    for row in [*task_rows, *fee_rows]:
+    task_rows = fee_rows = []
+    if live:
+        charges = selectors.charges_in(agency=agency, period=live)
+        task_rows = (
+            charges.exclude(BY_MONTH)
+            .annotate(
+                month=TruncMonth(
+                    "created_at", tzinfo=ZoneInfo(agency.time_zone), output_field=DateField()
+                )
+            )
+            .values("month", "currency")
+            .annotate(**selectors.MONEY_SUMS)
+            .order_by()
+        )
+        fee_rows = (
+            charges.filter(BY_MONTH)
+            .annotate(month=F("period_start"))
+            .values("month", "currency")
+            .annotate(**selectors.MONEY_SUMS)
+            .order_by()
+        )
+    for row in [*kept_rows, *task_rows, *fee_rows]:
         month = row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"]
         row = selectors.money_row(row)
         slot = result[row["currency"]][month.replace(day=1)]

@@ -2,12 +2,15 @@ import datetime as dt
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.urls import reverse
 
 from accounts.models import Membership
+from assistants.selectors import ASSISTANT_EXACT_FIELDS, ASSISTANT_SEARCH_FIELDS, assistant_choices
 from clients.models import Client
+from clients.selectors import CLIENT_SEARCH_FIELDS, client_choices
 from contracts.models import Service
 from core.periods import Period, this_month
-from core.roles import Role
+from core.widgets import SearchChoiceField
 
 # The longest range a report covers: three years keeps any report's work bounded.
 MAX_DAYS = 366 * 3
@@ -19,7 +22,12 @@ IN_RANGE = [
 ]
 
 
-class PersonChoiceField(forms.ModelChoiceField):
+class PersonChoiceField(SearchChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            search_fields=ASSISTANT_SEARCH_FIELDS, exact_fields=ASSISTANT_EXACT_FIELDS, **kwargs
+        )
+
     def label_from_instance(self, membership):
         return membership.user.get_full_name()
 
@@ -37,9 +45,16 @@ class ReportFilterForm(forms.Form):
     end = forms.DateField(
         label="To", required=False, widget=forms.DateInput({"type": "date"}), validators=IN_RANGE
     )
-    client = forms.ModelChoiceField(queryset=Client.objects.none(), required=False)
+    client = SearchChoiceField(
+        queryset=Client.objects.none(),
+        required=False,
+        search_fields=CLIENT_SEARCH_FIELDS,
+        placeholder="All clients",
+    )
     service = forms.ModelChoiceField(queryset=Service.objects.none(), required=False)
-    assistant = PersonChoiceField(queryset=Membership.objects.none(), required=False)
+    assistant = PersonChoiceField(
+        queryset=Membership.objects.none(), required=False, placeholder="All assistants"
+    )
 
     def __init__(self, *args, agency, filters: tuple[str, ...], **kwargs):
         super().__init__(*args, **kwargs)
@@ -48,18 +63,18 @@ class ReportFilterForm(forms.Form):
             if name not in filters:
                 del self.fields[name]
         if "client" in self.fields:
-            self.fields["client"].queryset = Client.objects.filter(agency=agency).order_by("name")
-            self.fields["client"].empty_label = "All clients"
+            self.fields["client"].set_search(
+                queryset=client_choices(agency=agency),
+                url=reverse("client_search", kwargs={"agency_slug": agency.slug}),
+            )
         if "service" in self.fields:
             self.fields["service"].queryset = Service.objects.filter(agency=agency).order_by("name")
             self.fields["service"].empty_label = "All services"
         if "assistant" in self.fields:
-            self.fields["assistant"].queryset = (
-                Membership.objects.filter(agency=agency, role=Role.ASSISTANT)
-                .select_related("user")
-                .order_by("user__full_name", "user__email")
+            self.fields["assistant"].set_search(
+                queryset=assistant_choices(agency=agency),
+                url=reverse("assistant_search", kwargs={"agency_slug": agency.slug}),
             )
-            self.fields["assistant"].empty_label = "All assistants"
 
     def clean(self):
         data = super().clean()

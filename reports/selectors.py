@@ -21,126 +21,80 @@ What counts where (the pages say the same):
 """
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import (
-    BigIntegerField,
     Case,
     Count,
     DateField,
     DateTimeField,
     Exists,
-    ExpressionWrapper,
-    F,
-    FloatField,
     OuterRef,
     Prefetch,
     Q,
     Sum,
-    Value,
     When,
 )
-from django.db.models.functions import Cast, TruncMonth
+from django.db.models.functions import TruncMonth
 
 from accounts.models import Membership
+from assistants.models import AssistantProfile, Payout
 from billing.models import (
     Charge,
     ChargeKind,
     ChargeStatus,
-    CreditNote,
-    CreditNoteStatus,
-    InvoiceStatus,
 )
 from billing.payouts import as_date, pay_lines
-from billing.retainer import month_bank, month_terms
+from billing.retainer import expiry_words, line_banks, topped_up_minutes
 from clients.models import Client
 from contracts.models import ContractLine, ContractStatus, ContractTerms, PricingModel, Service
 from core.periods import Period, month_bounds, month_end
-from reports.tables import INT, MINUTES, MONEY, PERCENT, Column, Table, percent
-from tasks.models import Task, TaskStatus, TimeEntry
-
-NOT_WRITTEN_OFF = (
-    ChargeStatus.PENDING,
-    ChargeStatus.HELD,
-    ChargeStatus.INVOICED,
-    ChargeStatus.COVERED,
+from reports import rollups
+from reports.models import OnTimeMonth, RevenueMonth, ShareMonth, TimeMonth
+from reports.raw import (
+    BILLABLE,
+    MONEY_SUMS,
+    NOT_WRITTEN_OFF,
+    ON_TIME,
+    TAX_SUMS,
+    charges_in,
+    completed_in,
+    credit_taxes_in,
+    credits_in,
+    logged_in,
+    shares,
+    task_charges_in,
 )
-UNBILLED = (ChargeStatus.PENDING, ChargeStatus.HELD)
-
-
-# -- charges of a range -------------------------------------------------------------------
-
-
-def charges_in(*, agency, period: Period):
-    """Charges that count in the range: task charges made in it, retainer fees of the
-    months whose first day is in it."""
-    return Charge.objects.filter(agency=agency).filter(
-        Q(kind=ChargeKind.TASK, created_at__gte=period.begins, created_at__lt=period.ends)
-        | Q(
-            kind=ChargeKind.RETAINER_FEE,
-            period_start__gte=period.start,
-            period_start__lte=period.end,
-        )
-    )
-
-
-def task_charges_in(*, agency, period: Period):
-    return Charge.objects.filter(
-        agency=agency,
-        kind=ChargeKind.TASK,
-        created_at__gte=period.begins,
-        created_at__lt=period.ends,
-    )
-
-
-MONEY_SUMS = {
-    "invoiced": Sum("amount", filter=Q(status=ChargeStatus.INVOICED)),
-    "voided": Sum(
-        "amount", filter=Q(status=ChargeStatus.INVOICED, invoice__status=InvoiceStatus.VOID)
-    ),
-    "unbilled": Sum("amount", filter=Q(status__in=UNBILLED)),
-    "written_off": Sum("amount", filter=Q(status=ChargeStatus.WRITTEN_OFF)),
-    "task_charges": Count("pk", filter=Q(kind=ChargeKind.TASK)),
-}
-
+from reports.tables import INT, MINUTES, MONEY, PERCENT, Column, Table, percent
 
 # A row of MONEY_SUMS for a group with credits but no charges in the range.
 NO_CHARGES = dict.fromkeys(("invoiced", "voided", "unbilled", "written_off", "task_charges"), 0)
+NO_TAX = dict.fromkeys(("tax", "included", "credited_tax"), 0)
 
 
-def money_row(row: dict, credited: int = 0) -> dict:
+def money_row(row: dict, credited: int = 0, credited_tax: int = 0) -> dict:
     """Billed, unbilled and revenue (net of what credit notes took off) from a row of
-    MONEY_SUMS."""
+    MONEY_SUMS; with TAX_SUMS, revenue is before tax, and tax and gross beside it (a
+    credit note's total is its part before tax and its tax)."""
     voided = row.pop("voided") or 0
     billed = (row.pop("invoiced") or 0) - voided
     unbilled = row["unbilled"] or 0
+    revenue = billed + unbilled - (row.pop("included", 0) or 0) - (credited - credited_tax)
+    tax = (row.pop("tax", 0) or 0) - credited_tax
     return {
         **row,
         "billed": billed,
         "unbilled": unbilled,
         "credited": credited,
-        "revenue": billed + unbilled - credited,
+        "revenue": revenue,
+        "tax": tax,
+        "gross": revenue + tax,
         "voided": voided,
         "written_off": row["written_off"] or 0,
     }
-
-
-def credits_in(*, agency, period: Period, by: tuple[str, ...]) -> dict[tuple, int]:
-    """Issued credit notes of the range, summed by `by` (fields of CreditNote) and
-    currency: one query."""
-    rows = (
-        CreditNote.objects.filter(
-            agency=agency,
-            status=CreditNoteStatus.ISSUED,
-            issued_at__gte=period.begins,
-            issued_at__lt=period.ends,
-        )
-        .values(*by, "currency")
-        .annotate(credited=Sum("amount"))
-        .order_by()
-    )
-    return {(*(row[key] for key in by), row["currency"]): row["credited"] for row in rows}
 
 
 def _with_credits(rows: list[dict], credits: dict, key: str, names: dict) -> list[dict]:
@@ -160,6 +114,8 @@ REVENUE_COLUMNS = [
     Column("unbilled", "Unbilled", MONEY),
     Column("credited", "Credited", MONEY),
     Column("revenue", "Revenue", MONEY),
+    Column("tax", "Tax", MONEY),
+    Column("gross", "Revenue with tax", MONEY),
     Column("written_off", "Written off", MONEY),
     Column("voided", "On voided invoices", MONEY),
     Column("task_charges", "Tasks charged", INT),
@@ -167,64 +123,115 @@ REVENUE_COLUMNS = [
 
 
 def revenue_by_currency(*, agency, period: Period) -> list[dict]:
-    """The range's billed, unbilled, credited and revenue per currency (two queries)."""
+    """The range's billed, unbilled, credited and revenue (before tax), its tax and gross
+    per currency (three queries)."""
     rows = (
         charges_in(agency=agency, period=period)
         .values("currency")
-        .annotate(**MONEY_SUMS)
+        .annotate(**MONEY_SUMS, **TAX_SUMS)
         .order_by("currency")
     )
     credits = {
         currency: credited
         for (currency,), credited in credits_in(agency=agency, period=period, by=()).items()
     }
+    credit_taxes = {
+        currency: tax
+        for (currency,), tax in credit_taxes_in(agency=agency, period=period, by=()).items()
+    }
     by_currency = {row["currency"]: row for row in rows}
     for currency in credits.keys() - by_currency.keys():
         by_currency[currency] = {"currency": currency, **NO_CHARGES}
     return [
-        money_row(by_currency[currency], credits.get(currency, 0))
+        money_row(
+            by_currency[currency],
+            credits.get(currency, 0),
+            credit_taxes.get(currency, 0),
+        )
         for currency in sorted(by_currency)
     ]
 
 
-def revenue_tables(*, agency, period: Period, client_id=None, service_id=None) -> list[Table]:
-    charges = charges_in(agency=agency, period=period)
+def money_by(
+    *, agency, period: Period, key: str, client_id=None, service_id=None
+) -> dict[tuple, dict]:
+    """MONEY_SUMS and credits of the range per (`key`, currency), `key` being "client" or
+    "service": closed months from their kept figures (reports.rollups), the rest of the
+    range from the raw rows. Three queries (four when a month is counted afresh)."""
+    kept, live = rollups.split(agency, period)
+    kept = rollups.kept_months(agency, kept)
+    found: dict[tuple, dict] = defaultdict(
+        lambda: {**NO_CHARGES, **NO_TAX, "credited": 0, "charges": 0}
+    )
+    kept_rows = RevenueMonth.objects.filter(agency=agency, month__in=kept)
+    charges = charges_in(agency=agency, period=live)
     if client_id:
+        kept_rows = kept_rows.filter(client_id=client_id)
         charges = charges.filter(client_id=client_id)
     if service_id:
+        kept_rows = kept_rows.filter(service_id=service_id)
         charges = charges.filter(contract_line__service_id=service_id)
-    # The range's credits by client and service (one query), narrowed as the charges are.
-    client_credits, service_credits = defaultdict(int), defaultdict(int)
-    by = ("invoice__client_id", "charge__contract_line__service_id")
-    for (client, service, currency), credited in credits_in(
-        agency=agency, period=period, by=by
-    ).items():
-        if (client_id and client != int(client_id)) or (service_id and service != int(service_id)):
-            continue
-        client_credits[(client, currency)] += credited
-        service_credits[(service, currency)] += credited
-    by_client = _with_credits(
-        list(
-            charges.values("client_id", "currency")
-            .annotate(name=F("client__name"), **MONEY_SUMS)
-            .order_by("client__name", "currency")
-        ),
-        client_credits,
-        "client_id",
-        _client_names(agency, {k[0] for k in client_credits}),
-    )
-    by_service = _with_credits(
-        list(
-            charges.values("contract_line__service_id", "currency")
-            .annotate(name=F("contract_line__service__name"), **MONEY_SUMS)
-            .order_by("contract_line__service__name", "currency")
-        ),
-        service_credits,
+    fields = (*NO_CHARGES, "credited", *NO_TAX, "charges")
+    for row in (
+        kept_rows.values(f"{key}_id", "currency")
+        .annotate(**{field: Sum(field) for field in fields})
+        .order_by()
+    ):
+        slot = found[(row[f"{key}_id"], row["currency"])]
+        for field in fields:
+            slot[field] += row[field] or 0
+    path = {"client": "client_id", "service": "contract_line__service_id"}[key]
+    if live:
+        for row in charges.values(path, "currency").annotate(**MONEY_SUMS, **TAX_SUMS).order_by():
+            slot = found[(row[path], row["currency"])]
+            for field in (*NO_CHARGES, "tax", "included"):
+                slot[field] += row[field] or 0
+            slot["charges"] += 1
+        by = ("invoice__client_id", "charge__contract_line__service_id")
+        for (client, service, currency), credited in credits_in(
+            agency=agency, period=live, by=by
+        ).items():
+            if (client_id and client != int(client_id)) or (
+                service_id and service != int(service_id)
+            ):
+                continue
+            found[(client if key == "client" else service, currency)]["credited"] += credited
+        for (client, service, currency), tax in credit_taxes_in(
+            agency=agency, period=live, by=by
+        ).items():
+            if (client_id and client != int(client_id)) or (
+                service_id and service != int(service_id)
+            ):
+                continue
+            slot = found[(client if key == "client" else service, currency)]
+            slot["credited_tax"] += tax
+    return found
+
+
+def _money_rows(found: dict[tuple, dict], key: str, names: dict) -> list[dict]:
+    rows = []
+    for (value, currency), figures in found.items():
+        figures = dict(figures)
+        credited = figures.pop("credited")
+        credited_tax = figures.pop("credited_tax")
+        figures.pop("charges")
+        row = {key: value, "currency": currency, "name": names.get(value), **figures}
+        rows.append(money_row(row, credited, credited_tax))
+    return sorted(rows, key=lambda row: (str(row["name"] or ""), row["currency"]))
+
+
+def revenue_tables(*, agency, period: Period, client_id=None, service_id=None) -> list[Table]:
+    filters = {"client_id": client_id, "service_id": service_id}
+    clients = money_by(agency=agency, period=period, key="client", **filters)
+    services = money_by(agency=agency, period=period, key="service", **filters)
+    by_client = _money_rows(clients, "client_id", _client_names(agency, {k[0] for k in clients}))
+    by_service = _money_rows(
+        services,
         "contract_line__service_id",
         {
             **dict(
                 Service.objects.filter(
-                    agency=agency, pk__in={k[0] for k in service_credits if k[0]}
+                    agency=agency, pk__in={k[0] for k in services if k[0]}
                 ).values_list("pk", "name")
             ),
             None: "Credits off whole invoices",
@@ -242,78 +249,102 @@ def revenue_tables(*, agency, period: Period, client_id=None, service_id=None) -
             "Revenue by service",
             [Column("name", "Service"), *REVENUE_COLUMNS],
             by_service,
-            note="Retainer fees count under the retainer's service.",
+            note=(
+                "Retainer fees and top-up hours count under the retainer's service, a late"
+                " fee under the service of the overdue work it was charged on."
+            ),
         ).add_totals(label_key="name"),
     ]
 
 
 # -- hours ------------------------------------------------------------------------------
 
-BILLABLE = F("minutes_billed") + F("minutes_from_bank")
-
 
 def logged_minutes(*, agency, period: Period, by: str, client_id=None, assistant_id=None) -> dict:
     """Finished time entries started in the range, summed per assistant, client or contract
-    line (`by`). One query."""
-    entries = TimeEntry.objects.filter(
-        agency=agency,
-        ended_at__isnull=False,
-        started_at__gte=period.begins,
-        started_at__lt=period.ends,
-    )
-    if client_id:
-        entries = entries.filter(task__client_id=client_id)
-    if assistant_id:
-        entries = entries.filter(assistant_id=assistant_id)
+    line (`by`): closed months from their kept figures (not per line: that is read from
+    the entries). Three queries at most."""
     key = {
         "assistant": "assistant_id",
         "client": "task__client_id",
         "line": "task__contract_line_id",
     }[by]
-    return {
-        row[key]: row["minutes"]
-        for row in entries.values(key).annotate(minutes=Sum("minutes")).order_by()
-    }
+    kept, live = rollups.split(agency, period) if by != "line" else ([], [period])
+    found: dict = defaultdict(int)
+    if kept:
+        rows = TimeMonth.objects.filter(agency=agency, month__in=rollups.kept_months(agency, kept))
+        if client_id:
+            rows = rows.filter(client_id=client_id)
+        if assistant_id:
+            rows = rows.filter(assistant_id=assistant_id)
+        for row in rows.values(f"{by}_id").annotate(minutes=Sum("minutes")).order_by():
+            found[row[f"{by}_id"]] += row["minutes"]
+    if live:
+        entries = logged_in(
+            agency=agency, period=live, client_id=client_id, assistant_id=assistant_id
+        )
+        for row in entries.values(key).annotate(minutes=Sum("minutes")).order_by():
+            found[row[key]] += row["minutes"] or 0
+    return dict(found)
 
 
 def _billable_by_client(*, agency, period: Period, client_id=None) -> dict:
-    charges = task_charges_in(agency=agency, period=period).filter(status__in=NOT_WRITTEN_OFF)
-    if client_id:
-        charges = charges.filter(client_id=client_id)
-    return {
-        row["client_id"]: row["billable"]
-        for row in charges.values("client_id").annotate(billable=Sum(BILLABLE)).order_by()
-    }
+    kept, live = rollups.split(agency, period)
+    found: dict = defaultdict(int)
+    if kept:
+        rows = RevenueMonth.objects.filter(
+            agency=agency, month__in=rollups.kept_months(agency, kept), billable_charges__gt=0
+        )
+        if client_id:
+            rows = rows.filter(client_id=client_id)
+        for row in rows.values("client_id").annotate(billable=Sum("billable")).order_by():
+            found[row["client_id"]] += row["billable"]
+    if live:
+        charges = task_charges_in(agency=agency, period=live).filter(status__in=NOT_WRITTEN_OFF)
+        if client_id:
+            charges = charges.filter(client_id=client_id)
+        for row in charges.values("client_id").annotate(billable=Sum(BILLABLE)).order_by():
+            found[row["client_id"]] += row["billable"] or 0
+    return dict(found)
+
+
+def kept_shares(*, agency, period: Period, client_id=None) -> tuple[dict, dict]:
+    """reports.raw.shares per assistant over the range: billable minutes (unrounded) and
+    charged amounts per (assistant, currency), closed months from their kept figures.
+    Three queries at most."""
+    kept, live = rollups.split(agency, period)
+    billable: dict = defaultdict(float)
+    charged: dict = defaultdict(int)
+    if kept:
+        rows = ShareMonth.objects.filter(agency=agency, month__in=rollups.kept_months(agency, kept))
+        if client_id:
+            rows = rows.filter(client_id=client_id)
+        for row in (
+            rows.values("assistant_id", "currency")
+            .annotate(
+                billable=Sum("billable"),
+                charged=Sum("charged"),
+                charged_count=Sum("charged_count"),
+            )
+            .order_by()
+        ):
+            billable[row["assistant_id"]] += row["billable"]
+            if row["charged_count"]:
+                charged[(row["assistant_id"], row["currency"])] += row["charged"]
+    if live:
+        live_billable, live_charged, _ = shares(agency=agency, period=live, client_id=client_id)
+        for (person, _client), minutes in live_billable.items():
+            billable[person] += minutes
+        for (person, _client, currency), amount in live_charged.items():
+            charged[(person, currency)] += amount
+    return billable, charged
 
 
 def _billable_by_assistant(*, agency, period: Period, client_id=None) -> dict:
     """Each task charge's billable minutes shared out by who logged the task's time;
-    a charge with no time logged (a minimum) goes to the task's assignee. Two queries."""
-    charges = task_charges_in(agency=agency, period=period).filter(status__in=NOT_WRITTEN_OFF)
-    if client_id:
-        charges = charges.filter(client_id=client_id)
-    share = ExpressionWrapper(
-        Cast("task__time_entries__minutes", FloatField())
-        * Cast(BILLABLE, FloatField())
-        / Cast("minutes_logged", FloatField()),
-        output_field=FloatField(),
-    )
-    result: dict = defaultdict(float)
-    for row in (
-        charges.filter(minutes_logged__gt=0, task__time_entries__ended_at__isnull=False)
-        .values("task__time_entries__assistant_id")
-        .annotate(billable=Sum(share))
-        .order_by()
-    ):
-        result[row["task__time_entries__assistant_id"]] += row["billable"] or 0
-    for row in (
-        charges.filter(minutes_logged=0)
-        .values("task__assignee_id")
-        .annotate(billable=Sum(BILLABLE))
-        .order_by()
-    ):
-        result[row["task__assignee_id"]] += row["billable"] or 0
-    return {person: round(minutes) for person, minutes in result.items()}
+    a charge with no time logged (a minimum) goes to the task's assignee."""
+    billable, _ = kept_shares(agency=agency, period=period, client_id=client_id)
+    return {person: round(minutes) for person, minutes in billable.items()}
 
 
 def _people(agency, ids) -> dict[int, str]:
@@ -408,22 +439,12 @@ def hours_tables(*, agency, period: Period, client_id=None, assistant_id=None) -
 
 # -- on time ----------------------------------------------------------------------------
 
-ON_TIME = Q(completed_at__lte=F("due_at"))
 ON_TIME_COLUMNS = [
     Column("completed", "Completed", INT),
     Column("on_time", "On time", INT),
     Column("late", "Late", INT),
     Column("rate", "On-time rate", PERCENT, total=False),
 ]
-
-
-def completed_in(*, agency, period: Period):
-    return Task.objects.filter(
-        agency=agency,
-        status=TaskStatus.COMPLETED,
-        completed_at__gte=period.begins,
-        completed_at__lt=period.ends,
-    )
 
 
 def on_time_counts(*, agency, period: Period) -> dict:
@@ -434,37 +455,72 @@ def on_time_counts(*, agency, period: Period) -> dict:
     return counts
 
 
+def completed_by(
+    *, agency, period: Period, key: str, client_id=None, service_id=None, assistant_id=None
+) -> dict:
+    """{`key` (service_id or assignee_id): {completed, on_time}} of the range: closed
+    months from their kept counts (reports.rollups), the rest from the tasks. The kept
+    counts have no client: narrowed to one client, the whole range is read from its
+    tasks."""
+    kept, live = rollups.split(agency, period) if not client_id else ([], [period])
+    found: dict = defaultdict(lambda: {"completed": 0, "on_time": 0})
+    if kept:
+        kept_rows = OnTimeMonth.objects.filter(
+            agency=agency, month__in=rollups.kept_months(agency, kept)
+        )
+        if service_id:
+            kept_rows = kept_rows.filter(service_id=service_id)
+        if assistant_id:
+            kept_rows = kept_rows.filter(assignee_id=assistant_id)
+        for row in (
+            kept_rows.values(key)
+            .annotate(completed=Sum("completed"), on_time=Sum("on_time"))
+            .order_by()
+        ):
+            found[row[key]]["completed"] += row["completed"]
+            found[row[key]]["on_time"] += row["on_time"]
+    if live:
+        tasks = completed_in(agency=agency, period=live)
+        if client_id:
+            tasks = tasks.filter(client_id=client_id)
+        if service_id:
+            tasks = tasks.filter(service_id=service_id)
+        if assistant_id:
+            tasks = tasks.filter(assignee_id=assistant_id)
+        for row in (
+            tasks.values(key)
+            .annotate(completed=Count("pk"), on_time=Count("pk", filter=ON_TIME))
+            .order_by()
+        ):
+            found[row[key]]["completed"] += row["completed"]
+            found[row[key]]["on_time"] += row["on_time"]
+    return found
+
+
 def on_time_tables(
     *, agency, period: Period, client_id=None, service_id=None, assistant_id=None
 ) -> list[Table]:
-    tasks = completed_in(agency=agency, period=period)
-    if client_id:
-        tasks = tasks.filter(client_id=client_id)
-    if service_id:
-        tasks = tasks.filter(service_id=service_id)
-    if assistant_id:
-        tasks = tasks.filter(assignee_id=assistant_id)
+    filters = {"client_id": client_id, "service_id": service_id, "assistant_id": assistant_id}
 
-    def rows(key: str, names: dict) -> list[dict]:
-        found = tasks.values(key).annotate(
-            completed=Count("pk"), on_time=Count("pk", filter=ON_TIME)
-        )
+    def rows(found: dict, names: dict) -> list[dict]:
         result = [
             {
-                "name": names.get(row[key], "Nobody" if row[key] is None else f"#{row[key]}"),
-                "completed": row["completed"],
-                "on_time": row["on_time"],
-                "late": row["completed"] - row["on_time"],
-                "rate": percent(row["on_time"], row["completed"]),
+                "name": names.get(value, "Nobody" if value is None else f"#{value}"),
+                "completed": counts["completed"],
+                "on_time": counts["on_time"],
+                "late": counts["completed"] - counts["on_time"],
+                "rate": percent(counts["on_time"], counts["completed"]),
             }
-            for row in found.order_by()
+            for value, counts in found.items()
         ]
         return sorted(result, key=lambda row: row["name"].lower())
 
     services = dict(Service.objects.filter(agency=agency).values_list("pk", "name"))
-    by_service = rows("service_id", services)
-    assignees = list(tasks.values_list("assignee_id", flat=True).distinct().order_by())
-    by_assistant = rows("assignee_id", _people(agency, assignees))
+    by_service = rows(
+        completed_by(agency=agency, period=period, key="service_id", **filters), services
+    )
+    assignees = completed_by(agency=agency, period=period, key="assignee_id", **filters)
+    by_assistant = rows(assignees, _people(agency, set(assignees)))
     tables = []
     for key, title, label, found in (
         ("by_service", "On-time rate by service", "Service", by_service),
@@ -479,22 +535,36 @@ def on_time_tables(
 
 
 def on_time_by_month(*, agency, months: list[dt.date]) -> dict[dt.date, dict]:
-    """Completed and on-time counts per agency month (one query)."""
+    """Completed and on-time counts per agency month: closed months from their kept counts,
+    the others from the tasks (three queries)."""
     if not months:
         return {}
     period = Period(months[0], month_end(months[-1]), agency.time_zone)
-    rows = (
-        completed_in(agency=agency, period=period)
-        .annotate(
-            month=TruncMonth(
-                "completed_at", tzinfo=ZoneInfo(agency.time_zone), output_field=DateField()
-            )
+    kept, live = rollups.split(agency, period)
+    found = {
+        row["month"]: row
+        for row in OnTimeMonth.objects.filter(
+            agency=agency, month__in=rollups.kept_months(agency, kept)
         )
         .values("month")
-        .annotate(completed=Count("pk"), on_time=Count("pk", filter=ON_TIME))
+        .annotate(completed=Sum("completed"), on_time=Sum("on_time"))
         .order_by()
-    )
-    return {as_date(row["month"]): row for row in rows}
+    }
+    if live:
+        rows = (
+            completed_in(agency=agency, period=live)
+            .annotate(
+                month=TruncMonth(
+                    "completed_at", tzinfo=ZoneInfo(agency.time_zone), output_field=DateField()
+                )
+            )
+            .values("month")
+            .annotate(completed=Count("pk"), on_time=Count("pk", filter=ON_TIME))
+            .order_by()
+        )
+        for row in rows:
+            found[as_date(row["month"])] = {**row, "month": as_date(row["month"])}
+    return found
 
 
 # -- contract usage ---------------------------------------------------------------------
@@ -510,6 +580,8 @@ RETAINER_COLUMNS = [
     Column("left", "Left", MINUTES, total=False),
     Column("used_share", "Used of bank", PERCENT, total=False),
     Column("overage", "Overage", MINUTES, total=False),
+    Column("topped_up", "Bought", MINUTES, total=False),
+    Column("expires", "Expiring"),
     Column("fee", "Retainer fee", MONEY, total=False),
 ]
 CAP_COLUMNS = [
@@ -524,10 +596,14 @@ CAP_COLUMNS = [
 ]
 
 
+# Every line of a report asks for the same few months in a handful of zones.
+_month_bounds = functools.lru_cache(maxsize=4096)(month_bounds)
+
+
 def _terms_for_month(versions, month: dt.date, zone: str):
     """The terms a client month is under: those in force when it begins, else the first
     version that starts during it (a line added mid-month)."""
-    begins, ends = month_bounds(month, zone)
+    begins, ends = _month_bounds(month, zone)
     for version in versions:  # newest first
         if version.effective_from <= begins:
             return version
@@ -546,6 +622,17 @@ def usage_lines(*, agency, client_id=None, service_id=None) -> list[ContractLine
         .exclude(contract__status=ContractStatus.DRAFT)
         .filter(Exists(special))
         .select_related("contract__client", "service")
+        # Hundreds of lines: leave out the clients' manuals, the services' request forms
+        # and whatever else the rows never show.
+        .only(
+            "contract__client__name",
+            "contract__client__time_zone",
+            "contract__status",
+            "contract__starts_on",
+            "contract__ends_on",
+            "contract__currency",
+            "service__name",
+        )
         .prefetch_related(
             Prefetch("terms", queryset=ContractTerms.objects.order_by("-effective_from"))
         )
@@ -575,12 +662,14 @@ def retainer_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -
     ]
     if not retainers or not months:
         return []
+    # Ids, not instances: the lookup would otherwise check each of hundreds of lines.
+    ids = [line.pk for line in retainers]
     used: dict[int, dict] = defaultdict(dict)
     overage: dict[tuple, int] = {}
     for row in (
         Charge.objects.filter(
             agency=agency,
-            contract_line__in=retainers,
+            contract_line_id__in=ids,
             kind=ChargeKind.TASK,
             period_start__isnull=False,
         )
@@ -594,22 +683,26 @@ def retainer_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -
         (row["contract_line_id"], row["period_start"]): row["amount"]
         for row in Charge.objects.filter(
             agency=agency,
-            contract_line__in=retainers,
+            contract_line_id__in=ids,
             kind=ChargeKind.RETAINER_FEE,
             period_start__in=months,
         )
         .exclude(status=ChargeStatus.WRITTEN_OFF)
         .values("contract_line_id", "period_start", "amount")
     }
+    bought = topped_up_minutes(agency, ids)
     rows = []
     for line in retainers:
-        zone = line.contract.client.time_zone
-        versions = list(line.terms.all())
+        line_bought = bought.get(line.pk, {})
+        # One walk of the line's months serves every month shown.
+        banks = line_banks(
+            line.terms.all(), line.contract.client.time_zone, used[line.pk], line_bought, months
+        )
         for month in months:
-            terms = month_terms(versions, month, zone)
-            if terms is None or not _in_contract(line, month):
+            found = banks[month]
+            if found is None or not _in_contract(line, month):
                 continue
-            bank, rollover = month_bank(versions, month, zone, used[line.pk])
+            terms, bank, rollover, soon = found.terms, found.bank, found.rollover, found.expiring
             month_used = used[line.pk].get(month, 0)
             rows.append(
                 {
@@ -621,6 +714,9 @@ def retainer_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -
                     "period_start": month,
                     "included": terms.included_minutes,
                     "rollover": rollover,
+                    "topped_up": line_bought.get(month, 0),
+                    "expiring": soon,
+                    "expires": expiry_words(soon),
                     "bank": bank,
                     "used": month_used,
                     "left": max(bank - month_used, 0),
@@ -666,6 +762,7 @@ def cap_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -> lis
             created_at__lt=month_bounds(last, "Etc/GMT+12")[1],
         )
         .exclude(status=ChargeStatus.WRITTEN_OFF)
+        .exclude(kind__in=(ChargeKind.LATE_FEE, ChargeKind.TOP_UP))
         .annotate(month=client_month)
         .values("contract_line_id", "month")
         .annotate(spent=Sum("amount"))
@@ -731,42 +828,9 @@ MARGIN_COLUMNS = [
 def _charged_by_assistant(*, agency, period: Period, client_id=None) -> dict:
     """Task charges (revenue only) shared out by who logged each task's time, in integer
     minor units: each entry's share is rounded half-up. A charge with no time logged goes
-    to the task's assignee. Two queries."""
-    charges = (
-        task_charges_in(agency=agency, period=period)
-        .filter(status__in=NOT_WRITTEN_OFF)
-        .exclude(invoice__status=InvoiceStatus.VOID)
-    )
-    if client_id:
-        charges = charges.filter(client_id=client_id)
-    big = BigIntegerField()
-    # round(minutes x amount / logged) with integers only: (2ma + l) // 2l
-    share = ExpressionWrapper(
-        (
-            Value(2, output_field=big)
-            * Cast("task__time_entries__minutes", big)
-            * Cast("amount", big)
-            + Cast("minutes_logged", big)
-        )
-        / (Value(2, output_field=big) * Cast("minutes_logged", big)),
-        output_field=big,
-    )
-    result: dict = defaultdict(int)
-    for row in (
-        charges.filter(minutes_logged__gt=0, task__time_entries__ended_at__isnull=False)
-        .values("task__time_entries__assistant_id", "currency")
-        .annotate(charged=Sum(share))
-        .order_by()
-    ):
-        result[(row["task__time_entries__assistant_id"], row["currency"])] += row["charged"] or 0
-    for row in (
-        charges.filter(minutes_logged=0)
-        .values("task__assignee_id", "currency")
-        .annotate(charged=Sum("amount"))
-        .order_by()
-    ):
-        result[(row["task__assignee_id"], row["currency"])] += row["charged"] or 0
-    return result
+    to the task's assignee."""
+    _, charged = kept_shares(agency=agency, period=period, client_id=client_id)
+    return charged
 
 
 def _margin_rows(charged: dict, owed: dict, names: dict) -> list[dict]:
@@ -787,28 +851,111 @@ def _margin_rows(charged: dict, owed: dict, names: dict) -> list[dict]:
     return sorted(rows, key=lambda row: (row["name"].lower(), row["currency"]))
 
 
-def margin_tables(*, agency, period: Period, client_id=None, assistant_id=None) -> list[Table]:
-    lines = pay_lines(
-        agency=agency,
-        begins=period.begins,
-        ends=period.ends,
-        assistant_id=assistant_id,
-        client_id=client_id,
+def _kept_owed(agency, months, *, client_id=None, assistant_id=None) -> tuple[dict, dict]:
+    """Kept months' time priced as billing.payouts prices it (each assistant, client and
+    month on its own, rate x seconds / 3600 half-up, at the month's payout rate or else
+    the current one), summed in SQL per (client, currency) and per (assistant, currency):
+    one query, whatever the rows.
+
+    The current rates (one per assistant) travel as a VALUES list; a join on the kept rows
+    would otherwise be a lookup per row. On PostgreSQL both sums come from one pass over
+    the kept rows (GROUPING SETS); elsewhere the two groupings are read one after the
+    other in the same query."""
+    rates = list(
+        AssistantProfile.objects.filter(agency=agency).values_list(
+            "membership_id", "pay_rate", "pay_currency"
+        )
+    ) or [(0, 0, "")]
+    where = ["t.agency_id = %s", "t.month >= %s", "t.month <= %s"]
+    params = [agency.pk, months[0], months[-1]]
+    if client_id:
+        where.append("t.client_id = %s")
+        params.append(int(client_id))
+    if assistant_id:
+        where.append("t.assistant_id = %s")
+        params.append(int(assistant_id))
+    values = [value for rate in rates for value in rate]
+    priced = (
+        "WITH rates (assistant_id, rate, currency) AS (VALUES "
+        + ", ".join(["(%s, %s, %s)"] * len(rates))
+        + "), priced AS (SELECT t.client_id, t.assistant_id,"
+        " COALESCE(p.currency, r.currency, %s) AS currency,"
+        " (2 * COALESCE(p.rate, r.rate, 0) * t.seconds + 3600) / 7200 AS amount"
+        f" FROM {TimeMonth._meta.db_table} t"
+        " LEFT JOIN (SELECT assistant_id, period_start, MAX(rate) AS rate,"
+        " MAX(currency) AS currency"
+        f" FROM {Payout._meta.db_table} WHERE agency_id = %s"
+        " GROUP BY assistant_id, period_start) p"
+        " ON p.assistant_id = t.assistant_id AND p.period_start = t.month"
+        " LEFT JOIN rates r ON r.assistant_id = t.assistant_id"
+        f" WHERE {' AND '.join(where)}) "
     )
+    head = [*values, agency.default_currency, agency.pk, *params]
+    if connection.vendor == "postgresql":
+        sql = (
+            priced + "SELECT GROUPING(client_id), client_id, assistant_id, currency, SUM(amount)"
+            " FROM priced GROUP BY GROUPING SETS ((client_id, currency), (assistant_id, currency))"
+        )
+    else:
+        sql = (
+            priced + "SELECT 0, client_id, NULL, currency, SUM(amount) FROM priced"
+            " GROUP BY client_id, currency UNION ALL"
+            " SELECT 1, NULL, assistant_id, currency, SUM(amount) FROM priced"
+            " GROUP BY assistant_id, currency"
+        )
+    owed_clients: dict = {}
+    owed_people: dict = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, head)
+        for by_assistant, client, person, currency, amount in cursor.fetchall():
+            if by_assistant:
+                owed_people[(person, currency)] = int(amount or 0)
+            else:
+                owed_clients[(client, currency)] = int(amount or 0)
+    return owed_clients, owed_people
+
+
+def owed_by(*, agency, period: Period, client_id=None, assistant_id=None) -> tuple[dict, dict]:
+    """Time logged in the range at each assistant's pay rate (billing.payouts: a paid month
+    at the rate it was paid at, else the current rate), per (client, currency) and per
+    (assistant, currency). Closed months are priced in SQL from their kept time, once per
+    assistant, client and month as payouts price them; the rest is billing's own pay lines.
+    A fixed number of queries."""
+    kept, live = rollups.split(agency, period)
     owed_clients: dict = defaultdict(int)
     owed_people: dict = defaultdict(int)
-    for line in lines:
-        owed_clients[(line.client_id, line.currency)] += line.amount
-        owed_people[(line.assistant_id, line.currency)] += line.amount
+    if kept:
+        kept = rollups.kept_months(agency, kept)
+        clients, people = _kept_owed(agency, kept, client_id=client_id, assistant_id=assistant_id)
+        for key, amount in clients.items():
+            owed_clients[key] += amount
+        for key, amount in people.items():
+            owed_people[key] += amount
+    for part in live:
+        for line in pay_lines(
+            agency=agency,
+            begins=part.begins,
+            ends=part.ends,
+            assistant_id=assistant_id,
+            client_id=client_id,
+        ):
+            owed_clients[(line.client_id, line.currency)] += line.amount
+            owed_people[(line.assistant_id, line.currency)] += line.amount
+    return owed_clients, owed_people
 
-    charges = charges_in(agency=agency, period=period)
-    if client_id:
-        charges = charges.filter(client_id=client_id)
+
+def margin_tables(*, agency, period: Period, client_id=None, assistant_id=None) -> list[Table]:
+    owed_clients, owed_people = owed_by(
+        agency=agency, period=period, client_id=client_id, assistant_id=assistant_id
+    )
     charged_clients = {}
     if not assistant_id:
-        for row in charges.values("client_id", "currency").annotate(**MONEY_SUMS).order_by():
-            row = money_row(row)
-            charged_clients[(row["client_id"], row["currency"])] = row["revenue"]
+        for (client, currency), figures in money_by(
+            agency=agency, period=period, key="client", client_id=client_id
+        ).items():
+            if figures["charges"]:
+                row = {"client_id": client, **{k: figures[k] for k in NO_CHARGES}}
+                charged_clients[(client, currency)] = money_row(row)["revenue"]
     charged_people = _charged_by_assistant(agency=agency, period=period, client_id=client_id)
     if assistant_id:
         charged_people = {k: v for k, v in charged_people.items() if k[0] == assistant_id}

@@ -12,13 +12,18 @@ from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import get_currency_symbol
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.text import slugify
 
 from core.money import minor_digits, to_major
 from core.periods import month_end
 
 TEXT, INT, MINUTES, MONEY, PERCENT = "text", "int", "minutes", "money", "percent"
+
+# A page shows this many rows of a table (its totals are of all of them); the CSV has all.
+PAGE_ROWS = 100
+# Past this many rows a CSV is streamed.
+STREAM_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,13 @@ class Table:
 
     @property
     def cells(self) -> list[list[str]]:
-        """The rows as a page shows them."""
-        return [[display(row, column) for column in self.columns] for row in self.rows]
+        """The rows as a page shows them: the first PAGE_ROWS (a thousand clients' rows
+        are for the CSV, not for a page)."""
+        return [[display(row, column) for column in self.columns] for row in self.rows[:PAGE_ROWS]]
+
+    @property
+    def rows_not_shown(self) -> int:
+        return max(len(self.rows) - PAGE_ROWS, 0)
 
     @property
     def total_cells(self) -> list[list[str]]:
@@ -160,27 +170,40 @@ def download_name(*parts: str, extension: str = "csv") -> str:
     return "-".join(word for word in words if word)[:180] + f".{extension}"
 
 
+class _Line:
+    """A file-like that hands back what csv.writer writes, one row at a time."""
+
+    def write(self, text: str) -> str:
+        return text
+
+
 def csv_response(table: Table, *, filename: str) -> HttpResponse:
     """The table as a CSV download: the header row first, the rows, then the totals per
-    currency."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    currency. A long table is streamed row by row rather than held whole in memory."""
+    if len(table.rows) > STREAM_ROWS:
+        writer = csv.writer(_Line())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in csv_rows(table)),
+            content_type="text/csv; charset=utf-8",
+        )
+    else:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(csv_rows(table))
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def csv_rows(table: Table):
     currency_keys = []
     for column in table.columns:
         if column.kind == MONEY and column.currency_key not in currency_keys:
             currency_keys.append(column.currency_key)
-    writer.writerow(
-        [csv_header(c) for c in table.columns]
-        + [
-            ("Currency" if key == "currency" else key.replace("_", " ").capitalize())
-            for key in currency_keys
-        ]
-    )
+    yield [csv_header(c) for c in table.columns] + [
+        ("Currency" if key == "currency" else key.replace("_", " ").capitalize())
+        for key in currency_keys
+    ]
     for row in [*table.rows, *table.totals]:
-        writer.writerow(
-            [spreadsheet_value(row, c) for c in table.columns]
-            + [row.get(key) or "" for key in currency_keys]
-        )
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        yield [spreadsheet_value(row, c) for c in table.columns] + [
+            row.get(key) or "" for key in currency_keys
+        ]

@@ -18,12 +18,13 @@ from django.views.generic import TemplateView
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
 from assistants.models import AssistantProfile
-from billing.payouts import month_overview, payout_record
+from billing.payouts import payout_record
 from clients.selectors import (
     client_detail,
 )
 from core.errors import ApplicationError
 from core.money import format_money, to_major
+from core.pagination import KeysetPaginator
 from core.periods import last_months, this_month
 from core.rich_text import render_markdown
 from core.roles import Role
@@ -31,7 +32,14 @@ from reports import selectors
 from reports.account import client_account
 from reports.client_home import client_home
 from reports.dashboard import staff_dashboard
-from reports.earnings import EARNINGS_MONTHS, earnings_of
+from reports.earnings import (
+    EARNINGS_MONTHS,
+    OVERVIEW_ORDER,
+    OVERVIEW_PER_PAGE,
+    earnings_of,
+    overview_profiles,
+    overview_rows,
+)
 from reports.forms import ReportFilterForm
 from reports.tables import csv_response, download_name, range_label, safe_text
 from tasks.selectors import request_counts
@@ -62,8 +70,9 @@ REPORTS = {
             ("client", "service"),
             "Revenue is what clients were charged and not forgiven: billed charges are on "
             "an invoice that is not void, unbilled ones wait for their invoice (or for the "
-            "client's approval past a budget cap). A task's charge counts on the day it "
-            "was made; a retainer fee in the month it pays for. Written-off charges and "
+            "client's approval past a budget cap). Every charge counts (task work, late "
+            "fees, top-up hours) on the day it was made; a retainer fee in the month it "
+            "pays for. Written-off charges and "
             "charges on voided invoices are never revenue. Credit notes come off revenue "
             "on the day they were issued, under their line's service (or as credits off "
             "a whole invoice).",
@@ -315,18 +324,25 @@ class AssistantStatementView(StaffViewMixin, MyStatementView):
 
 
 class EarningsOverviewView(StaffViewMixin, TemplateView):
-    """Every assistant's month, to check and mark paid out. Defaults to last month."""
+    """Every assistant's month, to check and mark paid out, 50 assistants a page by name.
+    Defaults to last month."""
 
     template_name = "reports/earnings_overview.html"
 
     def get_context_data(self, **kwargs):
         months = last_months(self.agency.time_zone, EARNINGS_MONTHS)
         month = _month_from(self.request, months[-2])
-        rows = month_overview(agency=self.agency, month=month)
+        page = KeysetPaginator(
+            overview_profiles(agency=self.agency, month=month),
+            ordering=OVERVIEW_ORDER,
+            per_page=OVERVIEW_PER_PAGE,
+        ).page_for(self.request)
+        rows = overview_rows(agency=self.agency, month=month, profiles=page.object_list)
         return super().get_context_data(
             month=month,
             months=months[::-1],
             rows=rows,
+            page=page,
             payable=month < months[-1],
             **kwargs,
         )

@@ -24,6 +24,7 @@ from .credit_notes import CreditNotes, credit_note_state
 from .currencies import check_amount, minimum_charge
 from .errors import StripeError, bad_param, missing
 from .fixtures import build
+from .invoice_lines import InvoiceLines
 from .params import (
     _bool,
     _choice,
@@ -38,6 +39,7 @@ from .params import (
     _str,
     new_id,
 )
+from .tax_rates import TaxRates, line_taxes, sum_taxes, tax_split
 from .webhooks import Delivery
 
 Account = tuple[str, str | None]
@@ -54,6 +56,7 @@ _LABELS = {
     "checkout.session": "checkout.session",
     "setup_intent": "setupintent",
     "billing_portal.session": "billing portal session",
+    "tax_rate": "tax rate",
 }
 
 __all__ = ["TEST_CARD_NUMBERS", "TEST_PAYMENT_METHODS", "TestCard"]
@@ -96,7 +99,7 @@ class RequestContext:
 # --- state ------------------------------------------------------------------------------
 
 
-class StripeState(CreditNotes, Checkout):
+class StripeState(CreditNotes, Checkout, InvoiceLines, TaxRates):
     def __init__(self, deliver: Callable[[Delivery], None] | None = None):
         self.lock = threading.RLock()
         self.deliver = deliver or (lambda delivery: None)
@@ -287,6 +290,7 @@ class StripeState(CreditNotes, Checkout):
             "invoice_settings",
             "payment_method",
             "preferred_locales",
+            "tax_exempt",
         )
         customer = build(
             "customer",
@@ -302,6 +306,7 @@ class StripeState(CreditNotes, Checkout):
             phone=_str(params, "phone"),
             metadata=_metadata({}, params),
             balance=0,
+            tax_exempt=self._customer_tax_exempt(params) or "none",
             invoice_prefix=secrets.token_hex(4).upper(),
             next_invoice_sequence=1,
             preferred_locales=params.get("preferred_locales") or [],
@@ -344,6 +349,7 @@ class StripeState(CreditNotes, Checkout):
             "metadata",
             "invoice_settings",
             "preferred_locales",
+            "tax_exempt",
         )
         customer = self._get("customer", id, ctx)
         before = copy.deepcopy(customer)
@@ -353,6 +359,8 @@ class StripeState(CreditNotes, Checkout):
         customer["metadata"] = _metadata(customer["metadata"], params)
         if "preferred_locales" in params:
             customer["preferred_locales"] = params["preferred_locales"] or []
+        if "tax_exempt" in params:
+            customer["tax_exempt"] = self._customer_tax_exempt(params) or "none"
         self._apply_invoice_settings(ctx, customer, params, {})
         if previous := _previous_attributes(before, customer):
             self._emit(ctx, "customer.updated", customer, previous)
@@ -510,8 +518,10 @@ class StripeState(CreditNotes, Checkout):
             "quantity",
             "unit_amount",
             "discountable",
+            "tax_rates",
         )
         customer = self._get("customer", _str(params, "customer", required=True), ctx, "customer")
+        tax_rates = self._tax_rates_param(ctx, params, "tax_rates") or []
         quantity = _int(params, "quantity", minimum=1) or 1
         unit_amount = _int(params, "unit_amount")
         amount = _int(params, "amount", required=unit_amount is None)
@@ -566,6 +576,7 @@ class StripeState(CreditNotes, Checkout):
             net_amount=amount,
             quantity=quantity,
             quantity_decimal=str(quantity),
+            tax_rates=tax_rates,
         )
         self._store(item, ctx)
         self.line_ids[item["id"]] = new_id("il")
@@ -620,7 +631,9 @@ class StripeState(CreditNotes, Checkout):
         self.invoice_item_ids[invoice["id"]].append(item["id"])
         self._refresh_totals(invoice)
 
-    def _line(self, item: dict) -> dict:
+    def _line(self, item: dict, invoice: dict | None = None) -> dict:
+        # An item's own rates, else the invoice's defaults, as on Stripe.
+        rates = item["tax_rates"] or (invoice or {}).get("default_tax_rates") or []
         return build(
             "line_item",
             id=self.line_ids[item["id"]],
@@ -635,7 +648,7 @@ class StripeState(CreditNotes, Checkout):
             quantity=item["quantity"],
             quantity_decimal=item["quantity_decimal"],
             subtotal=item["amount"],
-            taxes=[],
+            taxes=line_taxes(item["amount"], rates),
             pretax_credit_amounts=[],
             pricing=dict(item["pricing"]),
             parent={
@@ -651,20 +664,22 @@ class StripeState(CreditNotes, Checkout):
         )
 
     def _lines(self, invoice: dict) -> list[dict]:
-        return [self._line(self.objects[i]) for i in self.invoice_item_ids[invoice["id"]]]
+        return [self._line(self.objects[i], invoice) for i in self.invoice_item_ids[invoice["id"]]]
 
     def _refresh_totals(self, invoice: dict) -> None:
         """Totals of a draft from its items, with the customer's balance as it stands: a
         debit (positive) adds to the amount due, a credit (negative) takes from it."""
         lines = self._lines(invoice)
-        total = sum(line["amount"] for line in lines)
+        subtotal, included, added = tax_split(lines)
+        total = subtotal + added
         starting_balance = self.objects[invoice["customer"]]["balance"]
         amount_due = max(total + starting_balance, 0)
         invoice.update(
-            subtotal=total,
-            subtotal_excluding_tax=total,
+            subtotal=subtotal,
+            subtotal_excluding_tax=subtotal - included,
             total=total,
-            total_excluding_tax=total,
+            total_excluding_tax=subtotal - included,
+            total_taxes=sum_taxes(lines),
             starting_balance=starting_balance,
             amount_due=amount_due,
             amount_remaining=amount_due - invoice["amount_paid"],
@@ -690,8 +705,12 @@ class StripeState(CreditNotes, Checkout):
             "currency",
             "default_payment_method",
             "footer",
+            "default_tax_rates",
+            "custom_fields",
         )
         customer = self._get("customer", _str(params, "customer", required=True), ctx, "customer")
+        default_tax_rates = self._tax_rates_param(ctx, params, "default_tax_rates") or []
+        custom_fields = _custom_fields(params)
         collection_method = _choice(
             params,
             "collection_method",
@@ -749,6 +768,10 @@ class StripeState(CreditNotes, Checkout):
             collection_method=collection_method,
             description=_str(params, "description"),
             footer=_str(params, "footer"),
+            custom_fields=custom_fields,
+            default_tax_rates=default_tax_rates,
+            customer_tax_exempt=customer["tax_exempt"],
+            customer_tax_ids=self._invoice_tax_ids(ctx, customer),
             metadata=_metadata({}, params),
             auto_advance=auto_advance,
             automatically_finalizes_at=now + 3600 if auto_advance else None,
@@ -825,9 +848,17 @@ class StripeState(CreditNotes, Checkout):
             "due_date",
             "collection_method",
             "default_payment_method",
+            "default_tax_rates",
+            "custom_fields",
         )
         invoice = self._get("invoice", id, ctx)
-        draft_only = {"days_until_due", "due_date", "collection_method", "default_payment_method"}
+        draft_only = {
+            "days_until_due",
+            "due_date",
+            "collection_method",
+            "default_payment_method",
+            "default_tax_rates",
+        }
         if invoice["status"] != "draft" and draft_only & set(params):
             name = sorted(draft_only & set(params))[0]
             raise bad_param(
@@ -856,6 +887,11 @@ class StripeState(CreditNotes, Checkout):
             self.days_until_due[id] = _int(params, "days_until_due", minimum=0)
         if "due_date" in params:
             invoice["due_date"] = _int(params, "due_date")
+        if "custom_fields" in params:
+            invoice["custom_fields"] = _custom_fields(params)
+        if "default_tax_rates" in params:
+            invoice["default_tax_rates"] = self._tax_rates_param(ctx, params, "default_tax_rates")
+            self._refresh_totals(invoice)
         if "default_payment_method" in params:
             payment_method = _str(params, "default_payment_method")
             if payment_method is not None:
@@ -969,6 +1005,8 @@ class StripeState(CreditNotes, Checkout):
             customer_email=customer["email"],
             customer_name=customer["name"],
             customer_phone=customer["phone"],
+            customer_tax_exempt=customer["tax_exempt"],
+            customer_tax_ids=self._invoice_tax_ids(ctx, customer),
             hosted_invoice_url=f"{ctx.public_url}/hosted/invoices/{invoice['id']}",
         )
         invoice["status_transitions"]["finalized_at"] = now
@@ -1198,6 +1236,27 @@ class StripeState(CreditNotes, Checkout):
         return copy.deepcopy(self._get("event", id, ctx))
 
 
+def _custom_fields(params: dict) -> list[dict] | None:
+    """An invoice's custom fields (at most 4, each a name and a value), or None."""
+    given = params.get("custom_fields")
+    if given is None or given == "":
+        return None
+    if isinstance(given, dict):
+        given = [given[key] for key in sorted(given, key=lambda k: int(k))]
+    if not isinstance(given, list) or len(given) > 4:
+        raise bad_param("custom_fields", "custom_fields takes at most 4 fields.")
+    fields = []
+    for n, field in enumerate(given):
+        name = _str(field, "name", required=True) if isinstance(field, dict) else None
+        value = _str(field, "value", required=True) if isinstance(field, dict) else None
+        if name is None or len(name) > 40 or len(value) > 140:
+            raise bad_param(
+                f"custom_fields[{n}]", "A custom field has a name (40) and a value (140)."
+            )
+        fields.append({"name": name, "value": value})
+    return fields
+
+
 def _previous_attributes(before: dict, after: dict) -> dict:
     """What an update changed, as its event's previous_attributes carry it: the old value
     of each changed field, and of a hash only the keys that changed."""
@@ -1234,11 +1293,19 @@ ROUTES = [
     ("POST", rf"/v1/invoices/{_ID}", "invoice_update"),
     ("DELETE", rf"/v1/invoices/{_ID}", "invoice_delete"),
     ("GET", rf"/v1/invoices/{_ID}/lines", "invoice_lines"),
+    ("POST", rf"/v1/invoices/{_ID}/add_lines", "invoice_add_lines"),
     ("POST", rf"/v1/invoices/{_ID}/finalize", "invoice_finalize"),
     ("POST", rf"/v1/invoices/{_ID}/pay", "invoice_pay"),
     ("POST", rf"/v1/invoices/{_ID}/send", "invoice_send"),
     ("POST", rf"/v1/invoices/{_ID}/void", "invoice_void"),
     ("POST", rf"/v1/invoices/{_ID}/mark_uncollectible", "invoice_mark_uncollectible"),
+    ("POST", rf"/v1/customers/{_ID}/tax_ids", "customer_tax_id_create"),
+    ("GET", rf"/v1/customers/{_ID}/tax_ids", "customer_tax_id_list"),
+    ("DELETE", rf"/v1/customers/{_ID}/tax_ids/(?P<tax_id>[A-Za-z0-9_]+)", "customer_tax_id_delete"),
+    ("POST", r"/v1/tax_rates", "tax_rate_create"),
+    ("GET", r"/v1/tax_rates", "tax_rate_list"),
+    ("GET", rf"/v1/tax_rates/{_ID}", "tax_rate_retrieve"),
+    ("POST", rf"/v1/tax_rates/{_ID}", "tax_rate_update"),
     ("POST", r"/v1/credit_notes", "credit_note_create"),
     ("GET", r"/v1/credit_notes", "credit_note_list"),
     ("GET", rf"/v1/credit_notes/{_ID}", "credit_note_retrieve"),

@@ -19,6 +19,7 @@ from .currencies import check_amount
 from .errors import bad_param
 from .fixtures import build
 from .params import _choice, _int, _known, _metadata, _now, _str, new_id
+from .tax_rates import line_taxes, sum_taxes, tax_split
 
 REASONS = ("duplicate", "fraudulent", "order_change", "product_unsatisfactory")
 
@@ -49,8 +50,11 @@ class CreditNotes:
         reason = _choice(params, "reason", REASONS)
         lines = self._credit_lines(invoice, params)
         given = _int(params, "amount", minimum=1)
+        # A credited line carries its share of the line's tax: exclusive tax is added on
+        # top of the amount credited, inclusive tax is the part of it the rate holds.
+        subtotal, included, added = tax_split(lines)
         if lines:
-            amount = sum(line["amount"] for line in lines)
+            amount = subtotal + added
             if given is not None and given != amount:
                 raise bad_param("amount", "amount must equal the sum of the lines' amounts.")
         elif given is None:
@@ -58,7 +62,7 @@ class CreditNotes:
                 "amount", "Give the credit note an amount or lines.", "parameter_missing"
             )
         else:
-            amount = given
+            amount = subtotal = given
         check_amount(amount, currency, "amount")
         credited = invoice["pre_payment_credit_notes_amount"]
         credited += invoice["post_payment_credit_notes_amount"]
@@ -139,11 +143,11 @@ class CreditNotes:
             refunds=[],
             shipping_cost=None,
             status="issued",
-            subtotal=amount,
-            subtotal_excluding_tax=amount,
+            subtotal=subtotal,
+            subtotal_excluding_tax=subtotal - included,
             total=amount,
-            total_excluding_tax=amount,
-            total_taxes=[],
+            total_excluding_tax=subtotal - included,
+            total_taxes=sum_taxes(lines),
             type=kind,
             voided_at=None,
         )
@@ -230,11 +234,16 @@ class CreditNotes:
                     )
                 description = invoice_lines[line_id]["description"]
                 unit_amount = None
+                rates = [
+                    copy.deepcopy(self.objects[tax["tax_rate_details"]["tax_rate"]])
+                    for tax in invoice_lines[line_id]["taxes"]
+                ]
             else:
                 unit_amount = _int(line, "unit_amount", required=True, minimum=1)
                 amount = unit_amount * (_int(line, "quantity", minimum=1) or 1)
                 description = _str(line, "description", required=True)
                 line_id = None
+                rates = []
             lines.append(
                 build(
                     "credit_note_line_item",
@@ -248,8 +257,8 @@ class CreditNotes:
                     metadata=None,
                     pretax_credit_amounts=[],
                     quantity=1,
-                    tax_rates=[],
-                    taxes=None,
+                    tax_rates=rates,
+                    taxes=line_taxes(amount, rates),
                     type=kind,
                     unit_amount=unit_amount,
                     unit_amount_decimal=str(unit_amount) if unit_amount else None,

@@ -60,6 +60,8 @@ NULLABLE: dict[str, set[str]] = {
         "card.wallet",
     },
     "webhook_endpoint": {"description"},
+    # A percentage rate given no country, description, jurisdiction or tax type.
+    "tax_rate": {"country", "description", "flat_amount", "jurisdiction", "tax_type"},
     # Checkout in setup mode: no payment, tax, shipping, consent, custom text, recovery,
     # adaptive pricing or payment method configuration; the optional URLs when not given;
     # the customer's details until the session completes (and an e-mail the customer

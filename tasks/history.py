@@ -41,14 +41,17 @@ def _name(user) -> str:
     return user.get_full_name() if user is not None else ""
 
 
-def task_history(*, agency, task: Task) -> list[HistoryEntry]:
-    """The task's audit rows, oldest first, each with its sentence. At most three queries
-    whatever the length: the rows with their actors, the assistants and the files they name."""
-    events = list(
-        AuditEvent.objects.filter(agency=agency, target_type="tasks.task", target_id=str(task.pk))
-        .select_related("actor")
-        .order_by("created_at", "pk")
-    )
+def task_history(*, agency, task: Task, latest: int | None = None) -> list[HistoryEntry]:
+    """The task's audit rows, oldest first, each with its sentence; only the `latest` ones
+    when given. At most three queries whatever the length: the rows with their actors, the
+    assistants and the files they name."""
+    events = AuditEvent.objects.filter(
+        agency=agency, target_type="tasks.task", target_id=str(task.pk)
+    ).select_related("actor")
+    if latest is None:
+        events = list(events.order_by("created_at", "pk"))
+    else:
+        events = list(events.order_by("-created_at", "-pk")[:latest])[::-1]
     return history_entries(agency=agency, events=events, tasks={task.pk: task})
 
 

@@ -15,6 +15,10 @@ from core.hooks import Hook
 # completion; a task sent back before the job ran is not passed.
 task_completed = Hook("tasks.task_completed")
 
+# hook(agency=..., client=..., actor=...) before a new request is made: raises
+# ApplicationError to refuse it (billing pauses a client's requests over an unpaid invoice).
+request_check = Hook("tasks.request_check")
+
 # What billing has charged of a task's time is billing's to know, and billing sits above
 # tasks: it registers billed_until(agency=..., task=...) -> the latest completion of the
 # task it has charged (None if none) with `count_billed_with` when it starts (billing.apps).

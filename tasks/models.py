@@ -110,20 +110,48 @@ class Task(TenantModel):
         indexes = [
             # the pool: queued work of a category, most urgent first
             models.Index(fields=["agency", "status", "category", "due_at"]),
-            models.Index(fields=["agency", "status", "due_at"]),
-            # staff and API lists over every status, by due time
-            models.Index(fields=["agency", "due_at"]),
+            # The staff and API lists page by keyset in (due_at, -priority, id) order
+            # (tasks.queries.TASK_LIST_ORDER): each index ends in exactly those columns,
+            # so a page deep in the list starts its scan at its position.
+            models.Index(
+                fields=["agency", "status", "due_at", "-priority", "id"],
+                name="task_status_by_due",
+            ),
+            # every status, by due time
+            models.Index(fields=["agency", "due_at", "-priority", "id"], name="task_by_due"),
             # open work by due time: the lists people look at most, a small share of rows
             models.Index(
-                fields=["agency", "due_at"],
+                fields=["agency", "due_at", "-priority", "id"],
                 condition=models.Q(status__in=OPEN_STATUSES),
                 name="task_open_by_due",
             ),
+            # the API's list by creation time
+            models.Index(fields=["agency", "created_at", "id"], name="task_by_created"),
             # an assistant's own work
             models.Index(fields=["agency", "assignee", "status", "due_at"]),
-            # a client's list, newest first
-            models.Index(fields=["agency", "client", "status", "-created_at"]),
-            models.Index(fields=["agency", "client", "-created_at"]),
+            # what each assistant holds now (the assign form's load): active work only,
+            # so the count never reads the finished work that is most of the table
+            models.Index(
+                fields=["agency", "assignee"],
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+                name="task_active_by_assignee",
+            ),
+            # a client's list, newest first, by keyset in (-created_at, -id)
+            # a client's tab (and its count: the index alone answers it)
+            models.Index(
+                fields=["agency", "client", "status", "-created_at", "-id"],
+                name="task_client_status_newest",
+            ),
+            models.Index(
+                fields=["agency", "client", "-created_at", "-id"], name="task_client_newest"
+            ),
+            # the client's "awaiting your approval" tab and its count: a few rows among
+            # thousands of finished ones
+            models.Index(
+                fields=["agency", "client", "-created_at", "-id"],
+                condition=models.Q(status="completed", approved_at__isnull=True),
+                name="task_client_to_approve",
+            ),
             models.Index(fields=["agency", "service", "status"]),
             # beat's reminder sweeps across agencies (tasks.reminders): open work by due
             # time, and queued work by how long it has waited

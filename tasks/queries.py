@@ -5,10 +5,12 @@ dashboards show. Every list here costs a fixed number of queries, however many r
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from assistants.models import AssistantProfile
+from assistants.models import AssistantProfile, AssistantSkill
 from assistants.schedule import is_on_shift
+from contracts.models import ContractAssistant
 from core.roles import Role
 from tasks.models import (
     ACTIVE_STATUSES,
@@ -78,6 +80,12 @@ DUE_FILTERS = {
 }
 
 
+# Most urgent first; the id keeps rows with the same due time and priority in one order,
+# so that keyset pages never repeat or skip one. Indexes task_by_due and task_open_by_due
+# (and the status one) end in these columns, so a page reads only its own rows.
+TASK_LIST_ORDER = ("due_at", "-priority", "pk")
+
+
 def task_list(
     *,
     agency,
@@ -112,7 +120,7 @@ def task_list(
         start = dt.datetime.combine(first, dt.time(), tzinfo=zone)
         end = dt.datetime.combine(first + dt.timedelta(days=days), dt.time(), tzinfo=zone)
         tasks = tasks.filter(due_at__gte=start, due_at__lt=end)
-    return with_list_data(tasks).order_by("due_at", "-priority", "pk")
+    return with_list_data(tasks).order_by(*TASK_LIST_ORDER)
 
 
 def tasks_at_risk(*, agency, now: dt.datetime) -> QuerySet[Task]:
@@ -131,16 +139,26 @@ def tasks_at_risk(*, agency, now: dt.datetime) -> QuerySet[Task]:
                 queued_at__lt=now - UNASSIGNED_TOO_LONG,
             )
         )
-        .order_by("due_at", "-priority", "pk")
+        .order_by(*TASK_LIST_ORDER)
     )
 
 
 def work_counts(*, agency, now: dt.datetime) -> dict[str, int]:
-    """The staff dashboard's figures: open tasks and those at risk."""
-    return {
-        "open": Task.objects.filter(agency=agency, status__in=OPEN_STATUSES).count(),
-        "at_risk": tasks_at_risk(agency=agency, now=now).count(),
-    }
+    """The staff dashboard's figures: open tasks and those at risk (as tasks_at_risk
+    chooses them). One aggregate over open work, which the partial indexes on open
+    statuses keep to a small share of the table, without the list's joins."""
+    at_risk = (
+        Q(due_at__lt=now)
+        | Q(status__in=NOT_STARTED, due_at__lt=now + AT_RISK_WITHIN)
+        | Q(
+            status__in=(TaskStatus.REQUESTED, TaskStatus.QUEUED),
+            assignee__isnull=True,
+            queued_at__lt=now - UNASSIGNED_TOO_LONG,
+        )
+    )
+    return Task.objects.filter(agency=agency, status__in=OPEN_STATUSES).aggregate(
+        open=Count("pk"), at_risk=Count("pk", filter=at_risk)
+    )
 
 
 def active_task_count(*, agency, membership) -> int:
@@ -169,6 +187,18 @@ def time_entries_of(*, agency, task: Task) -> QuerySet[TimeEntry]:
     )
 
 
+def latest_of(
+    rows: QuerySet, *, shown: int | None, order=("created_at", "pk")
+) -> tuple[list, bool]:
+    """The last `shown` rows in `order` (all of them when None), still in that order, and
+    whether earlier ones were left out: long histories stay one bounded query."""
+    if shown is None:
+        return list(rows.order_by(*order)), False
+    newest = [f"-{name}" for name in order]
+    found = list(rows.order_by(*newest)[: shown + 1])
+    return found[:shown][::-1], len(found) > shown
+
+
 def seconds_logged_on(*, agency, task: Task) -> int:
     """The task's logged time to the second: its finished entries' seconds. When the
     entries do not account for the task's logged minutes (time recorded on the task itself,
@@ -186,8 +216,10 @@ def seconds_logged_on(*, agency, task: Task) -> int:
 
 def assistants_for_assignment(*, agency, now: dt.datetime) -> list[AssistantProfile]:
     """Active assistants to give work to, each with `load` (their active tasks) and
-    `on_shift` (their own working hours include `now`), by name. One query."""
-    profiles = (
+    `on_shift` (their own working hours include `now`), by name. Two queries: the
+    profiles, and the load of each from the partial index of active work by assignee
+    (task_active_by_assignee), so finished work, most of the table, is never read."""
+    profiles = list(
         AssistantProfile.objects.filter(
             agency=agency,
             is_active=True,
@@ -195,15 +227,77 @@ def assistants_for_assignment(*, agency, now: dt.datetime) -> list[AssistantProf
             membership__role=Role.ASSISTANT,
         )
         .select_related("membership__user")
-        .annotate(
-            load=Count(
-                "membership__assigned_tasks",
-                filter=Q(membership__assigned_tasks__status__in=ACTIVE_STATUSES),
-            )
-        )
         .order_by("membership__user__full_name", "membership__user__email", "pk")
     )
-    profiles = list(profiles)
+    loads = active_loads(agency=agency)
+    for profile in profiles:
+        profile.load = loads.get(profile.membership_id, 0)
+        profile.on_shift = is_on_shift(profile, now)
+    return profiles
+
+
+# The assign form lists at most this many of the assistants who may do the task; anyone
+# else is one search away.
+ASSIGN_SHOWN = 25
+
+
+def assistants_for_task(
+    *, agency, task: Task, now: dt.datetime, limit: int = ASSIGN_SHOWN
+) -> list[AssistantProfile]:
+    """The active assistants who may do `task` and have room for it, least loaded first
+    (then by name), at most `limit`: the pool's rule (`selectors._eligible`) seen from the
+    task: those its contract dedicates, or when it dedicates nobody, those skilled in its
+    category; and under their capacity. Its assignee, if active, is among them whatever
+    their load. Each carries `load` and `on_shift`. One query: each
+    candidate's load is a count on the partial index of active work by assignee
+    (task_active_by_assignee), and the rest are subqueries on the small contract and
+    skill tables, so only the rows shown are read into Python."""
+    dedicated = ContractAssistant.objects.filter(agency=agency, contract_id=task.contract_id)
+    skilled = AssistantSkill.objects.filter(
+        agency=agency, profile=OuterRef("pk"), category_id=task.category_id
+    )
+    load = (
+        Task.objects.filter(
+            agency=agency, assignee_id=OuterRef("membership_id"), status__in=ACTIVE_STATUSES
+        )
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    profiles = list(
+        AssistantProfile.objects.filter(
+            agency=agency,
+            is_active=True,
+            membership__is_active=True,
+            membership__role=Role.ASSISTANT,
+        )
+        .annotate(load=Coalesce(Subquery(load), 0))
+        .filter(
+            # whoever holds it now stays in the list (chosen), whatever their load
+            Q(membership_id=task.assignee_id)
+            | (
+                Q(load__lt=F("capacity"))
+                & (
+                    Q(membership__in=dedicated.values("membership"))
+                    | (Q(Exists(skilled)) & ~Q(Exists(dedicated)))
+                )
+            )
+        )
+        .select_related("membership__user")
+        .order_by("load", "membership__user__full_name", "membership__user__email", "pk")[:limit]
+    )
     for profile in profiles:
         profile.on_shift = is_on_shift(profile, now)
     return profiles
+
+
+def active_loads(*, agency) -> dict[int, int]:
+    """Active tasks per assignee (membership id): only members who hold any. One query."""
+    rows = (
+        Task.objects.filter(agency=agency, status__in=ACTIVE_STATUSES)
+        .order_by()
+        .values_list("assignee_id")
+        .annotate(load=Count("*"))  # not a column: the index alone answers it
+    )
+    return dict(rows)

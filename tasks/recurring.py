@@ -264,6 +264,11 @@ def _run_one(*, agency, recurring_id: int, now: dt.datetime) -> int:
                     template_data=recurring.template_data,
                 )
         except ApplicationError as error:
+            if error.code == "requests_paused":
+                # Skipped while an unpaid invoice pauses the client; the schedule goes on.
+                recurring.next_run_at = following
+                recurring.save(update_fields=["next_run_at"])
+                return 0
             # The contract changed under it (or its form did): stop asking, say why.
             recurring.is_active = False
             recurring.save(update_fields=["is_active"])

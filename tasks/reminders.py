@@ -27,7 +27,7 @@ from notifications.selectors import (
     member_recipients,
     staff_recipients,
 )
-from notifications.services import notification_email_send, notify
+from notifications.services import NotificationBatch, notification_email_send, notify
 from tasks.models import OPEN_STATUSES, Priority, Task, TaskStatus
 from tasks.queries import AT_RISK_WITHIN, NOT_STARTED, UNASSIGNED_TOO_LONG
 
@@ -73,6 +73,7 @@ def _due_soon(now) -> int:
     tasks = _candidates(status__in=OPEN_STATUSES, due_at__gt=now, due_at__lte=now + horizon)
     made = 0
     for agency, rows in in_agencies(tasks, lambda t: t.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency,
             model=Task,
@@ -94,8 +95,8 @@ def _due_soon(now) -> int:
                 and task.due_at <= now + lead
                 and (person.user.pk, K.TASK_DUE_SOON, task.pk, occasion) not in said
             ):
-                made += _tell(
-                    agency,
+                _add(
+                    batch,
                     person,
                     K.TASK_DUE_SOON,
                     task,
@@ -115,8 +116,8 @@ def _due_soon(now) -> int:
                 for admin in staff:
                     if (admin.user.pk, K.TASK_AT_RISK, task.pk, occasion) in said:
                         continue
-                    made += _tell(
-                        agency,
+                    _add(
+                        batch,
                         admin,
                         K.TASK_AT_RISK,
                         task,
@@ -126,6 +127,7 @@ def _due_soon(now) -> int:
                         f"{admin.when(task.due_at)} and is {who}.",
                         now,
                     )
+        made += batch.flush()
     return made
 
 
@@ -135,6 +137,7 @@ def _overdue(now) -> int:
     tasks = _candidates(status__in=OPEN_STATUSES, due_at__gt=now - LOOKBACK, due_at__lte=now)
     made = 0
     for agency, rows in in_agencies(tasks, lambda t: t.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency,
             model=Task,
@@ -154,8 +157,8 @@ def _overdue(now) -> int:
                 and task.status in WORKABLE
                 and (person.user.pk, K.TASK_OVERDUE, task.pk, occasion) not in said
             ):
-                made += _tell(
-                    agency,
+                _add(
+                    batch,
                     person,
                     K.TASK_OVERDUE,
                     task,
@@ -169,8 +172,8 @@ def _overdue(now) -> int:
                 if (admin.user.pk, K.TASK_OVERDUE_STAFF, task.pk, occasion) in said:
                     continue
                 holder = f"with {task.assignee.user}" if task.assignee_id else "unassigned"
-                made += _tell(
-                    agency,
+                _add(
+                    batch,
                     admin,
                     K.TASK_OVERDUE_STAFF,
                     task,
@@ -180,6 +183,7 @@ def _overdue(now) -> int:
                     f"and is {task.get_status_display().lower()} ({holder}).",
                     now,
                 )
+        made += batch.flush()
     return made
 
 
@@ -189,6 +193,7 @@ def _unassigned(now) -> int:
     tasks = _candidates(status=S.QUEUED, queued_at__gt=since - LOOKBACK, queued_at__lte=since)
     made = 0
     for agency, rows in in_agencies(tasks, lambda t: t.agency):
+        batch = NotificationBatch(agency=agency, now=now)
         said = already_said(
             agency=agency, model=Task, ids=[t.pk for t in rows], kinds=[K.TASK_UNASSIGNED]
         )
@@ -198,8 +203,8 @@ def _unassigned(now) -> int:
             for admin in staff:
                 if (admin.user.pk, K.TASK_UNASSIGNED, task.pk, occasion) in said:
                     continue
-                made += _tell(
-                    agency,
+                _add(
+                    batch,
                     admin,
                     K.TASK_UNASSIGNED,
                     task,
@@ -210,7 +215,22 @@ def _unassigned(now) -> int:
                     "Assign it to someone.",
                     now,
                 )
+        made += batch.flush()
     return made
+
+
+def _add(batch, recipient, kind, task, occasion, title, body, now) -> None:
+    """A sweep's reminder, made and e-mailed with the rest of its agency's (flush)."""
+    batch.add(
+        recipient=recipient,
+        kind=kind,
+        target=task,
+        occasion=occasion,
+        title=title,
+        body=body,
+        link=task_link(task),
+        urgent=task.priority == Priority.URGENT,
+    )
 
 
 def _tell(agency, recipient, kind, task, occasion, title, body, now) -> int:

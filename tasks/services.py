@@ -23,7 +23,7 @@ from core.jobs import queue_job
 from core.roles import STAFF_ROLES, Role
 from core.times import local_midnight, local_today
 from tasks import hooks as task_hooks
-from tasks import reminders
+from tasks import reminders, report_months
 from tasks.models import (
     ACTIVE_STATUSES,
     MESSAGE_MAX_CHARS,
@@ -101,6 +101,7 @@ def task_request(
     if client.agency_id != agency.pk:
         raise ApplicationError("Unknown client.", code="task_client_invalid")
     client_ensure_active(client=client)
+    task_hooks.request_check(agency=agency, client=client, actor=actor)
     line = contracted_line(agency=agency, client=client, service=service)
     now = timezone.now()
     if due_at is None:
@@ -483,6 +484,7 @@ def task_send_back(*, agency, actor, task: Task, reason: str) -> Task:
         Comment.objects.create(
             agency=agency, task=task, author=actor, kind=Comment.Kind.SEND_BACK, body=reason
         )
+        report_months.tasks_touched(agency_id=agency.pk, tasks=[task])
         task.completed_at = None
         _move(task, S.IN_PROGRESS, actor=actor, action="task.sent_back")
     return task
@@ -629,6 +631,7 @@ def _finish(entry: TimeEntry, at) -> None:
     entry.ended_at = at
     entry.seconds = max(int((at - entry.started_at).total_seconds()), 0)
     entry.save(update_fields=["ended_at", "seconds"])
+    report_months.entries_touched(agency_id=entry.agency_id, entries=[entry])
     _recount(entry.task_id)
     entry.refresh_from_db(fields=["minutes"])
 
@@ -788,6 +791,7 @@ def time_entry_add(
             manual=True,
         )
         _recount(task.pk)
+        report_months.entries_touched(agency_id=agency.pk, entries=[entry], task=task)
         entry.refresh_from_db(fields=["minutes"])
         audit_record(
             agency=agency,
@@ -911,6 +915,7 @@ def time_entry_update(
         if not changed:
             return entry
         entry.save(update_fields=["started_at", "ended_at", "seconds", "note"])
+        report_months.touch(agency_id=agency.pk, moments=[local_start, started, task.completed_at])
         _recount(task.pk)
         entry.refresh_from_db(fields=["minutes"])
         audit_record(
@@ -935,6 +940,7 @@ def time_entry_delete(*, agency, actor, membership, entry: TimeEntry) -> None:
         before = _entry_values(entry) | {"minutes": entry.minutes, "manual": entry.manual}
         pk, assistant_id, minutes = entry.pk, entry.assistant_id, entry.minutes
         entry.delete()
+        report_months.entries_touched(agency_id=agency.pk, entries=[entry], task=task)
         _recount(task.pk, removed_minutes=minutes)
         audit_record(
             agency=agency,

@@ -14,18 +14,22 @@ it treats an anonymous caller. A new URL that fits neither, or whose ids the mat
 fill, fails here, so it is covered the day it is added.
 """
 
+import dataclasses
 import datetime as dt
+import shutil
 from dataclasses import dataclass
 
 import pytest
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from accounts.access import AgencyViewMixin
 from accounts.api.access import AgencyAPIMixin
-from billing.models import Charge, ChargeKind, ChargeStatus, Invoice
+from accounts.models import Agency, Membership
+from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, TaxRate
 from core.roles import Role
 from core.tenancy import scopes_disabled
 from notifications.models import Notification
@@ -37,7 +41,13 @@ from tests.contracts.factories import (
     LineFactory,
     ServiceFactory,
 )
-from tests.factories import ClientFactory, InvitationFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    AgencyFactory,
+    ClientFactory,
+    InvitationFactory,
+    MembershipFactory,
+    UserFactory,
+)
 from tests.tasks.factories import TaskFactory
 
 # Non-tenant URLs by name (namespaced where they have one), with what an anonymous GET gets.
@@ -244,6 +254,7 @@ def build_side(agency) -> Side:
             )
             for deal in (contract, other_contract)
         ]
+        tax_rate = TaxRate.objects.create(agency=agency, display_name="VAT", percentage=20)
         recurring = [
             RecurringRequest.objects.create(
                 agency=agency,
@@ -305,6 +316,7 @@ def build_side(agency) -> Side:
             "charge_hidden": charges[1].pk,
             "invoice": invoices[0].pk,
             "invoice_hidden": invoices[1].pk,
+            "tax_rate": tax_rate.pk,
             "recurring": recurring[0].pk,
             "recurring_hidden": recurring[1].pk,
             "notification_hidden": someone_elses,
@@ -343,11 +355,53 @@ def _notification(agency, user, contract):
     )
 
 
+@pytest.fixture(scope="module")
+def built_sides(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Both agencies, built once for the whole module (building them is most of the
+    matrix's cost) inside a transaction that is rolled back when the module ends. Each
+    test runs in a savepoint inside it, so what one test writes is gone before the next
+    and every test meets the same rows. Their files are kept in a folder of the module's
+    and copied for each test: a request may remove a file, and no rollback restores it."""
+    media = tmp_path_factory.mktemp("isolation-media")
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
+            built = build_side(AgencyFactory()), build_side(AgencyFactory())
+        # Blocked again between tests: a test that did not ask for the database gets none.
+        yield built, media
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def sides(agency, other_agency, settings, tmp_path):
-    """(the callers' agency, another agency), each with one of everything."""
+def sides(built_sides, db, settings, tmp_path):
+    """(the callers' agency, another agency), each with one of everything: the module's
+    rows, with the agency and the callers read afresh for this test, so that a change one
+    test makes to an object in memory (a sign-in stamps its user) never reaches another."""
+    built, media = built_sides
+    shutil.copytree(media, tmp_path, dirs_exist_ok=True)
     settings.MEDIA_ROOT = tmp_path
-    return build_side(agency), build_side(other_agency)
+    return tuple(_read_afresh(side) for side in built)
+
+
+def _read_afresh(side: Side) -> Side:
+    with scopes_disabled():
+        agency = Agency.objects.get(pk=side.agency.pk)
+        by_pk = Membership.objects.select_related("user").in_bulk(
+            [member.pk for member in side.members.values()]
+        )
+    members = {role: by_pk[member.pk] for role, member in side.members.items()}
+    return dataclasses.replace(
+        side,
+        agency=agency,
+        members=members,
+        ids=dict(side.ids),
+        notifications=dict(side.notifications),
+    )
 
 
 # Which object each id of a URL names. `pk` by the URL's name (first match); the others by
@@ -372,6 +426,8 @@ PK_OBJECTS = [
     ("api:charge-", "charge"),
     ("charge_", "charge"),
     ("api:invoice-", "invoice"),
+    ("api:tax-rate-", "tax_rate"),
+    ("tax_rate_", "tax_rate"),
     ("invoice_", "invoice"),
     ("our_invoice_", "invoice"),
     ("invitation_", "invitation"),

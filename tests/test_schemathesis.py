@@ -187,8 +187,12 @@ def seed_agency():
     with generate.auto_timestamps_off():
         generate.build_agency(plan, random.Random(3), progress=None)
     from accounts.models import Agency
+    from billing.models import TaxRate
 
-    return Agency.objects.get(slug=plan.slug)
+    agency = Agency.objects.get(slug=plan.slug)
+    with agency_scope(agency):
+        TaxRate.objects.create(agency=agency, display_name="VAT", percentage=20)
+    return agency
 
 
 def known_ids(agency) -> dict[str, list[int]]:
@@ -196,7 +200,7 @@ def known_ids(agency) -> dict[str, list[int]]:
     them all (a 404): the generated ids are drawn from these."""
     from accounts.models import Invitation
     from assistants.models import AssistantProfile
-    from billing.models import Charge, Invoice
+    from billing.models import Charge, Invoice, TaxRate
     from clients.models import Client
     from contracts.models import ContractLine, Service, ServiceContract
     from notifications.models import Notification
@@ -211,6 +215,7 @@ def known_ids(agency) -> dict[str, list[int]]:
         "lines": ContractLine,
         "charges": Charge,
         "invoices": Invoice,
+        "tax-rates": TaxRate,
         "tasks": Task,
         "files": Attachment,
         "notifications": Notification,

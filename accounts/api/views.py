@@ -62,7 +62,7 @@ class InvitationViewSet(
         return (
             Invitation.objects.filter(agency=self.agency, accepted_at=None, revoked_at=None)
             .select_related("client")
-            .order_by("-created_at")
+            .order_by("-created_at", "-pk")  # the id keeps pages stable when times tie
         )
 
     def create(self, request, *args, **kwargs):

@@ -32,6 +32,11 @@ CHARGE_FIELDS = [
     "status",
     "created_at",
     "released_at",
+    "tax_rates",
+    "tax_status",
+    "net_amount",
+    "tax_amount",
+    "gross_amount",
 ]
 
 
@@ -83,6 +88,9 @@ INVOICE_FIELDS = [
     "status",
     "collection_method",
     "currency",
+    "net",
+    "tax",
+    "taxes",
     "total",
     "starting_balance",
     "ending_balance",

@@ -66,6 +66,8 @@ class TermsSerializer(serializers.ModelSerializer):
             "included_minutes",
             "rollover_cap_minutes",
             "overage_rate",
+            "banked_hours_expire_after_months",
+            "top_up_rate",
             "monthly_budget_cap",
             "cap_behaviour",
         ]

@@ -93,7 +93,9 @@ class CurrencyRevenueSerializer(serializers.Serializer):
     billed = serializers.IntegerField()
     unbilled = serializers.IntegerField()
     credited = serializers.IntegerField()
-    revenue = serializers.IntegerField()
+    revenue = serializers.IntegerField(help_text="Before tax, net of credit notes.")
+    tax = serializers.IntegerField(help_text="The tax on it, net of what credits took back.")
+    gross = serializers.IntegerField(help_text="Revenue with its tax.")
     written_off = serializers.IntegerField()
     voided = serializers.IntegerField()
     task_charges = serializers.IntegerField()
@@ -123,6 +125,11 @@ class WorkSerializer(serializers.Serializer):
     at_risk = serializers.IntegerField()
 
 
+class ExpiringHoursSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField()
+    month = serializers.DateField(help_text="The last month (client's) the hours may be used.")
+
+
 class RetainerMonthSerializer(serializers.Serializer):
     line_id = serializers.IntegerField()
     client_id = serializers.IntegerField()
@@ -136,6 +143,9 @@ class RetainerMonthSerializer(serializers.Serializer):
     left = serializers.IntegerField()
     used_share = percent_field()
     overage = serializers.IntegerField()
+    topped_up = serializers.IntegerField(help_text="Minutes the client bought for the month.")
+    expiring = ExpiringHoursSerializer(many=True, help_text="What is left, by when it expires.")
+    expires = serializers.CharField(help_text="The same in words; empty: hours never expire.")
     fee = serializers.IntegerField(allow_null=True)
     currency = serializers.CharField()
 

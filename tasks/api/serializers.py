@@ -12,7 +12,7 @@ from rest_framework import serializers
 from accounts.models import Membership
 from contracts.pricing import task_estimate
 from contracts.request_templates import field_rows
-from contracts.selectors import terms_in_force
+from contracts.selectors import terms_in_force, version_at
 from core.api.fields import AgencyScopedPrimaryKey
 from tasks.models import (
     MESSAGE_MAX_CHARS,
@@ -25,6 +25,7 @@ from tasks.models import (
     TaskStatus,
     TimeEntry,
 )
+from tasks.selectors import TaskRowsData, task_rows_data
 
 OPEN = "open"
 # Ids are checked against the database's range here, so an absurd number is a 400, not an
@@ -46,7 +47,12 @@ class EstimateField(serializers.Field):
         super().__init__(source="*", required=False, **kwargs)
 
     def to_representation(self, task):
-        terms = terms_in_force(task.contract_line, task.completed_at or self.parent.now)
+        at = task.completed_at or self.parent.now
+        page = self.parent.rows_data
+        if page is None:
+            terms = terms_in_force(task.contract_line, at)
+        else:
+            terms = version_at(page.terms.get(task.contract_line_id, ()), at)
         return task_estimate(terms, task.minutes_logged) if terms else None
 
 
@@ -54,6 +60,23 @@ class RequestFieldSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The key in `template_data`.")
     label = serializers.CharField(help_text="The field's own label on the request form.")
     value = serializers.CharField()
+
+
+class TaskListSerializer(serializers.ListSerializer):
+    """A page of tasks: the services' request forms and the lines' terms the rows share
+    are read once for the page (tasks.selectors.task_rows_data)."""
+
+    def to_representation(self, data):
+        tasks = list(data.all() if hasattr(data, "all") else data)
+        self.child.rows_data = task_rows_data(
+            agency_id=tasks[0].agency_id if tasks else 0,
+            tasks=tasks,
+            prices=not self.context.get("hide_prices"),
+        )
+        try:
+            return [self.child.to_representation(task) for task in tasks]
+        finally:
+            self.child.rows_data = None
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -90,10 +113,21 @@ class TaskSerializer(serializers.ModelSerializer):
             "estimate",
         ]
         read_only_fields = [f for f in fields if f != "estimate"]
+        list_serializer_class = TaskListSerializer
+
+    # A page's shared reads (TaskListSerializer); None for one task, read through its
+    # relations.
+    rows_data: TaskRowsData | None = None
 
     @extend_schema_field(RequestFieldSerializer(many=True))
     def get_request_fields(self, task) -> list[dict]:
-        return field_rows(task.service.request_template, task.template_data)
+        page = self.rows_data
+        template = (
+            page.request_templates.get(task.service_id, [])
+            if page is not None
+            else task.service.request_template
+        )
+        return field_rows(template, task.template_data)
 
     def get_fields(self):
         fields = super().get_fields()
@@ -105,6 +139,52 @@ class TaskSerializer(serializers.ModelSerializer):
     def now(self):
         # One instant for every row of a response.
         return self.root.context.setdefault("now", timezone.now())
+
+    def to_representation(self, task):
+        """The row as DRF's own fields write it, with the plain columns and the times read
+        straight off the task: DRF's generic machinery for each of a page's cells cost
+        more than the whole page's queries. The remaining fields (the request form's
+        answers, the estimate) go through their fields as usual."""
+        fields = self.fields  # the estimate is gone when the caller may not see prices
+        zone = timezone.get_current_timezone()
+        row = {}
+        for name, field in fields.items():
+            if name in _TASK_TIMES:
+                row[name] = _iso_datetime(getattr(task, name), zone)
+            elif name in _TASK_COLUMNS:
+                row[name] = getattr(task, _TASK_COLUMNS[name])
+            else:
+                row[name] = field.to_representation(field.get_attribute(task))
+        return row
+
+
+# TaskSerializer's fields whose JSON value is the model's own value (a relation: its id).
+_TASK_COLUMNS = {
+    "id": "id",
+    "client": "client_id",
+    "service": "service_id",
+    "contract_line": "contract_line_id",
+    "title": "title",
+    "details": "details",
+    "template_data": "template_data",
+    "priority": "priority",
+    "max_budget": "max_budget",
+    "currency": "currency",
+    "status": "status",
+    "assignee": "assignee_id",
+    "minutes_logged": "minutes_logged",
+    "completion_summary": "completion_summary",
+}
+_TASK_TIMES = frozenset({"due_at", "created_at", "started_at", "completed_at", "approved_at"})
+
+
+def _iso_datetime(value, zone) -> str | None:
+    """A time as DRF's DateTimeField writes it by default: ISO 8601 in the current zone,
+    with "Z" for UTC."""
+    if not value:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class TaskRequestSerializer(serializers.Serializer):
@@ -145,7 +225,12 @@ class TaskFilterSerializer(serializers.Serializer):
     client = serializers.IntegerField(required=False, **ID)
     assignee = serializers.IntegerField(required=False, help_text="A membership id.", **ID)
     service = serializers.IntegerField(required=False, **ID)
-    ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, default="due_at")
+    ordering = serializers.ChoiceField(
+        choices=ORDERING_CHOICES,
+        default="due_at",
+        help_text="By due time (equal times: higher priority first) or by creation time; "
+        "pages follow with `cursor` from the `next` and `previous` links.",
+    )
 
 
 class QuestionSerializer(serializers.Serializer):

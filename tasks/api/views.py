@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin
 from contracts.models import ContractTerms
+from core.api.pagination import KeysetPagination
 from core.api.serializers import ErrorSerializer, NoBodySerializer
 from core.errors import ApplicationError
 from core.idempotency import IdempotentPostMixin
@@ -41,10 +42,20 @@ from tasks.api.serializers import (
     TimerStartSerializer,
 )
 from tasks.models import OPEN_STATUSES, Attachment, Task, TimeEntry
+from tasks.queries import TASK_LIST_ORDER
 from tasks.selectors import attachment_download, requestable_service, tasks_visible_to
 
 ASSISTANTS = frozenset({Role.ASSISTANT})
 CLIENTS = frozenset({Role.CLIENT})
+# Each `ordering` of the list as the keyset it pages by: due time as on the staff list (most
+# urgent first among equal times), and each ending on the id, so that every row has one
+# place; the indexes task_by_due and task_by_created end in these columns.
+LIST_ORDERINGS = {
+    "due_at": TASK_LIST_ORDER,
+    "-due_at": ("-due_at", "priority", "-pk"),
+    "created_at": ("created_at", "pk"),
+    "-created_at": ("-created_at", "-pk"),
+}
 
 
 class TaskAPIMixin(AgencyAPIMixin):
@@ -108,9 +119,12 @@ class TaskViewSet(
 
     write_roles = CLIENTS
     serializer_class = TaskSerializer
+    pagination_class = KeysetPagination
 
     def get_queryset(self):
-        return self.with_row_data(self.visible_tasks()).order_by("due_at", "pk")
+        tasks = self.visible_tasks().order_by(*LIST_ORDERINGS["due_at"])
+        # A page of the list reads what its rows share itself (TaskListSerializer).
+        return tasks if self.action == "list" else self.with_row_data(tasks)
 
     def filter_queryset(self, tasks):
         if self.action != "list":
@@ -125,7 +139,7 @@ class TaskViewSet(
         for name in ("client", "assignee", "service"):
             if name in wanted:
                 tasks = tasks.filter(**{f"{name}_id": wanted[name]})
-        return tasks.order_by(wanted["ordering"], "pk")
+        return tasks.order_by(*LIST_ORDERINGS[wanted["ordering"]])
 
     @extend_schema(request=TaskRequestSerializer, responses={201: TaskSerializer})
     def create(self, request, *args, **kwargs):

@@ -1,18 +1,30 @@
 """Data the work pages' templates need beyond their view's context: the dashboards' counts
 and the task page's work panel (its time entries, the viewer's timer, who to assign)."""
 
+import uuid
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
+from core.idempotency import FORM_FIELD
 from core.roles import STAFF_ROLES, Role
+from core.templatetags.money import hours
+from core.widgets import SearchSelect
 from tasks import hooks as task_hooks
 from tasks import queries
-from tasks.models import TaskStatus
+from tasks.models import Priority, TaskStatus
 
 register = template.Library()
+# The task page's time section shows the latest entries; a link shows them all.
+TIME_SHOWN = 50
+# The assign form's search field, beside the select of who may do the task.
+ASSIGN_OTHER = "other_assignee"
 
 
 @register.filter
@@ -80,13 +92,16 @@ class WorkPanel:
     time_entries: list = field(default_factory=list)
     time_rows: list = field(default_factory=list)
     show_time: bool = False
-    assistants: list = field(default_factory=list)
+    assistants: list = field(default_factory=list)  # who may do it and has room
+    assign_search: str = ""  # the search field that reaches every other assistant
+    earlier_time: bool = False  # older entries left out of time_rows
 
 
 @register.simple_tag
-def work_panel(task, agency, membership, is_assignee) -> WorkPanel:
+def work_panel(task, agency, membership, is_assignee, all_time=False) -> WorkPanel:
     """Which of the work actions this member may take on this task now. The services
-    still decide; this only keeps buttons that would certainly fail off the page."""
+    still decide; this only keeps buttons that would certainly fail off the page. The
+    time section lists the latest TIME_SHOWN entries unless `all_time`."""
     panel = WorkPanel()
     is_staff = membership.role in STAFF_ROLES
     S = TaskStatus
@@ -110,7 +125,11 @@ def work_panel(task, agency, membership, is_assignee) -> WorkPanel:
             panel.timer_elsewhere = running
     panel.show_time = is_assignee or is_staff
     if panel.show_time:
-        panel.time_entries = list(queries.time_entries_of(agency=agency, task=task))
+        panel.time_entries, panel.earlier_time = queries.latest_of(
+            queries.time_entries_of(agency=agency, task=task),
+            shown=None if all_time else TIME_SHOWN,
+            order=("started_at", "pk"),
+        )
         billed = task_hooks.billed_until(agency=agency, task=task) if panel.time_entries else None
         for entry in panel.time_entries:
             profile = getattr(entry.assistant, "assistant_profile", None)
@@ -126,5 +145,141 @@ def work_panel(task, agency, membership, is_assignee) -> WorkPanel:
                 )
             )
     if is_staff and task.is_open:
-        panel.assistants = queries.assistants_for_assignment(agency=agency, now=timezone.now())
+        # A select of every assistant was most of the page's cost at agency size: offer
+        # those who may do this task, and anyone else through search.
+        panel.assistants = queries.assistants_for_task(agency=agency, task=task, now=timezone.now())
+        search = SearchSelect(attrs={"id": "assign-other"})
+        search.placeholder = "Search every assistant"
+        search.search_url = reverse("assistant_search", kwargs={"agency_slug": agency.slug})
+        panel.assign_search = search.render(ASSIGN_OTHER, None)
     return panel
+
+
+# -- the queue's rows ---------------------------------------------------------------------------
+# A queue shows up to a hundred rows, each with a button; through the template engine each
+# cell was a dozen variable lookups and each button a form tag of its own, most of the page's
+# cost. The rows are written here in one pass instead: one CSRF token for every form of the
+# page, and the few words a row needs (weekday and month names, statuses) looked up once.
+
+_ROW = (
+    '<tr class="queue-row{}" data-testid="queue-row" data-task="{}">\n'
+    '  <td><a href="{}{}/">{}</a>\n    {}</td>\n'
+    "  <td>{}{}</td>\n"
+    "  <td>{}</td>\n"
+    '  <td><span class="priority p{}">{}</span></td>\n'
+    '  <td class="due">{}\n    {}</td>\n'
+    "  <td>{}</td>\n"
+    '  <td class="timer-cell">{}</td>\n'
+    "</tr>\n"
+)
+_CLIENT_WORKING = (
+    ' <span class="mark working" title="It is Monday to Friday, 09:00\u201317:00 where the client'
+    ' is" data-testid="client-working">client\'s working day</span>'
+)
+_ACTION = (
+    '\n      <form method="post" action="{action}"\n'
+    '            hx-post="{action}" hx-target="#queue-mine" hx-swap="outerHTML">'
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf}">{once}\n'
+    '        <button type="submit" class="small" data-testid="{testid}"{focus}>{label}</button>'
+    "</form>\n    "
+)
+
+
+class _Words:
+    """Weekday and month abbreviations as the `date` filter writes them ("D", "M"), and the
+    status and priority labels, in the active language: looked up once per page."""
+
+    def __init__(self):
+        self.weekdays = [str(WEEKDAYS_ABBR[day]) for day in range(7)]
+        self.months = {number: str(name).title() for number, name in MONTHS_3.items()}
+        self.statuses = {value: str(label) for value, label in TaskStatus.choices}
+        self.priorities = {value: str(label) for value, label in Priority.choices}
+
+    def due(self, moment) -> str:
+        """`date:"D j M, H:i"` in the current time zone."""
+        if moment is None:
+            return ""
+        local = timezone.localtime(moment)
+        return (
+            f"{self.weekdays[local.weekday()]} {local.day} {self.months[local.month]}, "
+            f"{local:%H:%M}"
+        )
+
+
+def _once() -> str:
+    return f'<input type="hidden" name="{FORM_FIELD}" value="{uuid.uuid4().hex}">'
+
+
+@register.simple_tag(takes_context=True)
+def queue_rows(context, rows, queue_urls) -> str:
+    """The queue's rows (tasks/partials/queue_rows.html). Every link is the task prefix
+    and the id, built once per page (`queue_urls`) instead of reversed per row."""
+    csrf = escape(str(context.get("csrf_token", "")))
+    words = _Words()
+    prefix = queue_urls["task"]
+    html = []
+    for row in rows:
+        task = row.task
+        status = words.statuses.get(task.status, task.status)
+        if row.timer:
+            since = f"{timezone.localtime(row.timer.started_at):%H:%M}"
+            action = (
+                f'\n      <span class="timer-running" title="Running since {since}">since {since}'
+                f' · <strong data-timer-seconds="{row.timer_seconds}" data-testid="timer-elapsed">'
+                f"{clock(row.timer_seconds)}</strong></span>"
+            ) + _ACTION.format(
+                action=escape(queue_urls["timer_stop"]),
+                csrf=csrf,
+                once="",
+                testid="timer-stop",
+                focus=' data-focus-key="timer"',
+                label="Stop",
+            )
+        elif row.timer_can_start:
+            action = _ACTION.format(
+                action=escape(f"{prefix}{task.pk}/timer/start/"),
+                csrf=csrf,
+                once=_once(),
+                testid="timer-start",
+                focus=' data-focus-key="timer"',
+                label="Start timer",
+            )
+        elif row.is_mine:
+            action = f"<small>{escape(status)}</small>\n    "
+        else:
+            action = _ACTION.format(
+                action=escape(f"{prefix}{task.pk}/take/"),
+                csrf=csrf,
+                once=_once(),
+                testid="take-this",
+                focus="",
+                label="Take",
+            )
+        if row.overdue:
+            mark = '<span class="mark overdue" data-testid="overdue">overdue</span>'
+        elif row.at_risk:
+            mark = '<span class="mark at-risk" data-testid="at-risk">at risk</span>'
+        else:
+            mark = ""
+        html.append(
+            _ROW.format(
+                " overdue" if row.overdue else " at-risk" if row.at_risk else "",
+                task.pk,
+                escape(prefix),
+                task.pk,
+                escape(task.title),
+                f' <span class="badge {escape(task.status)}">{escape(status)}</span>'
+                if row.is_mine
+                else "",
+                escape(task.client.name),
+                _CLIENT_WORKING if row.client_working else "",
+                escape(task.service.name),
+                task.priority,
+                escape(words.priorities.get(task.priority, task.priority)),
+                escape(words.due(task.due_at)),
+                mark,
+                escape(hours(task.minutes_logged)),
+                action,
+            )
+        )
+    return mark_safe("".join(html))

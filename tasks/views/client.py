@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
@@ -28,16 +27,24 @@ from contracts.request_templates import template_form_fields
 from contracts.selectors import terms_in_force
 from core.errors import ApplicationError
 from core.forms import MoneyField
+from core.pagination import KeysetPaginator
 from core.roles import Role
 from core.views import ServiceFormView
 from tasks import recurring as recurring_services
 from tasks import services
 from tasks.models import Priority, RecurringRequest, Task, TaskStatus
-from tasks.selectors import REQUEST_GROUPS, live_lines_for_client, request_counts, with_list_data
-from tasks.views.shared import TaskMixin
+from tasks.selectors import (
+    REQUEST_GROUPS,
+    live_lines_for_client,
+    request_tab_counts,
+    with_list_data,
+)
+from tasks.views.shared import TaskMixin, task_url_prefix
 
 CLIENT_ONLY = frozenset({Role.CLIENT})
 PAGE_SIZE = 50
+# The request list, newest first, paged by keyset through the index task_client_newest.
+NEWEST_FIRST = ("-created_at", "-pk")
 
 # -- forms ---------------------------------------------------------------------------------
 
@@ -275,18 +282,24 @@ class ClientTaskListView(ClientMixin, TemplateView):
                 "contract_line__terms", queryset=ContractTerms.objects.order_by("-effective_from")
             )
         )
-        page = Paginator(tasks.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
-            self.request.GET.get("page")
+        page = KeysetPaginator(tasks, ordering=NEWEST_FIRST, per_page=PAGE_SIZE).page_for(
+            self.request
         )
         now = timezone.now()
         for task in page:
             task.is_overdue = task.is_open and task.due_at < now
             task.cost = self._cost(task, now)
-        counts = request_counts(agency=self.agency, client_id=self.client.pk)
-        tabs = [("all", "All", counts["all"])] + [
-            (key, label, counts[key]) for key, (label, _) in REQUEST_GROUPS.items()
+        counts = request_tab_counts(agency=self.agency, client_id=self.client.pk)
+        tabs = [("all", "All", None)] + [
+            (key, label, counts.get(key)) for key, (label, _) in REQUEST_GROUPS.items()
         ]
-        return super().get_context_data(page=page, show=show, tabs=tabs, **kwargs)
+        return super().get_context_data(
+            page=page,
+            show=show,
+            tabs=tabs,
+            task_url_prefix=task_url_prefix(self.agency),
+            **kwargs,
+        )
 
     @staticmethod
     def _cost(task, now):

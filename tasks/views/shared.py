@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
@@ -16,6 +16,7 @@ from core.roles import STAFF_ROLES, Role
 from tasks import services
 from tasks.history import task_history
 from tasks.models import Attachment
+from tasks.queries import latest_of
 from tasks.selectors import attachment_download, tasks_visible_to
 
 
@@ -30,6 +31,12 @@ def viewer_time_zone(membership, agency, client) -> str:
     return agency.time_zone
 
 
+def task_url_prefix(agency) -> str:
+    """The start of every task page's address in the agency ("/a/<slug>/tasks/"): lists
+    add the id and the action, instead of reversing a URL for every link of every row."""
+    return reverse("task_detail", kwargs={"agency_slug": agency.slug, "pk": 0}).removesuffix("0/")
+
+
 class TaskMixin(AgencyViewMixin):
     """Resolves the task in the URL among the tasks this member may see (else 404)."""
 
@@ -37,21 +44,22 @@ class TaskMixin(AgencyViewMixin):
         if not hasattr(self, "_task"):
             tasks = tasks_visible_to(agency=self.agency, membership=self.membership)
             self._task = get_object_or_404(
-                tasks.select_related(
-                    "client",
-                    "service",
-                    "category",
-                    "contract_line",
-                    "assignee__user",
-                    "requested_by",
-                    "approved_by",
-                ),
+                # What every view of the page shows; the rest (who approved, for a
+                # client's finished task) is read when shown. Each table joined more
+                # costs the database more to plan than the row costs to read.
+                tasks.select_related("client", "service", "contract_line", "assignee__user"),
                 pk=self.kwargs["pk"],
             )
         return self._task
 
     def back(self):
         return redirect("task_detail", agency_slug=self.agency.slug, pk=self.kwargs["pk"])
+
+
+# How many of each long part of the task page show at first, the latest ones; a link shows
+# the whole part (?all=comments, files, history or time), so the page stays one bounded
+# read however long a task has run.
+SHOWN = {"comments": 50, "files": 50, "history": 50, "time": 50}
 
 
 class TaskDetailView(TaskMixin, TemplateView):
@@ -61,18 +69,39 @@ class TaskDetailView(TaskMixin, TemplateView):
         task = self.get_task()
         role = self.membership.role
         is_client = role == Role.CLIENT
+        everything = self.request.GET.get("all", "")
+
+        def shown(part: str) -> int | None:
+            return None if everything == part else SHOWN[part]
+
         comments = task.comments.select_related("author")
         if is_client:
             comments = comments.filter(internal=False)
+        comments, earlier_comments = latest_of(comments, shown=shown("comments"))
+        attachments, earlier_files = latest_of(
+            task.attachments.select_related("uploaded_by"), shown=shown("files")
+        )
         line = task.contract_line
         # Assistants never see prices; everyone else sees what the work costs so far.
         at = task.completed_at or timezone.now()
         terms = terms_in_force(line, at) if role != Role.ASSISTANT else None
-        history = task_history(agency=self.agency, task=task) if not is_client else []
+        history, earlier_history = [], False
+        if not is_client:
+            limit = shown("history")
+            history = task_history(
+                agency=self.agency, task=task, latest=None if limit is None else limit + 1
+            )
+            if limit is not None and len(history) > limit:
+                history, earlier_history = history[1:], True
         return super().get_context_data(
             task=task,
             comments=comments,
-            attachments=task.attachments.select_related("uploaded_by"),
+            earlier_comments=earlier_comments,
+            attachments=attachments,
+            earlier_files=earlier_files,
+            earlier_history=earlier_history,
+            all_time=everything == "time",
+            task_path=f"{task_url_prefix(self.agency)}{task.pk}/",
             terms=terms,
             estimate=task_estimate(terms, task.minutes_logged) if terms else None,
             history=history,

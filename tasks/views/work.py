@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
@@ -21,16 +21,20 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
+from assistants.selectors import ASSISTANT_EXACT_FIELDS, ASSISTANT_SEARCH_FIELDS, assistant_choices
 from clients.models import Client
+from clients.selectors import CLIENT_SEARCH_FIELDS, client_choices
 from contracts.models import Service
 from core.errors import ApplicationError
+from core.pagination import KeysetPaginator, bounded_count
 from core.roles import STAFF_ROLES, Role
 from core.templatetags.money import hours
+from core.widgets import TEXT_SUFFIX, SearchChoiceField, clean_text
 from tasks import queries, services
 from tasks.models import Task, TaskStatus, TimeEntry
-from tasks.selectors import active_tasks_of, pool_for, with_list_data
-from tasks.templatetags.work_tags import clock
-from tasks.views.shared import TaskMixin, viewer_time_zone
+from tasks.selectors import active_tasks_of, pool_for
+from tasks.templatetags.work_tags import ASSIGN_OTHER, clock
+from tasks.views.shared import TaskMixin, task_url_prefix, viewer_time_zone
 
 ASSISTANT_ONLY = frozenset({Role.ASSISTANT})
 # The pool shows the most urgent slice; Take next always claims from the top of it.
@@ -74,6 +78,11 @@ def _row(task, now, *, is_mine=False, running=None) -> QueueRow:
     )
 
 
+def _queue_rows(tasks):
+    # A queue row shows the client and the service; whose it is, the block says.
+    return tasks.select_related("client", "service")
+
+
 class QueueMixin(AgencyViewMixin):
     """What the queue page and its partials share: the assistant's clock and their blocks,
     each a fixed number of queries however many tasks there are."""
@@ -84,6 +93,15 @@ class QueueMixin(AgencyViewMixin):
     def profile(self):
         return getattr(self.membership, "assistant_profile", None)
 
+    @cached_property
+    def queue_urls(self) -> dict[str, str]:
+        """The addresses the rows link to, made once per page: a row adds its task's id
+        (and the action) to the prefix, the same address reverse() gives."""
+        return {
+            "task": task_url_prefix(self.agency),
+            "timer_stop": reverse("assistant_timer_stop", kwargs={"agency_slug": self.agency.slug}),
+        }
+
     @property
     def zone(self) -> str:
         # An assistant without a profile yet has no zone of their own: the agency's stands in.
@@ -91,9 +109,10 @@ class QueueMixin(AgencyViewMixin):
 
     def mine_context(self, now) -> dict:
         running = queries.running_timer_of(agency=self.agency, membership=self.membership)
-        tasks = with_list_data(active_tasks_of(agency=self.agency, membership=self.membership))
-        rows = [_row(task, now, is_mine=True, running=running) for task in tasks]
+        tasks = active_tasks_of(agency=self.agency, membership=self.membership)
+        rows = [_row(task, now, is_mine=True, running=running) for task in _queue_rows(tasks)]
         return {
+            "queue_urls": self.queue_urls,
             "mine": rows,
             "running": running,
             "running_seconds": int((now - running.started_at).total_seconds()) if running else 0,
@@ -102,8 +121,9 @@ class QueueMixin(AgencyViewMixin):
         }
 
     def pool_context(self, now) -> dict:
-        tasks = with_list_data(pool_for(agency=self.agency, membership=self.membership))
+        tasks = _queue_rows(pool_for(agency=self.agency, membership=self.membership))
         return {
+            "queue_urls": self.queue_urls,
             "pool": [_row(task, now) for task in tasks[:POOL_SHOWN]],
             "pool_shown": POOL_SHOWN,
             "zone": self.zone,
@@ -439,9 +459,9 @@ class TaskAssignView(TaskActionView):
     allowed_roles = STAFF_ROLES
 
     def perform(self, task, data):
-        assignee = None
+        assignee = self.other_assignee(data)
         raw = data.get("assignee", "")
-        if raw.isdigit():
+        if assignee is None and raw.isdigit():
             assignee = (
                 Membership.objects.filter(agency=self.agency, pk=int(raw))
                 .select_related("user")
@@ -462,6 +482,38 @@ class TaskAssignView(TaskActionView):
         )
         return f"Assigned to {assignee.user.get_full_name() or assignee.user.email}."
 
+    def other_assignee(self, data) -> Membership | None:
+        """The assistant found through the form's search field, when one was picked or
+        typed there (it wins over the select, which lists only those who may do the task)."""
+        if not (data.get(ASSIGN_OTHER) or clean_text(data.get(ASSIGN_OTHER + TEXT_SUFFIX))):
+            return None
+        form = OtherAssigneeForm(data, agency=self.agency)
+        if not form.is_valid():
+            raise ApplicationError(
+                form.errors[ASSIGN_OTHER][0],
+                code="task_assignee_invalid",
+                extra={"field": "assignee"},
+            )
+        return form.cleaned_data[ASSIGN_OTHER]
+
+
+class OtherAssigneeForm(forms.Form):
+    other_assignee = SearchChoiceField(
+        queryset=Membership.objects.none(),
+        search_fields=ASSISTANT_SEARCH_FIELDS,
+        exact_fields=ASSISTANT_EXACT_FIELDS,
+    )
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[ASSIGN_OTHER].set_search(
+            queryset=assistant_choices(agency=agency, active_only=True),
+            url=reverse("assistant_search", kwargs={"agency_slug": agency.slug}),
+        )
+        self.fields[ASSIGN_OTHER].label_from_instance = lambda m: (
+            m.user.get_full_name() or m.user.email
+        )
+
 
 class TaskCancelView(TaskActionView):
     allowed_roles = STAFF_ROLES
@@ -478,9 +530,21 @@ class TaskFilterForm(forms.Form):
     """The list's filters, read from the query string; bad input is simply left out."""
 
     ANY = ""
-    client = forms.ModelChoiceField(queryset=Client.objects.none(), required=False)
-    assignee = forms.ModelChoiceField(
-        queryset=Membership.objects.none(), required=False, label="Assistant"
+    # Search fields, not selects: an agency has a thousand clients and hundreds of
+    # assistants, and a select of them all was most of the page.
+    client = SearchChoiceField(
+        queryset=Client.objects.none(),
+        required=False,
+        search_fields=CLIENT_SEARCH_FIELDS,
+        placeholder="Any client",
+    )
+    assignee = SearchChoiceField(
+        queryset=Membership.objects.none(),
+        required=False,
+        label="Assistant",
+        search_fields=ASSISTANT_SEARCH_FIELDS,
+        exact_fields=ASSISTANT_EXACT_FIELDS,
+        placeholder="Anyone",
     )
     status = forms.ChoiceField(
         required=False,
@@ -501,14 +565,14 @@ class TaskFilterForm(forms.Form):
 
     def __init__(self, *args, agency, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.filter(agency=agency).order_by("name")
-        self.fields["client"].empty_label = "Any client"
-        self.fields["assignee"].queryset = (
-            Membership.objects.filter(agency=agency, role=Role.ASSISTANT)
-            .select_related("user")
-            .order_by("user__full_name", "user__email")
+        self.fields["client"].set_search(
+            queryset=client_choices(agency=agency),
+            url=reverse("client_search", kwargs={"agency_slug": agency.slug}),
         )
-        self.fields["assignee"].empty_label = "Anyone"
+        self.fields["assignee"].set_search(
+            queryset=assistant_choices(agency=agency),
+            url=reverse("assistant_search", kwargs={"agency_slug": agency.slug}),
+        )
         self.fields["assignee"].label_from_instance = lambda m: (
             m.user.get_full_name() or m.user.email
         )
@@ -556,12 +620,13 @@ class TaskListView(StaffViewMixin, TemplateView):
         now = timezone.now()
         filter_form = TaskFilterForm(self.request.GET, agency=self.agency)
         filters = filter_form.filters()
-        page = Paginator(
-            queries.task_list(agency=self.agency, now=now, **filters), TASKS_PER_PAGE
-        ).get_page(self.request.GET.get("page"))
+        tasks = queries.task_list(agency=self.agency, now=now, **filters)
+        page = _keyset_page(tasks, self.request)
         return super().get_context_data(
             page=page,
-            rows=_list_rows(page.object_list, now),
+            total=bounded_count(tasks),
+            rows=_list_rows(page, now),
+            task_url_prefix=task_url_prefix(self.agency),
             filter_form=filter_form,
             filtered=filters != TaskFilterForm.DEFAULT_FILTERS,
             at_risk_view=False,
@@ -574,17 +639,25 @@ class TaskAtRiskView(StaffViewMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         now = timezone.now()
-        page = Paginator(
-            queries.tasks_at_risk(agency=self.agency, now=now), TASKS_PER_PAGE
-        ).get_page(self.request.GET.get("page"))
+        tasks = queries.tasks_at_risk(agency=self.agency, now=now)
+        page = _keyset_page(tasks, self.request)
         return super().get_context_data(
             page=page,
-            rows=_list_rows(page.object_list, now),
+            total=bounded_count(tasks),
+            rows=_list_rows(page, now),
+            task_url_prefix=task_url_prefix(self.agency),
             at_risk_view=True,
             at_risk_hours=int(queries.AT_RISK_WITHIN / dt.timedelta(hours=1)),
             unassigned_hours=int(queries.UNASSIGNED_TOO_LONG / dt.timedelta(hours=1)),
             **kwargs,
         )
+
+
+def _keyset_page(tasks, request):
+    """A page of the staff lists: by keyset, so page 2,000 costs what page 1 does."""
+    return KeysetPaginator(
+        tasks, ordering=queries.TASK_LIST_ORDER, per_page=TASKS_PER_PAGE
+    ).page_for(request)
 
 
 urlpatterns = [

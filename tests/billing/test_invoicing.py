@@ -223,8 +223,9 @@ def test_without_a_card_on_file_the_invoice_is_sent_to_pay_by_link(
     assert remote.collection_method == "send_invoice" and remote.status == "open"
     assert remote.due_date is not None
     asked = stripe_control(stripe_server, "GET", "/_test/stats")["requests"]
-    assert any(request.endswith("/finalize") for request in asked)
-    assert not any(request.endswith("/pay") for request in asked)  # no doomed payment
+    # Sending the draft finalizes it; no doomed payment is tried.
+    assert any(request.endswith("/send") for request in asked)
+    assert not any(request.endswith("/pay") for request in asked)
 
 
 def test_a_sent_invoice_is_open_with_its_due_date(agency, stripe_on):

@@ -1,8 +1,13 @@
 """The main pages of each role: the accessibility, layout and title tests all walk the
 same list, in one agency with a little of everything (a pool task, a task in hand, work
-waiting for approval, an open invoice)."""
+waiting for approval, an open invoice).
+
+`walk` signs each role in once and resizes that one signed-in page from width to width:
+signing in and building the agency cost more than looking at a page, and no check here
+depends on a fresh session per width."""
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -119,3 +124,33 @@ def sign_in(page, agency: Agency, role: str):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     expect(page).to_have_url(f"/a/{agency.slug}/")
+
+
+def walk(
+    page,
+    agency: Agency,
+    *,
+    widths: Iterable[int],
+    height: int,
+    look: Callable[[str, int, str], object],
+    after_width: Callable[[str, int], None] | None = None,
+) -> dict:
+    """Opens every main page of every role at every width, signed in once per role, and
+    calls look(role, width, page name) on each page once it answered 200. Returns what
+    `look` found, by "<role> at <width> px: <page name>", leaving out pages where it found
+    nothing. after_width(role, width), if given, runs after each width's pages."""
+    found = {}
+    for role in ROLES:
+        sign_in(page, agency, role)
+        for width in widths:
+            page.set_viewport_size({"width": width, "height": height})
+            for name, path in agency.pages[role]:
+                response = page.goto(path)
+                where = f"{role} at {width} px: {name}"
+                assert response.status == 200, f"{where} ({path}) answered {response.status}"
+                finding = look(role, width, name)
+                if finding:
+                    found[where] = finding
+            if after_width is not None:
+                after_width(role, width)
+    return found

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.main_pages import ROLES, an_agency, sign_in
+from tests.browser.main_pages import ROLES, an_agency, walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,51 +42,55 @@ ROWS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("width", [360, 390, 1280])
-def test_no_main_page_scrolls_sideways(page, role, width):
+def test_main_pages_fit_every_width_fold_the_menu_on_a_phone_and_say_where_you_are(page):
+    """On every main page of every role: nothing scrolls sideways at 360, 390 and 1280 px;
+    at 1280 px the menu is one row beside the account menu, and the title names the page;
+    at 390 px the menu folds behind a button that opens and closes it. One agency and one
+    sign-in per role for all of it: these checks only read (the menu's Dashboard link
+    included)."""
     agency = an_agency()
-    page.set_viewport_size({"width": width, "height": 800})
-    sign_in(page, agency, role)
-    too_wide = {}
-    for name, path in agency.pages[role]:
-        response = page.goto(path)
-        assert response.status == 200, f"{name} ({path}) answered {response.status}"
+    titles = {role: {} for role in ROLES}
+
+    def look(role, width, name):
         scroll_width, window_width = page.evaluate(SIDEWAYS)
+        if width == 1280:
+            the_menu_is_one_row(page, f"{role}, {name}")
+            titles[role][name] = page.title()
         if scroll_width > window_width:
-            too_wide[name] = scroll_width
-    assert too_wide == {}, f"wider than the {width} px window"
+            return f"{scroll_width} px wide in a {width} px window"
+
+    def after_width(role, width):
+        if width == 390:
+            the_menu_folds_behind_a_button(page, agency, role)
+        if width == 1280:
+            each_page_says_where_you_are(role, titles[role])
+            the_favicon_is_ours(page)
+
+    assert (
+        walk(page, agency, widths=[360, 390, 1280], height=800, look=look, after_width=after_width)
+        == {}
+    )
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_the_menu_is_one_row_on_a_desktop(page, role):
-    agency = an_agency()
-    page.set_viewport_size({"width": 1280, "height": 800})
-    sign_in(page, agency, role)
-    for name, path in agency.pages[role]:
-        page.goto(path)
-        nav = page.get_by_role("navigation", name="Agency")
-        expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()
-        expect(page.locator("summary", has_text="Menu")).to_be_hidden()
-        rows = page.evaluate(ROWS)
-        assert len(rows["linkTops"]) == 1, f"{name}: the menu's links sit in {rows}"
-        assert rows["nav"] < 1.5 * rows["line"], f"{name}: the menu is taller than a line"
-        assert len(rows["childTops"]) == 1, f"{name}: the header wraps: {rows}"
-        assert rows["wrapped"] == [], f"{name}: these header texts wrap: {rows['wrapped']}"
-        assert rows["overlap"] <= 0, f"{name}: the links run under the account menu: {rows}"
+def the_menu_is_one_row(page, name):
+    nav = page.get_by_role("navigation", name="Agency")
+    expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()
+    expect(page.locator("summary", has_text="Menu")).to_be_hidden()
+    rows = page.evaluate(ROWS)
+    assert len(rows["linkTops"]) == 1, f"{name}: the menu's links sit in {rows}"
+    assert rows["nav"] < 1.5 * rows["line"], f"{name}: the menu is taller than a line"
+    assert len(rows["childTops"]) == 1, f"{name}: the header wraps: {rows}"
+    assert rows["wrapped"] == [], f"{name}: these header texts wrap: {rows['wrapped']}"
+    assert rows["overlap"] <= 0, f"{name}: the links run under the account menu: {rows}"
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_the_menu_folds_behind_a_button_on_a_phone(page, role):
-    agency = an_agency()
-    page.set_viewport_size({"width": 390, "height": 800})
-    sign_in(page, agency, role)
+def the_menu_folds_behind_a_button(page, agency, role):
     _name, path = agency.pages[role][-1]
     page.goto(path)
     rows = page.evaluate(ROWS)
-    assert len(rows["childTops"]) == 1, f"the header takes more than one row: {rows}"
-    assert rows["wrapped"] == [], f"these header texts wrap: {rows['wrapped']}"
-    assert rows["header"] < 64
+    assert len(rows["childTops"]) == 1, f"{role}: the header takes more than one row: {rows}"
+    assert rows["wrapped"] == [], f"{role}: these header texts wrap: {rows['wrapped']}"
+    assert rows["header"] < 64, role
     nav = page.get_by_role("navigation", name="Agency")
     dashboard = nav.get_by_role("link", name="Dashboard")
     expect(dashboard).to_be_hidden()
@@ -94,27 +98,22 @@ def test_the_menu_folds_behind_a_button_on_a_phone(page, role):
     nav.locator("summary", has_text="Menu").click()
     expect(dashboard).to_be_visible()
     scroll_width, window_width = page.evaluate(SIDEWAYS)
-    assert scroll_width <= window_width  # the open menu fits the phone too
+    assert scroll_width <= window_width, role  # the open menu fits the phone too
     dashboard.click()
     expect(page).to_have_url(f"/a/{agency.slug}/")
     expect(dashboard).to_be_hidden()  # and it is folded again on the next page
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_every_main_page_says_where_you_are_and_has_our_favicon(page, role):
-    agency = an_agency()
-    sign_in(page, agency, role)
-    titles = {}
-    for name, path in agency.pages[role]:
-        page.goto(path)
-        titles[name] = page.title()
+def each_page_says_where_you_are(role, titles):
     for name, title in titles.items():
         match = re.fullmatch(r"(.+) · Harbor Assist · VA Agency", title)
-        assert match, f"{name}: {title!r} is not “page · agency · product”"
+        assert match, f"{role}, {name}: {title!r} is not “page · agency · product”"
         assert match[1].strip() not in {"", "VA Agency", "Harbor Assist"}, f"{name}: {title!r}"
-    assert len(set(titles.values())) == len(titles), f"two pages share a title: {titles}"
+    assert len(set(titles.values())) == len(titles), f"{role}: two pages share a title: {titles}"
     assert re.match(r"Task #\d+: ", titles["task page"]), titles["task page"]
 
+
+def the_favicon_is_ours(page):
     icons = page.locator('link[rel="icon"]')
     hrefs = [icons.nth(i).get_attribute("href") for i in range(icons.count())]
     assert "/favicon.ico" in hrefs and any(href.endswith(".svg") for href in hrefs), hrefs

@@ -64,6 +64,9 @@ def test_dashboard_and_revenue_csv(page, screenshot, live_server, time_machine):
     assert download.suggested_filename == "revenue-by-client-2026-04-ledger.csv"
     with open(download.path(), encoding="utf-8") as handle:
         lines = list(csv.reader(io.StringIO(handle.read())))
-    assert ["Acme Dental", "40.00", "60.00", "0.00", "100.00", "20.00", "0.00", "3", "USD"] in lines
-    assert ["Total", "0.00", "837.50", "0.00", "837.50", "0.00", "0.00", "2", "EUR"] in lines
+    # Client, billed, unbilled, credited, revenue, tax, with tax, written off, voided, tasks
+    acme = ["Acme Dental", "40.00", "60.00", "0.00", "100.00", "0.00", "100.00", "20.00", "0.00"]
+    assert [*acme, "3", "USD"] in lines
+    euro = ["Total", "0.00", "837.50", "0.00", "837.50", "0.00", "837.50", "0.00", "0.00"]
+    assert [*euro, "2", "EUR"] in lines
     assert requests_elsewhere == []

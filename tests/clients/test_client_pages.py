@@ -146,7 +146,10 @@ def test_the_invitation_form_preselects_the_client(agency, member, signed_in):
     url = reverse("invitation_create", args=[agency.slug])
     response = http.get(url, {"role": "client", "client": client.pk})
     assert response.context["form"].initial == {"role": "client", "client": client.pk}
-    assert f'<option value="{client.pk}" selected>'.encode() in response.content
+    html = response.content.decode()
+    # A search field, not a select of every client: the chosen one's id and name are kept.
+    assert f'<input type="hidden" name="client" value="{client.pk}"' in html
+    assert f'name="client_search" id="id_client" value="{client.name}"' in html
     assert http.get(url, {"role": "client", "client": "x'"}).status_code == 200
 
 

@@ -327,6 +327,11 @@ CELERY_BEAT_SCHEDULE["sweep-billing-reminders"] = {
     "task": "billing.jobs.sweep_billing_reminders",
     "schedule": 15 * 60.0,
 }
+# Late fees once their day has come (billing.late_fees); one per invoice however often run.
+CELERY_BEAT_SCHEDULE["sweep-late-fees"] = {
+    "task": "billing.jobs.sweep_late_fees",
+    "schedule": 60 * 60.0,
+}
 # E-mails that waited (an assistant's shift, a client's digest hour) or failed to queue.
 # Idempotency keys live 24 hours (core.idempotency); older ones are refused on read anyway.
 CELERY_BEAT_SCHEDULE["purge-idempotency-keys"] = {
