@@ -167,6 +167,14 @@ class Charge(TenantModel):
             models.Index(fields=["agency", "client", "status"]),
             # a retainer line's bank usage in a month
             models.Index(fields=["agency", "contract_line", "period_start"]),
+            # the bank use of many retainer lines at once (reports.selectors.retainer_rows):
+            # the sums come from the index alone, never from the wide charge rows
+            models.Index(
+                fields=["agency", "contract_line", "period_start"],
+                include=["minutes_from_bank", "minutes_billed"],
+                condition=models.Q(kind="task", period_start__isnull=False),
+                name="charge_task_bank_use",
+            ),
             # beat's sweep across agencies: unbilled charges by age (billing.invoicing)
             models.Index(
                 fields=["created_at"],

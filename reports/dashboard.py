@@ -20,7 +20,7 @@ from reports.charts import horizontal_bars, line_chart, stacked_bars
 from reports.models import RevenueMonth
 from reports.raw import BY_MONTH
 from reports.tables import percent
-from tasks.queries import work_counts
+from tasks.queries import waiting_for_skill, work_counts
 
 CHART_MONTHS = 12
 UTILISATION_ROWS = 15
@@ -99,39 +99,58 @@ def revenue_by_month(*, agency, months: list[dt.date]) -> dict[str, dict[dt.date
     return result
 
 
-def scheduled_minutes(working_hours: dict, first: dt.date, last: dt.date) -> int:
-    """Minutes of working hours from `first` to `last` (both included), by weekday."""
-    per_day = {
-        day: sum(
+def weekday_counts(first: dt.date, last: dt.date) -> dict[str, int]:
+    """How many of each weekday fall from `first` to `last` (both included)."""
+    counts = dict.fromkeys(WEEKDAYS, 0)
+    days = (last - first).days + 1
+    if days <= 0:
+        return counts
+    weeks, rest = divmod(days, 7)
+    for offset in range(7):
+        counts[WEEKDAYS[(first.weekday() + offset) % 7]] = weeks + (offset < rest)
+    return counts
+
+
+def scheduled_minutes(
+    working_hours: dict, first: dt.date, last: dt.date, *, days: dict[str, int] | None = None
+) -> int:
+    """Minutes of working hours from `first` to `last` (both included), by weekday.
+    `days` (weekday_counts for the same span) saves recounting them for every person."""
+    days = weekday_counts(first, last) if days is None else days
+    return sum(
+        days[day]
+        * sum(
             clock_minutes(end) - clock_minutes(start) for start, end in working_hours.get(day, [])
         )
         for day in WEEKDAYS
-    }
-    total, day = 0, first
-    while day <= last:
-        total += per_day[WEEKDAYS[day.weekday()]]
-        day += dt.timedelta(days=1)
-    return total
+        if days[day]
+    )
 
 
 def utilisation(*, agency, now: dt.datetime) -> list[dict]:
     """Active assistants' logged time this month against their working hours so far this
-    month (their weekly hours, day by day up to today). Two queries."""
+    month (their weekly hours, day by day up to today). Two queries, reading only the
+    columns shown: hundreds of assistants are otherwise hundreds of full rows of three
+    tables made into objects."""
     period = this_month(agency.time_zone, now)
     today = local_today(agency.time_zone, now)
+    days = weekday_counts(period.start, today)
     logged = selectors.logged_minutes(agency=agency, period=period, by="assistant")
     rows = []
-    for profile in AssistantProfile.objects.filter(
+    for membership_id, working_hours, full_name, email in AssistantProfile.objects.filter(
         agency=agency,
         is_active=True,
         membership__is_active=True,
         membership__role=Role.ASSISTANT,
-    ).select_related("membership__user"):
-        available = scheduled_minutes(profile.working_hours, period.start, today)
-        minutes = logged.get(profile.membership_id, 0)
+    ).values_list(
+        "membership_id", "working_hours", "membership__user__full_name", "membership__user__email"
+    ):
+        available = scheduled_minutes(working_hours, period.start, today, days=days)
+        minutes = logged.get(membership_id, 0)
         rows.append(
             {
-                "name": profile.membership.user.get_full_name(),
+                # as User.get_full_name
+                "name": full_name or email,
                 "logged": minutes,
                 "available": available,
                 "share": percent(minutes, available),
@@ -233,6 +252,8 @@ def staff_dashboard(*, agency, now: dt.datetime) -> dict:
         "receivables": receivables(agency=agency, now=now),
         "on_time": selectors.on_time_counts(agency=agency, period=period),
         "work": work_counts(agency=agency, now=now),
+        # read here, once, rather than by a tag while the page renders
+        "waiting": waiting_for_skill(agency=agency),
         "retainers": retainers[:RETAINER_ROWS],
         "retainer_count": len(retainers),
         "revenue_charts": revenue_charts,

@@ -125,6 +125,13 @@ class Task(TenantModel):
                 condition=models.Q(status__in=OPEN_STATUSES),
                 name="task_open_by_due",
             ),
+            # the dashboard's open and at-risk counts (tasks.queries.work_counts): every
+            # column they test, so the count reads the index alone, not the open rows
+            models.Index(
+                fields=["agency", "status", "due_at", "queued_at", "assignee"],
+                condition=models.Q(status__in=OPEN_STATUSES),
+                name="task_open_counts",
+            ),
             # the API's list by creation time
             models.Index(fields=["agency", "created_at", "id"], name="task_by_created"),
             # an assistant's own work

@@ -3,14 +3,16 @@ marks a task row carries (overdue, at risk, the client's working day) and the co
 dashboards show. Every list here costs a fixed number of queries, however many rows."""
 
 import datetime as dt
+import operator
+from functools import reduce
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce
 
 from assistants.models import AssistantProfile, AssistantSkill
 from assistants.schedule import is_on_shift
-from contracts.models import ContractAssistant
+from contracts.models import ContractAssistant, ServiceCategory
 from core.roles import Role
 from tasks.models import (
     ACTIVE_STATUSES,
@@ -157,8 +159,59 @@ def work_counts(*, agency, now: dt.datetime) -> dict[str, int]:
         )
     )
     return Task.objects.filter(agency=agency, status__in=OPEN_STATUSES).aggregate(
-        open=Count("pk"), at_risk=Count("pk", filter=at_risk)
+        # Counted on columns of task_open_counts (not the id; due_at is never empty), so
+        # the index alone answers and the open rows themselves are never read.
+        open=Count("*"),
+        at_risk=Count("due_at", filter=at_risk),
     )
+
+
+# The dashboard lists this many of the queued tasks nobody may take, due first.
+WAITING_SHOWN = 10
+
+
+def waiting_for_skill(*, agency, limit: int = WAITING_SHOWN) -> dict:
+    """The first `limit` queued tasks no active assistant may take (the rule of
+    `tasks.selectors.tasks_nobody_can_take`) and how many there are. The categories nobody
+    active is skilled in and the dedicated contracts nobody active serves are read first
+    from the small skill and contract tables, so the task query asks for those ids
+    directly and its indexes find the few tasks stuck, instead of testing every queued
+    task against both lists; the count rides on the same query. Three queries at most,
+    whatever the number of tasks; two when nothing can be stuck."""
+    skilled = AssistantSkill.objects.filter(
+        agency=agency, profile__is_active=True, profile__membership__is_active=True
+    ).values("category")
+    unskilled = list(
+        ServiceCategory.objects.filter(agency=agency)
+        .exclude(pk__in=skilled)
+        .values_list("pk", flat=True)
+    )
+    dedicated, served = set(), set()
+    for contract_id, member_active, profile_active in ContractAssistant.objects.filter(
+        agency=agency
+    ).values_list(
+        "contract_id", "membership__is_active", "membership__assistant_profile__is_active"
+    ):
+        dedicated.add(contract_id)
+        if member_active and profile_active:
+            served.add(contract_id)
+    unserved = dedicated - served
+    stuck = []
+    if unskilled:
+        stuck.append(Q(category_id__in=unskilled) & ~Q(contract_id__in=dedicated))
+    if unserved:
+        stuck.append(Q(contract_id__in=unserved))
+    if not stuck:
+        return {"tasks": [], "count": 0}
+    stuck = reduce(operator.or_, stuck)
+    tasks = list(
+        Task.objects.filter(agency=agency, status=TaskStatus.QUEUED, assignee__isnull=True)
+        .filter(stuck)
+        .select_related("client", "service", "category")
+        .annotate(waiting_total=Window(Count("pk")))
+        .order_by("due_at", "pk")[:limit]
+    )
+    return {"tasks": tasks, "count": tasks[0].waiting_total if tasks else 0}
 
 
 def active_task_count(*, agency, membership) -> int:
