@@ -42,7 +42,7 @@ from contracts.models import BillingCadence, CollectionMethod
 from core.errors import ApplicationError
 from core.forms import MoneyField, add_application_error
 from core.money import format_money
-from core.pagination import KeysetPaginator
+from core.pagination import KeysetPaginator, bounded_count
 from core.roles import Role
 from core.widgets import SearchChoiceField, SearchSelect
 
@@ -88,9 +88,12 @@ class ChargeListView(StaffViewMixin, TemplateView):
             status = None
         client_form = ClientFilterForm(self.request.GET, agency=self.agency)
         client = client_form.chosen()
-        page = Paginator(
-            charge_list(agency=self.agency, status=status, client=client), CHARGES_PER_PAGE
-        ).get_page(self.request.GET.get("page"))
+        charges = charge_list(agency=self.agency, status=status, client=client)
+        # Keyset pages and a bounded count: an agency's charges grow without end, and page
+        # numbers would count (and skip) all of them on every view.
+        page = KeysetPaginator(
+            charges, ordering=("-created_at", "-pk"), per_page=CHARGES_PER_PAGE
+        ).page_for(self.request)
         # A weekly or monthly client with unbilled charges can be invoiced before beat
         # closes its period.
         can_invoice_now = (
@@ -104,6 +107,7 @@ class ChargeListView(StaffViewMixin, TemplateView):
         return super().get_context_data(
             page=page,
             charges=page.object_list,
+            total=bounded_count(charges),
             status=status,
             statuses=ChargeStatus.choices,
             client_form=client_form,

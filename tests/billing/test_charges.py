@@ -9,6 +9,7 @@ import threading
 import pytest
 from django.core import mail
 from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing import jobs as billing_jobs
@@ -523,6 +524,35 @@ def test_the_charge_page_costs_the_same_at_any_size(agency, admin, signed_in, co
     many = count_queries(lambda: http.get(url))
     assert many == few
     assert len(rows(http.get(url))) == 50
+
+
+def test_the_charge_list_pages_by_cursor_and_counts_without_reading_every_charge(
+    agency, admin, signed_in, count_queries
+):
+    """Every charge is reached once, newest first, and a deep page costs what the first
+    does: no page number, no OFFSET, and the total is counted over a bounded subquery."""
+    some_charges(agency, 120)  # and the retainer lines' monthly fees
+    with agency_scope(agency):
+        everything = list(
+            Charge.objects.order_by("-created_at", "-pk").values_list("pk", flat=True)
+        )
+    http = signed_in(admin.user)
+    url = reverse("charge_list", args=[agency.slug])
+    seen, costs, answer = [], [], http.get(url)
+    while True:
+        html = answer.content.decode()
+        seen += [int(pk) for pk in re.findall(r'data-charge="(\d+)"', html)]
+        assert f"{len(everything)} charges" in html
+        following = re.search(r'href="([^"]+)" rel="next"', html)
+        if not following:
+            break
+        next_url = url + following.group(1).replace("&amp;", "&")  # the link is "?cursor=..."
+        with CaptureQueriesContext(connection) as queries:
+            answer = http.get(next_url)
+        costs.append(len(queries))
+        assert not any(" OFFSET " in query["sql"] for query in queries.captured_queries)
+    assert seen == everything
+    assert len(set(costs)) == 1
 
 
 def test_the_api_per_role(agency, admin, member, api, contract):
