@@ -132,24 +132,14 @@ def tasks_at_risk(*, agency, now: dt.datetime) -> QuerySet[Task]:
     """
     return (
         with_list_data(Task.objects.filter(agency=agency, status__in=OPEN_STATUSES))
-        .filter(
-            Q(due_at__lt=now)
-            | Q(status__in=NOT_STARTED, due_at__lt=now + AT_RISK_WITHIN)
-            | Q(
-                status__in=(TaskStatus.REQUESTED, TaskStatus.QUEUED),
-                assignee__isnull=True,
-                queued_at__lt=now - UNASSIGNED_TOO_LONG,
-            )
-        )
+        .filter(_at_risk(now))
         .order_by(*TASK_LIST_ORDER)
     )
 
 
-def work_counts(*, agency, now: dt.datetime) -> dict[str, int]:
-    """The staff dashboard's figures: open tasks and those at risk (as tasks_at_risk
-    chooses them). One aggregate over open work, which the partial indexes on open
-    statuses keep to a small share of the table, without the list's joins."""
-    at_risk = (
+def _at_risk(now: dt.datetime) -> Q:
+    """Of open work, what tasks_at_risk chooses; the dashboard's count uses it too."""
+    return (
         Q(due_at__lt=now)
         | Q(status__in=NOT_STARTED, due_at__lt=now + AT_RISK_WITHIN)
         | Q(
@@ -158,11 +148,17 @@ def work_counts(*, agency, now: dt.datetime) -> dict[str, int]:
             queued_at__lt=now - UNASSIGNED_TOO_LONG,
         )
     )
+
+
+def work_counts(*, agency, now: dt.datetime) -> dict[str, int]:
+    """The staff dashboard's figures: open tasks and those at risk (as tasks_at_risk
+    chooses them). One aggregate over open work, which the partial indexes on open
+    statuses keep to a small share of the table, without the list's joins."""
     return Task.objects.filter(agency=agency, status__in=OPEN_STATUSES).aggregate(
         # Counted on columns of task_open_counts (not the id; due_at is never empty), so
         # the index alone answers and the open rows themselves are never read.
         open=Count("*"),
-        at_risk=Count("due_at", filter=at_risk),
+        at_risk=Count("due_at", filter=_at_risk(now)),
     )
 
 
