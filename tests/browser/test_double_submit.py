@@ -62,6 +62,7 @@ class Held:
     (as on a slow connection)."""
 
     def __init__(self, page):
+        self.page = page
         self.routes = []
         page.route("**/queue/take-next/", self.hold)
 
@@ -69,6 +70,13 @@ class Held:
         self.routes.append(route)
 
     def answer(self):
+        # A press's request reaches the route a moment after the click returns: wait
+        # for it (the route handler runs while Playwright waits), then answer it.
+        for _ in range(100):
+            if self.routes:
+                break
+            self.page.wait_for_timeout(50)
+        assert self.routes, "the press sent no request"
         routes, self.routes = self.routes, []
         for route in routes:
             response = route.fetch(max_redirects=0)  # the server sees this request now
