@@ -13,8 +13,8 @@ Then it bills every task as the jobs do, in `--workers` processes forked from th
 Celery's prefork pool runs its children; each keeps its own Stripe connection), the tasks
 dealt out between them: what tasks.jobs.task_completed
 and billing.jobs.push_charge run for each task (the agency loaded and its scope entered per
-job, charge_for_task, then billing.invoicing.push_charge: an invoice of its own per task for
-per-task contracts; nothing yet otherwise). For weekly and monthly it then runs
+job, charge_for_task, then, for per-task contracts only, billing.invoicing.push_charge: an
+invoice of its own per task; a weekly or monthly charge queues no push job). For weekly and monthly it then runs
 beat's close_billing_periods with `now` just after the period the charges fall in has ended
 (periods follow the charge's creation time, which is the moment it is billed).
 
@@ -290,14 +290,16 @@ def bill_as_jobs_do(agency_id: int, task_id: int) -> None:
     must not count a failure as work done)."""
     from accounts.models import Agency
     from billing.charges import charge_for_task
-    from billing.invoicing import push_charge
+    from billing.invoicing import push_charge, pushed_at_once
     from core.tenancy import agency_scope
     from tasks.models import Task
 
     agency = Agency.objects.get(pk=agency_id)
     with agency_scope(agency):
-        task = Task.objects.filter(pk=task_id).first()
+        task = Task.objects.select_related("client", "contract").filter(pk=task_id).first()
         charge = charge_for_task(agency=agency, task=task)
+    if not pushed_at_once(task.contract):
+        return  # billing.jobs.bill queues no push: the period's close sends the charge
     agency = Agency.objects.get(pk=agency_id)
     with agency_scope(agency):
         push_charge(agency=agency, charge_id=charge.pk)

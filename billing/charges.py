@@ -60,39 +60,33 @@ def charge_for_task(*, agency, task: Task) -> Charge:
     task = Task.objects.select_related("client", "contract", "service").get(
         agency=agency, pk=task.pk
     )
-    existing = _task_charge(agency, task)
-    if existing is not None:
-        return existing
-    if task.status != TaskStatus.COMPLETED or task.completed_at is None:
-        raise ApplicationError("Only finished work is billed.", code="charge_task_not_completed")
-    if task.contract.requires_approval and task.approved_at is None:
-        raise ApplicationError(
-            "This contract bills work once the client approves it.",
-            code="charge_task_not_approved",
-        )
     try:
         with transaction.atomic():
             # The lock orders every charge of the line, so the bank is read and drawn by
-            # one charge at a time.
+            # one charge at a time. A job run again finds its charge here (one query, read
+            # after the lock, so a charge made while we waited is seen).
             line = ContractLine.objects.select_for_update().get(
                 agency=agency, pk=task.contract_line_id
             )
-            existing = _task_charge(agency, task)  # made while we waited for the lock
-            if existing is not None:
-                return existing
+            earlier = list(
+                Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task=task).order_by(
+                    "task_completed_at"
+                )
+            )
+            for previous in earlier:
+                if task.completed_at and previous.task_completed_at == task.completed_at:
+                    return previous
+            _check_billable(task)
             # The task's time as it stands once no correction of it can cross this charge
             # (tasks.services locks the task to correct time, and refuses once charged).
+            # Its entries are read by a statement of their own after the lock, so they
+            # include any correction committed while we waited for it.
             task.minutes_logged = (
                 Task.objects.select_for_update()
                 .values_list("minutes_logged", flat=True)
                 .get(agency=agency, pk=task.pk)
             )
             seconds = seconds_logged_on(agency=agency, task=task)
-            earlier = list(
-                Charge.objects.filter(agency=agency, kind=ChargeKind.TASK, task=task).order_by(
-                    "task_completed_at"
-                )
-            )
             versions = list(ContractTerms.objects.filter(line=line).order_by("-effective_from"))
             terms = terms_at(versions, task.completed_at)
             charge = Charge(
@@ -148,6 +142,16 @@ def charge_for_task(*, agency, task: Task) -> Charge:
             raise
         return existing
     return charge
+
+
+def _check_billable(task: Task) -> None:
+    if task.status != TaskStatus.COMPLETED or task.completed_at is None:
+        raise ApplicationError("Only finished work is billed.", code="charge_task_not_completed")
+    if task.contract.requires_approval and task.approved_at is None:
+        raise ApplicationError(
+            "This contract bills work once the client approves it.",
+            code="charge_task_not_approved",
+        )
 
 
 def _hold_past_budgets(agency, line, terms, task: Task, charge: Charge, earlier) -> dict:

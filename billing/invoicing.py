@@ -42,7 +42,7 @@ from billing.models import (
 )
 from billing.reminders import queue_invoice_news
 from billing.stripe_access import stripe_client_for, stripe_enabled_for
-from billing.tax import invoice_tax_params, item_tax_params, taxes_from_stripe
+from billing.tax import invoice_tax_params, item_tax_params, rates_of_charges, taxes_from_stripe
 from clients.models import Client
 from contracts.models import BillingCadence, CollectionMethod, ServiceContract
 from core.audit import audit_record
@@ -358,7 +358,7 @@ def _payment_failed(invoice: Invoice, message: str) -> None:
 # -- pushing a charge ---------------------------------------------------------------------
 
 
-def _item_params(charge: Charge, customer_id: str) -> dict:
+def _item_params(agency, charge: Charge, customer_id: str, known_rates=None) -> dict:
     metadata = {"charge_id": str(charge.pk)}
     if charge.task_id:
         metadata["task_id"] = str(charge.task_id)
@@ -370,7 +370,7 @@ def _item_params(charge: Charge, customer_id: str) -> dict:
         "description": f"{charge.description} ({sent.note})" if sent.note else charge.description,
         "metadata": metadata,
         # The rates the charge was made under (billing.tax), whatever kind of charge it is.
-        **item_tax_params(charge),
+        **item_tax_params(charge, agency=agency, known=known_rates),
     }
 
 
@@ -412,7 +412,7 @@ def _put_on_invoice(agency, stripe_client, charge: Charge, invoice: Invoice, cus
             # since voided (deleting one there is refused, and harmless).
             with contextlib.suppress(stripe.InvalidRequestError):
                 _delete_item(stripe_client, charge.stripe_invoice_item_id)
-        params = _item_params(charge, customer_id) | {"invoice": invoice.stripe_invoice_id}
+        params = _item_params(agency, charge, customer_id) | {"invoice": invoice.stripe_invoice_id}
 
         def made_already():
             item_id = _items_on(stripe_client, invoice).get(charge.pk)
@@ -468,6 +468,13 @@ def _load(agency, charge_id: int) -> Charge:
 NOT_BILLABLE = (ChargeStatus.WRITTEN_OFF, ChargeStatus.HELD, ChargeStatus.COVERED)
 
 
+def pushed_at_once(contract: ServiceContract) -> bool:
+    """Whether a task charge of this contract goes to Stripe as soon as it is made (on an
+    invoice of its own); a weekly or monthly one waits for its period's close, so there is
+    nothing to push before (top-ups are paid at once whatever the cadence: billing.top_ups)."""
+    return contract.billing_cadence == BillingCadence.PER_TASK
+
+
 def push_charge(*, agency, charge_id: int) -> Charge | None:
     """Send a per-task contract's charge to Stripe on an invoice of its own. A weekly or
     monthly contract's charge waits for its period's invoice, where it goes when the period
@@ -476,17 +483,14 @@ def push_charge(*, agency, charge_id: int) -> Charge | None:
     written off, held, waiting for its period, or Stripe not set up for the agency."""
     charge = _load(agency, charge_id)
     if charge.status in NOT_BILLABLE:
-        if (
-            charge.contract_line.contract.billing_cadence == BillingCadence.PER_TASK
-            and stripe_enabled_for(agency)
-        ):
+        if pushed_at_once(charge.contract_line.contract) and stripe_enabled_for(agency):
             _withdraw_unrecorded_invoice(agency, charge)
         return None
     if not stripe_enabled_for(agency):
         logger.warning("agency %s has no Stripe key: charge %s waits", agency.pk, charge.pk)
         return None
     if (
-        charge.contract_line.contract.billing_cadence != BillingCadence.PER_TASK
+        not pushed_at_once(charge.contract_line.contract)
         # Bought hours are paid for at once, whatever the cadence (billing.top_ups).
         and charge.kind != ChargeKind.TOP_UP
     ):
@@ -705,10 +709,10 @@ def close_client_period(
 LINES_PER_REQUEST = 50
 
 
-def _line_params(charge: Charge, customer_id: str) -> dict:
+def _line_params(agency, charge: Charge, customer_id: str, known_rates) -> dict:
     """An invoice line of the charge: the fields of its invoice item (_item_params, the one
     place they are made), less those the invoice itself decides."""
-    params = _item_params(charge, customer_id)
+    params = _item_params(agency, charge, customer_id, known_rates)
     for name in ("customer", "currency", "invoice"):
         params.pop(name, None)
     return params
@@ -757,7 +761,8 @@ def _add_lines(agency, stripe_client, invoice: Invoice, batch: list[Charge], cus
     key_id = invoice.stripe_invoice_id
     names = ",".join(sorted(charge.idempotency_key for charge in batch))
     key = f"lines-{key_id}-{hashlib.sha256(names.encode()).hexdigest()[:32]}"
-    params = {"lines": [_line_params(charge, customer_id) for charge in batch]}
+    known_rates = rates_of_charges(agency_id=agency.pk, charges=batch)
+    params = {"lines": [_line_params(agency, charge, customer_id, known_rates) for charge in batch]}
 
     def added_already():
         on_it = _items_on(stripe_client, invoice)

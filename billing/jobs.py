@@ -7,6 +7,7 @@ from django.db import OperationalError
 
 from accounts.access import AgencyJob
 from billing.charges import charge_for_task
+from billing.invoicing import pushed_at_once
 from billing.models import Charge
 from core.errors import ApplicationError
 from tasks.models import Task
@@ -35,7 +36,7 @@ def bill_task(*, agency, task_id: int) -> int | None:
     """Make the charge of a task the client has approved (queued on commit of the approval
     when the contract bills on approval). Safe to run twice: the charge is made once. A lost
     connection or deadlock is retried; a refusal is not, as it would refuse again."""
-    task = Task.objects.filter(pk=task_id).first()
+    task = Task.objects.select_related("contract").filter(pk=task_id).first()
     if task is None:
         return None
     charge = bill(agency=agency, task=task)
@@ -50,6 +51,8 @@ def bill(*, agency, task: Task) -> Charge | None:
     except ApplicationError as error:
         logger.error("task %s of agency %s not billed: %s", task.pk, agency.pk, error.message)
         return None
+    if not pushed_at_once(task.contract):
+        return charge  # its period's close sends it (close_billing_periods)
     # Its own job, so Stripe being down never holds back the job that queued it. Straight
     # away: we run after the completion or approval committed, and the charge is committed
     # by now (charge_for_task's own transaction). If queuing fails, beat's

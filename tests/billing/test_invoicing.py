@@ -437,3 +437,28 @@ def test_a_monthly_close_in_the_clients_month_is_paid_by_card(agency, stripe_on)
         assert april.status == ChargeStatus.PENDING
     assert close_billing_periods(now=at("2026-03-31 16:10")) == 0
     assert len(stripe_invoices(stripe_on)) == 1
+
+
+@pytest.mark.parametrize("cadence, pushed", [("per_task", 1), ("weekly", 0), ("monthly", 0)])
+def test_only_a_per_task_charge_is_queued_for_stripe_when_it_is_made(
+    agency, stripe_on, monkeypatch, cadence, pushed
+):
+    """A weekly or monthly charge has nothing to send before its period closes, so billing
+    the task queues no job for it (the close sends it)."""
+    queued = []
+    monkeypatch.setattr(billing_jobs.push_charge, "delay", lambda **kw: queued.append(kw))
+    line = flat_line(
+        agency, billing_cadence=cadence, collection_method="send_invoice", days_until_due=7
+    )
+    task = TaskFactory(
+        agency=agency,
+        contract_line=line,
+        status="completed",
+        completed_at=at("2026-03-03 10:00"),
+        minutes_logged=30,
+    )
+    with agency_scope(agency):
+        task = type(task).objects.select_related("client", "contract").get(pk=task.pk)
+        charge = billing_jobs.bill(agency=agency, task=task)
+    assert charge.status == ChargeStatus.PENDING
+    assert queued == [{"agency_id": agency.pk, "charge_id": charge.pk}] * pushed

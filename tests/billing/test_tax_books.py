@@ -12,6 +12,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.credit_notes import credit_note_issue
@@ -175,6 +177,27 @@ def test_a_monthly_yen_invoice_with_inclusive_and_exclusive_rates(agency, admin,
     assert gross == 7878 + sum(round(Decimal(fee) * Decimal("0.025")) for fee in (4800, 3001, 77))
     assert net == gross - tax
     assert {t["display_name"] for t in invoice.taxes} == {"JCT", "Local levy"}
+
+
+def test_a_periods_close_costs_the_same_queries_for_two_lines_or_twenty(agency, admin, stripe_on):
+    """Each line's rates (and agency) come with the batch, not a query per charge."""
+    vat = rate(agency, admin, "20")
+    costs = []
+    for month, lines in ((3, 2), (5, 20)):
+        client = ClientFactory(agency=agency, currency="EUR", time_zone="UTC")
+        taxed(agency, admin, client, vat)
+        line = flat_line(agency, client, billing_cadence="monthly", days_until_due=14)
+        for n in range(lines):
+            make_charge(agency, line, at=at(f"2026-0{month}-{n + 1:02d} 10:00"), fee=1000 + n)
+        with CaptureQueriesContext(connection) as queries:
+            assert close_billing_periods(now=at(f"2026-0{month + 1}-01 01:00")) == 1
+        costs.append(len(queries))
+        with agency_scope(agency):
+            invoice = Invoice.objects.get(client=client)
+        assert agree(agency, invoice, stripe_on)[1] == sum(
+            line_split(1000 + n, "EUR", [vat])[1] for n in range(lines)
+        )
+    assert costs[0] == costs[1]
 
 
 # -- clients that pay no tax ----------------------------------------------------------------
