@@ -14,9 +14,10 @@ Celery's prefork pool runs its children; each keeps its own Stripe connection), 
 dealt out between them: what tasks.jobs.task_completed
 and billing.jobs.push_charge run for each task (the agency loaded and its scope entered per
 job, charge_for_task, then, for per-task contracts only, billing.invoicing.push_charge: an
-invoice of its own per task; a weekly or monthly charge queues no push job). For weekly and monthly it then runs
-beat's close_billing_periods with `now` just after the period the charges fall in has ended
-(periods follow the charge's creation time, which is the moment it is billed).
+invoice of its own per task; a weekly or monthly charge queues no push job). For weekly
+and monthly it then runs beat's close_billing_periods with `now` just after the period the
+charges fall in has ended (periods follow the charge's creation time, which is the moment
+it is billed).
 
 Stripe is the in-repo test server, started in a thread here, or with --stripe-process as a
 process of its own (`python -m stripe_test_server --port 0`), so the server's work is not
