@@ -14,3 +14,7 @@ agency_created = Hook("accounts.agency_created")
 # hook(agency=..., membership=..., actor=...), run when an invitation is accepted, in the
 # agency's scope.
 member_joined = Hook("accounts.member_joined")
+
+# hook(agency=..., membership=..., actor=...), run before a membership is deactivated, in
+# its transaction: raises ApplicationError to refuse (a client keeps its last owner).
+member_leaving = Hook("accounts.member_leaving")

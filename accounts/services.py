@@ -223,6 +223,7 @@ def membership_deactivate(*, agency, actor, membership: Membership) -> None:
                 "An agency needs at least one owner.", code="membership_last_owner"
             )
     with transaction.atomic():
+        hooks.member_leaving(agency=agency, membership=membership, actor=actor)
         membership.is_active = False
         membership.save(update_fields=["is_active"])
         audit_record(agency=agency, actor=actor, action="membership.deactivated", target=membership)

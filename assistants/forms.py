@@ -165,3 +165,61 @@ class AssistantProfileForm(WorkingHoursForm):
             "pay_currency": data["pay_currency"],
             "is_active": data["is_active"],
         }
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TimeOffRequestForm(forms.Form):
+    """An assistant's days off: first and last day on their own calendar, and a note."""
+
+    starts_on = forms.DateField(label="First day off", widget=DateInput())
+    ends_on = forms.DateField(label="Last day off", widget=DateInput())
+    note = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional: anything your agency should know.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            self.add_error("ends_on", "The last day cannot be before the first.")
+        return cleaned
+
+
+class TimeOffDecisionForm(forms.Form):
+    """Staff approve (with a cover, or the skill pool) or decline a waiting request."""
+
+    # Which of the form's two buttons was pressed comes as `decision`.
+    APPROVE, DECLINE = "approve", "decline"
+
+    cover = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        empty_label="Nobody: the skill pool takes the work",
+        help_text="Only active assistants with every skill the dedicated work needs, and "
+        "not away themselves then, are offered.",
+    )
+    decision_note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Note to the assistant",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, covers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cover"].queryset = covers
+        self.fields["cover"].label_from_instance = lambda m: m.user.get_full_name() or m.user.email
+
+    def clean(self):
+        cleaned = super().clean()
+        decision = self.data.get("decision")
+        if decision not in (self.APPROVE, self.DECLINE):
+            raise forms.ValidationError("Press Approve or Decline.")
+        cleaned["decision"] = decision
+        return cleaned

@@ -130,3 +130,87 @@ class Payout(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.assistant_id} · {self.period_start:%Y-%m} · {self.currency}"
+
+
+class TimeOffStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TimeOff(TenantModel):
+    """Days an assistant will not work, as they asked for them and as staff decided.
+
+    The dates are whole days on the assistant's own calendar (`time_zone`, their zone when
+    they asked), first and last day included; `starts_at` and `ends_at` are the same span
+    as UTC instants (the first day's local midnight, the midnight after the last day), so
+    that routing asks "is this moment inside it" with an index and no zone arithmetic.
+
+    While approved time off is in force, the work of the contracts dedicated to the
+    assistant goes to `cover`, or to the skill pool when nobody is named
+    (assistants.selectors.dedicated_takers).
+    """
+
+    assistant = models.ForeignKey(
+        "accounts.Membership", on_delete=models.CASCADE, related_name="time_off"
+    )
+    starts_on = models.DateField(help_text="First day away, on the assistant's calendar.")
+    ends_on = models.DateField(help_text="Last day away, on the assistant's calendar.")
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+    status = models.CharField(
+        max_length=16, choices=TimeOffStatus.choices, default=TimeOffStatus.PENDING
+    )
+    cover = models.ForeignKey(
+        "accounts.Membership",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="time_off_covered",
+        help_text="Who takes the dedicated work meanwhile; nobody: the skill pool.",
+    )
+    decision_note = models.CharField(max_length=500, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="time_off_ends_on_or_after_start",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="time_off_instants_in_order",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(cover=models.F("assistant")),
+                name="time_off_cover_is_someone_else",
+            ),
+        ]
+        indexes = [
+            # routing: approved time off in force at a moment
+            models.Index(fields=["agency", "status", "ends_at"], name="time_off_in_force"),
+            # overlap checks and an assistant's own list
+            models.Index(fields=["agency", "assistant", "starts_on"], name="time_off_assistant"),
+        ]
+        ordering = ["-starts_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.assistant_id} · {self.starts_on} to {self.ends_on}"
+
+    @property
+    def days(self) -> int:
+        return (self.ends_on - self.starts_on).days + 1
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (TimeOffStatus.PENDING, TimeOffStatus.APPROVED)

@@ -9,6 +9,14 @@ urlpatterns = [
     path("assistants/on-shift/", views.AssistantOnShiftView.as_view(), name="assistant_on_shift"),
     path("assistants/<int:pk>/edit/", views.AssistantEditView.as_view(), name="assistant_edit"),
     path("me/profile/", views.MyAssistantProfileView.as_view(), name="my_assistant_profile"),
+    path("me/time-off/", views.MyTimeOffView.as_view(), name="my_time_off"),
+    path(
+        "me/time-off/<int:pk>/cancel/",
+        views.MyTimeOffCancelView.as_view(),
+        name="my_time_off_cancel",
+    ),
+    path("time-off/", views.TimeOffListView.as_view(), name="time_off_list"),
+    path("time-off/<int:pk>/", views.TimeOffReviewView.as_view(), name="time_off_review"),
     path("client-manuals/", views.ManualListView.as_view(), name="manual_list"),
     path("client-manuals/<int:pk>/", views.ManualView.as_view(), name="manual_view"),
 ]

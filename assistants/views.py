@@ -11,9 +11,15 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
-from assistants import services
-from assistants.forms import AssistantProfileForm, WorkingHoursForm
-from assistants.models import AssistantProfile
+from accounts.models import Membership
+from assistants import services, time_off
+from assistants.forms import (
+    AssistantProfileForm,
+    TimeOffDecisionForm,
+    TimeOffRequestForm,
+    WorkingHoursForm,
+)
+from assistants.models import AssistantProfile, TimeOff, TimeOffStatus
 from assistants.schedule import format_intervals, hours_on, is_on_shift, local_time
 from assistants.selectors import (
     assistant_list,
@@ -21,10 +27,17 @@ from assistants.selectors import (
     assistant_search,
     assistants_on_shift,
     clients_workable_by,
+    cover_candidates,
+    cover_skills_needed,
+    time_off_get,
+    time_off_list,
+    time_off_of,
 )
+from core.errors import ApplicationError
 from core.pagination import KeysetPaginator
 from core.rich_text import render_markdown
 from core.roles import Role
+from core.times import local_today
 from core.views import ServiceFormView
 from core.widgets import search_options_response, search_term
 
@@ -220,15 +233,209 @@ class ManualView(AgencyViewMixin, TemplateView):
 
 class AssistantSearchView(StaffViewMixin, View):
     """The assistants whose name or e-mail contains what was typed, as the options of a
-    search field (core.widgets). Staff only."""
+    search field (core.widgets). Staff only. `active=1`: only current assistants, for a
+    field that may choose only them (a filter may name a former one)."""
 
     def get(self, request, agency_slug):
         return search_options_response(
             request,
-            assistant_search(agency=self.agency, term=search_term(request)),
+            assistant_search(
+                agency=self.agency,
+                term=search_term(request),
+                active_only=request.GET.get("active") == "1",
+            ),
             label=lambda membership: membership.user.get_full_name(),
             hint=lambda membership: (
                 membership.user.email + ("" if membership.is_active else " · former")
             ),
             noun="assistant",
         )
+
+
+# -- time off ---------------------------------------------------------------------------
+
+TIME_OFF_PER_PAGE = 25
+
+
+class MyTimeOffView(AgencyViewMixin, ServiceFormView):
+    """An assistant's time off: ask for days, see what was decided, cancel what has not
+    begun."""
+
+    allowed_roles = frozenset({Role.ASSISTANT})
+    form_class = TimeOffRequestForm
+    template_name = "assistants/my_time_off.html"
+    title = "My time off"
+    submit_label = "Ask for time off"
+
+    @cached_property
+    def profile(self):
+        return services.assistant_profile_ensure(
+            agency=self.agency, membership=self.membership, actor=self.request.user
+        )
+
+    def get_context_data(self, **kwargs):
+        now = timezone.now()
+        page = Paginator(
+            time_off_of(agency=self.agency, membership=self.membership), TIME_OFF_PER_PAGE
+        ).get_page(self.request.GET.get("page"))
+        kwargs.setdefault("profile", self.profile)
+        kwargs.setdefault("today", local_today(self.profile.time_zone, now))
+        return super().get_context_data(
+            page=page,
+            rows=[TimeOffRow(time_off, now) for time_off in page],
+            **kwargs,
+        )
+
+    def perform(self, data):
+        return time_off.time_off_request(
+            agency=self.agency,
+            actor=self.request.user,
+            membership=self.membership,
+            starts_on=data["starts_on"],
+            ends_on=data["ends_on"],
+            note=data.get("note", ""),
+        )
+
+    def succeeded(self, asked):
+        messages.success(
+            self.request,
+            f"Asked for {time_off.day_range(asked)}. Your agency will approve or decline it.",
+        )
+        return redirect("my_time_off", agency_slug=self.agency.slug)
+
+
+class MyTimeOffCancelView(AgencyViewMixin, View):
+    """The assistant withdraws a request of theirs that has not begun."""
+
+    allowed_roles = frozenset({Role.ASSISTANT})
+    http_method_names = ["post"]
+
+    def post(self, request, agency_slug, pk):
+        asked = get_object_or_404(
+            time_off_of(agency=self.agency, membership=self.membership), pk=pk
+        )
+        try:
+            time_off.time_off_cancel(
+                agency=self.agency,
+                actor=request.user,
+                membership=self.membership,
+                time_off=asked,
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Cancelled your time off of {time_off.day_range(asked)}.")
+        return redirect("my_time_off", agency_slug=self.agency.slug)
+
+
+@dataclass
+class TimeOffRow:
+    """A request as a list shows it: whether it may still be cancelled."""
+
+    time_off: TimeOff
+    now: datetime
+
+    @property
+    def days(self) -> str:
+        return time_off.day_range(self.time_off)
+
+    @property
+    def cancellable(self) -> bool:
+        return self.time_off.is_open and self.time_off.starts_at > self.now
+
+    @property
+    def in_force(self) -> bool:
+        return (
+            self.time_off.status == TimeOffStatus.APPROVED
+            and self.time_off.starts_at <= self.now < self.time_off.ends_at
+        )
+
+
+class TimeOffListView(StaffViewMixin, TemplateView):
+    """Every request of the agency's assistants, those waiting for a decision first."""
+
+    template_name = "assistants/time_off_list.html"
+    STATUSES = ("all", *TimeOffStatus.values)
+
+    def get_context_data(self, **kwargs):
+        status = self.request.GET.get("status", "all")
+        if status not in self.STATUSES:
+            status = "all"
+        now = timezone.now()
+        page = Paginator(
+            time_off_list(agency=self.agency, status=None if status == "all" else status),
+            TIME_OFF_PER_PAGE,
+        ).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            page=page,
+            rows=[TimeOffRow(request, now) for request in page],
+            status=status,
+            statuses=[("all", "All"), *TimeOffStatus.choices],
+            **kwargs,
+        )
+
+
+class TimeOffReviewView(StaffViewMixin, ServiceFormView):
+    """One request, with Approve (naming a cover, or the skill pool) and Decline."""
+
+    form_class = TimeOffDecisionForm
+    template_name = "assistants/time_off_review.html"
+
+    @cached_property
+    def time_off(self):
+        found = time_off_get(agency=self.agency, pk=self.kwargs["pk"])
+        if found is None:
+            raise Http404("No such time off.")
+        return found
+
+    def get_form_kwargs(self):
+        covers = (
+            Membership.objects.filter(
+                pk__in=cover_candidates(agency=self.agency, time_off=self.time_off).values(
+                    "membership"
+                )
+            )
+            .select_related("user")
+            .order_by("user__full_name", "user__email", "pk")
+        )
+        return {**super().get_form_kwargs(), "covers": covers}
+
+    def get_context_data(self, **kwargs):
+        asked = self.time_off
+        kwargs.setdefault("title", f"Time off: {asked.assistant.user}")
+        return super().get_context_data(
+            time_off=asked,
+            row=TimeOffRow(asked, timezone.now()),
+            needed=list(cover_skills_needed(agency=self.agency, membership=asked.assistant)),
+            clients=time_off.clients_dedicated_to(agency=self.agency, membership=asked.assistant),
+            **kwargs,
+        )
+
+    def perform(self, data):
+        if data["decision"] == TimeOffDecisionForm.DECLINE:
+            return time_off.time_off_decline(
+                agency=self.agency,
+                actor=self.request.user,
+                time_off=self.time_off,
+                note=data.get("decision_note", ""),
+            )
+        return time_off.time_off_approve(
+            agency=self.agency,
+            actor=self.request.user,
+            time_off=self.time_off,
+            cover=data.get("cover"),
+            note=data.get("decision_note", ""),
+        )
+
+    def succeeded(self, asked):
+        who = asked.assistant.user
+        if asked.status == TimeOffStatus.DECLINED:
+            messages.success(self.request, f"Declined {who}'s time off.")
+        else:
+            cover = asked.cover.user if asked.cover_id else "the skill pool"
+            messages.success(
+                self.request,
+                f"Approved {who}'s time off of {time_off.day_range(asked)}; "
+                f"{cover} takes their dedicated work meanwhile.",
+            )
+        return redirect("time_off_list", agency_slug=self.agency.slug)

@@ -33,6 +33,7 @@ ROWS = [
     Row("margin, 12 mo.", "report_margin", "admin", "year"),
     Row("margin CSV, 12 mo.", "report_margin", "admin", "year&format=csv"),
     Row("earnings overview", "earnings_overview", "admin"),
+    Row("API earnings overview", "api:earnings-overview", "admin"),
     Row("my earnings", "my_earnings", "busy_assistant"),
     Row("statement CSV", "my_earnings_statement", "busy_assistant", "format=csv"),
     Row("our account", "our_account", "big_client_person"),

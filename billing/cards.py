@@ -351,6 +351,17 @@ def card_missing(*, agency, client: Client, contract: ServiceContract | None = N
         return False
 
 
+def check_card_before_acceptance(*, agency, contract: ServiceContract) -> None:
+    """contracts.hooks.proposal_accept_check: a proposal whose contract charges the card on
+    file is accepted once the client has a card there (as card_missing says)."""
+    if card_missing(agency=agency, client=contract.client, contract=contract):
+        raise ApplicationError(
+            "This contract charges your card on file: add a card on your invoices page, "
+            "then accept.",
+            code="proposal_needs_card",
+        )
+
+
 # -- webhooks -----------------------------------------------------------------------------
 
 

@@ -17,11 +17,10 @@ The rules, as the pages and statements state them:
 """
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import DateField, Q, Sum
+from django.db.models import DateField, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -218,40 +217,6 @@ class AssistantMonth:
     @property
     def amount_rows(self) -> list[tuple[str, int]]:
         return sorted(self.amounts.items())
-
-
-def month_overview(*, agency, month: dt.date) -> list[AssistantMonth]:
-    """Every assistant of the agency (active, or with time in the month) and their month,
-    by name. Four queries whatever the number of assistants or entries."""
-    begins = local_midnight(month, agency.time_zone)
-    ends = local_midnight(month_end(month) + dt.timedelta(days=1), agency.time_zone)
-    lines = pay_lines(agency=agency, begins=begins, ends=ends)
-    worked = {line.assistant_id for line in lines}
-    profiles = (
-        AssistantProfile.objects.filter(agency=agency)
-        .filter(
-            Q(membership__is_active=True, membership__role=Role.ASSISTANT)
-            | Q(membership_id__in=worked)
-        )
-        .select_related("membership__user")
-        .order_by("membership__user__full_name", "membership__user__email", "pk")
-    )
-    rows = {p.membership_id: AssistantMonth(profile=p) for p in profiles}
-    for line in lines:
-        row = rows.get(line.assistant_id)
-        if row is None:
-            continue
-        row.minutes += line.minutes
-        row.amounts[line.currency] = row.amounts.get(line.currency, 0) + line.amount
-    by_person = defaultdict(list)
-    for payout in Payout.objects.filter(agency=agency, period_start=month).select_related(
-        "paid_by"
-    ):
-        by_person[payout.assistant_id].append(payout)
-    for person, payouts in by_person.items():
-        if person in rows:
-            rows[person].payouts = payouts
-    return list(rows.values())
 
 
 def payout_record(*, agency, actor, membership, month, note: str = "") -> list:

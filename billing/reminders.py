@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from billing.late_fees import late_payment_notices, notice_sentences
 from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, InvoiceStatus
+from clients.permissions import ClientRight, people_who_may
 from contracts.models import ContractLine, ContractStatus, ServiceContract
 from core.jobs import queue_job
 from core.money import format_money
@@ -137,7 +138,11 @@ def _invoices(now) -> int:
         said = already_said(
             agency=agency, model=Invoice, ids={i.pk for i, *_ in items}, kinds=[r[1] for r in items]
         )
-        people = client_recipients(agency=agency, client_ids={i.client_id for i, *_ in items})
+        people = people_who_may(
+            agency=agency,
+            people=client_recipients(agency=agency, client_ids={i.client_id for i, *_ in items}),
+            what=ClientRight.INVOICES,
+        )
         # Read once for the agency's invoices, so the sweep's queries do not grow with them.
         notices = late_payment_notices(agency=agency, invoices=[i for i, *_ in items], now=now)
         for invoice, kind, occasion, _ in items:
@@ -292,7 +297,11 @@ def _held_charges(now) -> int:
         said = already_said(
             agency=agency, model=Charge, ids={c.pk for c in rows}, kinds=[K.CHARGE_HELD]
         )
-        people = client_recipients(agency=agency, client_ids={c.client_id for c in rows})
+        people = people_who_may(
+            agency=agency,
+            people=client_recipients(agency=agency, client_ids={c.client_id for c in rows}),
+            what=ClientRight.APPROVE,
+        )
         for charge in rows:
             _tell_all(
                 batch,
@@ -404,7 +413,11 @@ def invoice_news_tell(*, agency, invoice_id: int, now: dt.datetime) -> int:
     made = 0
     batch = NotificationBatch(agency=agency, now=now)
     if invoice.finalized_at is not None:
-        people = client_recipients(agency=agency, client_ids={invoice.client_id})
+        people = people_who_may(
+            agency=agency,
+            people=client_recipients(agency=agency, client_ids={invoice.client_id}),
+            what=ClientRight.INVOICES,
+        )
         _tell_all(
             batch,
             people.get(invoice.client_id, []),
@@ -439,15 +452,17 @@ def charge_news_tell(*, agency, charge_id: int, now: dt.datetime) -> int:
     )
     if charge is None:
         return 0
-    people = client_recipients(agency=agency, client_ids={charge.client_id}).get(
-        charge.client_id, []
-    )
+    everyone = client_recipients(agency=agency, client_ids={charge.client_id})
+    people = everyone.get(charge.client_id, [])
     made = 0
     batch = NotificationBatch(agency=agency, now=now)
     if charge.status == ChargeStatus.HELD:
+        # Asked of those who may approve work; the bank's news is everyone's.
         _tell_all(
             batch,
-            people,
+            people_who_may(agency=agency, people=everyone, what=ClientRight.APPROVE).get(
+                charge.client_id, []
+            ),
             set(),
             kind=K.CHARGE_HELD,
             target=charge,

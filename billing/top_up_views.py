@@ -13,6 +13,7 @@ from django.views.generic import TemplateView
 from accounts.access import AgencyViewMixin
 from billing.top_ups import MAX_MINUTES, STEP_MINUTES, top_up_buy, top_up_lines, top_up_quote
 from clients.models import Client
+from clients.permissions import ClientMayMixin, ClientRight
 from core.errors import ApplicationError
 from core.forms import HoursField, add_application_error
 from core.roles import STAFF_ROLES, Role
@@ -153,12 +154,14 @@ class TopUpConfirmView(TopUpMixin, TemplateView):
         return redirect(self.urls(self.client)["back"])
 
 
-class OurTopUpStartView(TopUpStartView):
+class OurTopUpStartView(ClientMayMixin, TopUpStartView):
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
 
 
-class OurTopUpConfirmView(TopUpConfirmView):
+class OurTopUpConfirmView(ClientMayMixin, TopUpConfirmView):
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
 
 
 class ClientTopUpStartView(TopUpStartView):

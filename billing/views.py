@@ -37,6 +37,7 @@ from billing.models import (
 from billing.selectors import invoice_list
 from billing.stripe_access import stripe_account_check, stripe_account_connect, stripe_enabled_for
 from clients.models import Client
+from clients.permissions import ClientMayMixin, ClientRight
 from clients.selectors import CLIENT_SEARCH_FIELDS, client_choices
 from contracts.models import BillingCadence, CollectionMethod
 from core.errors import ApplicationError
@@ -162,10 +163,11 @@ class ChargeWriteOffView(StaffViewMixin, View):
         return redirect(back if back.startswith(listing + "?") else listing)
 
 
-class ChargeReleaseView(AgencyViewMixin, View):
+class ChargeReleaseView(ClientMayMixin, AgencyViewMixin, View):
     """Approve a charge held at the budget cap: the client's own yes, or staff recording it."""
 
     allowed_roles = frozenset({Role.OWNER, Role.ADMIN, Role.CLIENT})
+    client_right = ClientRight.APPROVE
     http_method_names = ["post"]
 
     def post(self, request, agency_slug, pk):
@@ -190,12 +192,13 @@ class ChargeReleaseView(AgencyViewMixin, View):
 INVOICES_PER_PAGE = 50
 
 
-class OurInvoicesView(AgencyViewMixin, TemplateView):
+class OurInvoicesView(ClientMayMixin, AgencyViewMixin, TemplateView):
     """A client member's invoices from the agency (drafts stay internal), with a link to
     pay the open ones on Stripe's page, and the card on file (where Stripe comes back to
     after a card is saved: ?card_setup=<session id>)."""
 
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
     template_name = "billing/our_invoices.html"
 
     def get(self, request, *args, **kwargs):
@@ -220,8 +223,9 @@ class OurInvoicesView(AgencyViewMixin, TemplateView):
         )
 
 
-class OurInvoiceDetailView(AgencyViewMixin, TemplateView):
+class OurInvoiceDetailView(ClientMayMixin, AgencyViewMixin, TemplateView):
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
     template_name = "billing/our_invoice_detail.html"
 
     def get_context_data(self, **kwargs):
@@ -259,8 +263,9 @@ def _document(request, agency, invoice, back: str) -> HttpResponse:
     return response
 
 
-class OurInvoiceDocumentView(AgencyViewMixin, View):
+class OurInvoiceDocumentView(ClientMayMixin, AgencyViewMixin, View):
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
     http_method_names = ["get"]
 
     def get(self, request, agency_slug, pk):
@@ -601,12 +606,13 @@ def _card_setup_returned(request, agency, client) -> HttpResponse:
     return redirect("our_invoices", agency_slug=agency.slug)
 
 
-class CardSetupView(AgencyViewMixin, View):
+class CardSetupView(ClientMayMixin, AgencyViewMixin, View):
     """Off to Stripe's page to save a card (or a new one in place of the card on file).
     Only the client's own people: staff never handle a client's card, assistants never
     see billing."""
 
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
     http_method_names = ["post"]
 
     def post(self, request, agency_slug):
@@ -626,10 +632,11 @@ class CardSetupView(AgencyViewMixin, View):
         return _see_other(url)
 
 
-class CardPortalView(AgencyViewMixin, View):
+class CardPortalView(ClientMayMixin, AgencyViewMixin, View):
     """Off to Stripe's customer portal, to make another card the default or remove one."""
 
     allowed_roles = frozenset({Role.CLIENT})
+    client_right = ClientRight.INVOICES
     http_method_names = ["post"]
 
     def post(self, request, agency_slug):

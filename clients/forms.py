@@ -57,3 +57,40 @@ class ClientFilterForm(forms.Form):
         status = data.get("status") or Client.Status.ACTIVE
         search = data.get("q", "").strip()
         return {"status": None if status == self.ALL else status, "search": search}
+
+
+RIGHT_LABELS = {
+    "may_request": ("May request work", "Ask for new work, one-off or recurring."),
+    "may_approve": ("May approve work", "Approve finished work or send it back."),
+    "may_see_invoices": (
+        "May see invoices",
+        "Invoices and their documents, the card on file, top-ups and credit notes.",
+    ),
+}
+
+
+def _right_field(name: str, initial: bool) -> forms.BooleanField:
+    label, help_text = RIGHT_LABELS[name]
+    return forms.BooleanField(required=False, initial=initial, label=label, help_text=help_text)
+
+
+class ColleagueInviteForm(forms.Form):
+    """Invite a colleague to the client's team, with what they may do."""
+
+    email = forms.EmailField(label="Their e-mail address")
+    may_request = _right_field("may_request", True)
+    may_approve = _right_field("may_approve", True)
+    may_see_invoices = _right_field("may_see_invoices", False)
+
+
+class MemberRightsForm(forms.Form):
+    """What one of a client's people may do; owners may do everything."""
+
+    is_owner = forms.BooleanField(
+        required=False,
+        label="Owner",
+        help_text="Owners hold every right and decide who is on the team and what each may do.",
+    )
+    may_request = _right_field("may_request", True)
+    may_approve = _right_field("may_approve", True)
+    may_see_invoices = _right_field("may_see_invoices", False)

@@ -77,3 +77,39 @@ class Client(TenantModel):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class MemberRights(models.Model):
+    """What one of a client's people may do for their company. Owners may do all of it and
+    manage the company's team; everyone else holds only the rights given to them."""
+
+    may_request = models.BooleanField("may request work", default=True)
+    may_approve = models.BooleanField("may approve work", default=True)
+    may_see_invoices = models.BooleanField("may see invoices", default=False)
+
+    class Meta:
+        abstract = True
+
+
+class ClientMemberRights(TenantModel, MemberRights):
+    """A client member's rights, beside their membership (which accounts keeps)."""
+
+    membership = models.OneToOneField(
+        "accounts.Membership", on_delete=models.CASCADE, related_name="client_rights"
+    )
+    is_owner = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rights of membership {self.membership_id}"
+
+
+class ClientInvitationRights(TenantModel, MemberRights):
+    """The rights an invitation offers, copied to the membership when it is accepted."""
+
+    invitation = models.OneToOneField(
+        "accounts.Invitation", on_delete=models.CASCADE, related_name="client_rights"
+    )
+
+    def __str__(self) -> str:
+        return f"rights offered by invitation {self.invitation_id}"

@@ -59,7 +59,7 @@ def client_detail(*, agency, pk: int) -> Client:
     """One client with its active members (and their users) prefetched; 404 if not ours."""
     members = (
         Membership.objects.filter(agency=agency, is_active=True)
-        .select_related("user")
+        .select_related("user", "client_rights")
         .order_by("user__email")
     )
     clients = (

@@ -17,7 +17,7 @@ from contracts.request_templates import FIELD_TYPES, MAX_FIELDS
 from core.forms import HoursField, MoneyField
 from core.roles import Role
 from core.times import local_midnight
-from core.widgets import SearchChoiceField
+from core.widgets import SearchChoiceField, SearchMultipleChoiceField
 
 
 class CategoryForm(forms.Form):
@@ -112,10 +112,12 @@ class ContractForm(forms.Form):
         label="Bill on approval",
         help_text="Bill a task only once the client approves it (otherwise on completion).",
     )
-    dedicated = forms.ModelMultipleChoiceField(
+    dedicated = SearchMultipleChoiceField(
         queryset=Membership.objects.none(),
+        search_fields=("user__full_name", "user__email"),
+        exact_fields=("user__email", "user__full_name"),
+        placeholder="Type part of an assistant's name",
         required=False,
-        widget=forms.CheckboxSelectMultiple,
         label="Dedicated assistants",
         help_text="If any are chosen, only they take this client's work.",
     )
@@ -126,10 +128,12 @@ class ContractForm(forms.Form):
             queryset=client_choices(agency=agency),
             url=reverse("client_search", kwargs={"agency_slug": agency.slug}),
         )
-        self.fields["dedicated"].queryset = (
-            Membership.objects.filter(agency=agency, role=Role.ASSISTANT, is_active=True)
+        # Active assistants only, as the service requires; the search offers no others.
+        self.fields["dedicated"].set_search(
+            queryset=Membership.objects.filter(agency=agency, role=Role.ASSISTANT, is_active=True)
             .select_related("user")
-            .order_by("user__full_name", "user__email")
+            .order_by("user__full_name", "user__email", "pk"),
+            url=reverse("assistant_search", kwargs={"agency_slug": agency.slug}) + "?active=1",
         )
         self.fields["dedicated"].label_from_instance = lambda m: m.user.get_full_name()
         if contract is not None:

@@ -284,3 +284,93 @@ class ContractTerms(TenantModel):
         indexes = [models.Index(fields=["agency", "line", "-effective_from"])]
         ordering = ["-effective_from"]
         verbose_name_plural = "contract terms"
+
+
+class QuoteRequestStatus(models.TextChoices):
+    OPEN = "open", "Waiting for a proposal"
+    ANSWERED = "answered", "Proposal sent"
+    CLOSED = "closed", "Closed"
+
+
+class QuoteRequest(TenantModel):
+    """A client asking for work the agency has not priced for them yet: what they need, in
+    their words. Staff answer it with a proposal."""
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.CASCADE, related_name="quote_requests"
+    )
+    requested_by = models.ForeignKey(
+        "accounts.Membership", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    details = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=QuoteRequestStatus.choices, default=QuoteRequestStatus.OPEN
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agency", "status", "-created_at", "-id"]),
+            models.Index(fields=["agency", "client", "-created_at", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Quote request {self.pk}"
+
+
+class ProposalStatus(models.TextChoices):
+    SENT = "sent", "Waiting for the client"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    SUPERSEDED = "superseded", "Replaced by a later version"
+
+
+class Proposal(TenantModel):
+    """One version of what the agency offers a client: a draft contract's header, lines and
+    terms as they stood when sent (`offer`), an expiry and a note. Never edited: a change is
+    a new version, which replaces the one waiting. Accepting activates the contract."""
+
+    contract = models.ForeignKey(
+        ServiceContract, on_delete=models.CASCADE, related_name="proposals"
+    )
+    client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="+")
+    quote_request = models.ForeignKey(
+        QuoteRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposals"
+    )
+    version = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.SENT
+    )
+    note = models.TextField(blank=True)
+    offer = models.JSONField()
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField()
+    sent_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decline_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "contract", "version"], name="proposal_version_once"
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "contract"],
+                condition=models.Q(status="sent"),
+                name="proposal_one_waiting_per_contract",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "client", "-sent_at", "-id"]),
+            models.Index(fields=["agency", "-sent_at", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer.get('name', 'Proposal')} (version {self.version})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contracts import views
+from contracts import plan_views, proposal_views, public_views, views
 
 # Pages inside one agency, mounted under /a/<agency_slug>/.
 urlpatterns = [
@@ -29,4 +29,7 @@ urlpatterns = [
         name="line_remove",
     ),
     path("our-contracts/", views.OurContractsView.as_view(), name="our_contracts"),
+    *plan_views.urlpatterns,
+    *proposal_views.urlpatterns,
+    *public_views.agency_urlpatterns,
 ]

@@ -9,7 +9,7 @@ from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from clients.models import Client
-from contracts import selectors, services
+from contracts import proposals, selectors, services
 from contracts.forms import (
     CategoryForm,
     ContractForm,
@@ -314,6 +314,7 @@ class ContractDetailView(ContractMixin, TemplateView):
             ]
             if to in services.TRANSITIONS[contract.status]
         ]
+        kwargs["proposals"] = list(contract.proposals.order_by("-version"))
         return super().get_context_data(contract=contract, lines=lines, actions=actions, **kwargs)
 
 
@@ -474,4 +475,5 @@ class OurContractsView(AgencyViewMixin, TemplateView):
                 for line in contract.lines.all()
                 if line.removed_at is None
             ]
+        kwargs.update(proposals.client_proposals_context(self.agency, self.membership.client))
         return super().get_context_data(contracts=contracts, **kwargs)

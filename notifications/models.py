@@ -23,16 +23,20 @@ class NotificationKind(models.TextChoices):
     TASK_UNASSIGNED = "task_unassigned", "A task has waited too long for an assistant"
     TASK_OVERDUE_STAFF = "task_overdue_staff", "A task is overdue"
     PAYMENT_FAILED = "payment_failed", "A client's payment failed"
+    QUOTE_REQUESTED = "quote_requested", "A client asks for a quote"
+    PROPOSAL_ANSWERED = "proposal_answered", "A client accepted or declined a proposal"
     # to clients
     TASK_TAKEN = "task_taken", "Someone has taken your request"
     TASK_WAITING_ON_YOU = "task_waiting_on_you", "Your answer is needed on a request"
     TASK_AWAITING_APPROVAL = "task_awaiting_approval", "Work is done and awaits your approval"
+    PROPOSAL_SENT = "proposal_sent", "The agency sent you a proposal"
     INVOICE_ISSUED = "invoice_issued", "An invoice is issued"
     INVOICE_DUE_SOON = "invoice_due_soon", "An invoice is coming due"
     INVOICE_OVERDUE = "invoice_overdue", "An invoice is overdue"
     RETAINER_LOW = "retainer_low", "Retainer hours are running low"
     RETAINER_EXHAUSTED = "retainer_exhausted", "Retainer hours are used up"
     CHARGE_HELD = "charge_held", "A charge past the budget cap awaits your approval"
+    COVER_ARRANGED = "cover_arranged", "Someone covers for your assistant while they are away"
     # to clients and admins
     CONTRACT_ENDING = "contract_ending", "A contract ends soon"
 

@@ -29,6 +29,8 @@ CLIENT_KINDS = frozenset(
         NotificationKind.RETAINER_LOW,
         NotificationKind.RETAINER_EXHAUSTED,
         NotificationKind.CHARGE_HELD,
+        NotificationKind.COVER_ARRANGED,
+        NotificationKind.PROPOSAL_SENT,
         NotificationKind.CONTRACT_ENDING,
     }
 )
@@ -46,6 +48,8 @@ STAFF_KINDS = frozenset(
         NotificationKind.TASK_UNASSIGNED,
         NotificationKind.TASK_OVERDUE_STAFF,
         NotificationKind.PAYMENT_FAILED,
+        NotificationKind.QUOTE_REQUESTED,
+        NotificationKind.PROPOSAL_ANSWERED,
         NotificationKind.CONTRACT_ENDING,
     }
 )

@@ -33,6 +33,7 @@ from core.errors import ApplicationError
 from core.jobs import queue_job
 from core.tenancy import agency_scope, scopes_disabled
 from core.working_hours import next_working_moment
+from notifications.hooks import reply_to_for
 from notifications.models import Notification, NotificationPreference, NotificationSettings
 from notifications.selectors import (
     DELIVERY_BATCH,
@@ -239,15 +240,22 @@ def _claim(queryset):
     return queryset.select_for_update()
 
 
-def _send(*, to: str, subject: str, template: str, context: dict) -> None:
+def _send(
+    *, to: str, subject: str, template: str, context: dict, reply_to: list[str] | None = None
+) -> None:
     message = EmailMultiAlternatives(
-        subject=subject, body=render_to_string(f"emails/{template}.txt", context), to=[to]
+        subject=subject,
+        body=render_to_string(f"emails/{template}.txt", context),
+        to=[to],
+        reply_to=reply_to,
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     message.send()
 
 
-def _message(agency, notification: Notification, recipient) -> EmailMultiAlternatives:
+def _message(
+    agency, notification: Notification, recipient, reply_to: str | None = None
+) -> EmailMultiAlternatives:
     context = {
         "agency": agency,
         "notification": notification,
@@ -260,6 +268,7 @@ def _message(agency, notification: Notification, recipient) -> EmailMultiAlterna
         subject=notification.title,
         body=render_to_string(f"emails/{template}.txt", context),
         to=[recipient.email],
+        reply_to=[reply_to] if reply_to else None,
     )
     message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
     return message
@@ -285,7 +294,8 @@ def emails_send(*, agency, notification_ids, now=None) -> int:
         )
         if not notifications:
             return 0
-        messages = [_message(agency, n, n.recipient) for n in notifications]
+        replies = reply_to_for(agency=agency, notifications=notifications)
+        messages = [_message(agency, n, n.recipient, replies.get(n.pk)) for n in notifications]
         with get_connection() as mail:
             mail.send_messages(messages)
         Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=now)
@@ -304,10 +314,12 @@ def notification_email_send(*, agency, notification_id: int, now=None) -> bool:
         if notification is None:
             return False
         recipient = notification.recipient
+        reply_to = reply_to_for(agency=agency, notifications=[notification]).get(notification.pk)
         _send(
             to=recipient.email,
             subject=notification.title,
             template=notification.kind,
+            reply_to=[reply_to] if reply_to else None,
             context={
                 "agency": agency,
                 "notification": notification,

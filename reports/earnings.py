@@ -68,6 +68,13 @@ def earnings_of(
 
 OVERVIEW_PER_PAGE = 50
 OVERVIEW_ORDER = ("membership__user__full_name", "membership__user__email", "pk")
+OVERVIEW_FIELDS = (
+    "membership_id",
+    "pay_rate",
+    "pay_currency",
+    "membership__user__full_name",
+    "membership__user__email",
+)
 
 
 def _is_kept(agency, month: dt.date) -> bool:
@@ -92,6 +99,8 @@ def overview_profiles(*, agency, month: dt.date):
         AssistantProfile.objects.filter(agency=agency)
         .filter(Q(membership__is_active=True, membership__role=Role.ASSISTANT) | Exists(worked))
         .select_related("membership__user")
+        # What a row shows and is priced and paged by: a page's rows are all it reads.
+        .only(*OVERVIEW_FIELDS)
     )
 
 

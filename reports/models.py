@@ -106,3 +106,49 @@ class ShareMonth(TenantModel):
 
     class Meta:
         indexes = [models.Index(fields=["agency", "month"])]
+
+
+class OwedMonth(TenantModel):
+    """A month's time per assistant priced as billing.payouts prices it (per client, rate x
+    seconds / 3600 half-up, then added up), at the rate and currency in force when counted.
+    A reader compares them with the month's rate now (a payout's, else the assistant's
+    current one) and reprices from TimeMonth only where they differ, so a later raise or
+    payout never needs the month counted again."""
+
+    month = models.DateField()
+    assistant_id = models.BigIntegerField()
+    rate = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "month"])]
+
+
+class OwedClientMonth(TenantModel):
+    """OwedMonth's amounts per client and currency instead of per assistant, with how many
+    TimeMonth rows each holds (a group stays on the report while it has one, even at 0)."""
+
+    month = models.DateField()
+    client_id = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField(default=0)
+    times = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "month"])]
+
+
+class ShareTotalMonth(TenantModel):
+    """ShareMonth added up over clients: per assistant and currency, what a report with no
+    client filter reads (a few rows per assistant instead of one per client)."""
+
+    month = models.DateField()
+    assistant_id = models.BigIntegerField(null=True)
+    currency = models.CharField(max_length=3)
+    billable = models.FloatField(default=0)
+    charged = models.BigIntegerField(default=0)
+    charged_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency", "month"])]

@@ -3,8 +3,10 @@ shared by the live reports (reports.selectors) and the kept months (reports.roll
 
 from collections import defaultdict
 
+from django.db import connection
 from django.db.models import (
     BigIntegerField,
+    Case,
     Count,
     ExpressionWrapper,
     F,
@@ -12,6 +14,7 @@ from django.db.models import (
     Q,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce
 
@@ -150,23 +153,6 @@ def credit_taxes_in(*, agency, period, by: tuple[str, ...]) -> dict[tuple, int]:
 # -- task charges shared out by who logged the time -----------------------------------
 
 _BIG = BigIntegerField()
-# round(minutes x amount / logged) with integers only: (2ma + l) // 2l
-_CHARGED_SHARE = ExpressionWrapper(
-    (
-        Value(2, output_field=_BIG)
-        * Cast("task__time_entries__minutes", _BIG)
-        * Cast("amount", _BIG)
-        + Cast("minutes_logged", _BIG)
-    )
-    / (Value(2, output_field=_BIG) * Cast("minutes_logged", _BIG)),
-    output_field=_BIG,
-)
-_BILLABLE_SHARE = ExpressionWrapper(
-    Cast("task__time_entries__minutes", FloatField())
-    * Cast(BILLABLE, FloatField())
-    / Cast("minutes_logged", FloatField()),
-    output_field=FloatField(),
-)
 _NOT_VOID = ~Q(invoice__status=InvoiceStatus.VOID)
 
 
@@ -182,29 +168,80 @@ def shares(*, agency, period, client_id=None) -> tuple[dict, dict, dict]:
     billable: dict = defaultdict(float)
     charged: dict = defaultdict(int)
     counted: dict = defaultdict(int)
-    for person, amounts in (
-        (
-            "task__time_entries__assistant_id",
-            charges.filter(minutes_logged__gt=0, task__time_entries__ended_at__isnull=False),
-        ),
-        ("task__assignee_id", charges.filter(minutes_logged=0)),
+    by_assignee = (
+        charges.filter(minutes_logged=0)
+        .values("task__assignee_id", "client_id", "currency")
+        .annotate(
+            billable=Sum(Cast(BILLABLE, FloatField())),
+            charged=Sum("amount", filter=_NOT_VOID),
+            charged_count=Count("pk", filter=_NOT_VOID),
+        )
+        .values_list(
+            "task__assignee_id", "client_id", "currency", "billable", "charged", "charged_count"
+        )
+        .order_by()
+    )
+    for person, client, currency, minutes, amount, count in (
+        *_entry_shares(agency, charges.filter(minutes_logged__gt=0)),
+        *by_assignee,
     ):
-        by_entry = person != "task__assignee_id"
-        for row in (
-            amounts.values(person, "client_id", "currency")
-            .annotate(
-                billable=Sum(_BILLABLE_SHARE if by_entry else Cast(BILLABLE, FloatField())),
-                charged=Sum(_CHARGED_SHARE if by_entry else "amount", filter=_NOT_VOID),
-                charged_count=Count("pk", filter=_NOT_VOID),
-            )
-            .order_by()
-        ):
-            billable[(row[person], row["client_id"])] += row["billable"] or 0
-            if row["charged_count"]:
-                key = (row[person], row["client_id"], row["currency"])
-                charged[key] += row["charged"] or 0
-                counted[key] += row["charged_count"]
+        billable[(person, client)] += minutes or 0
+        if count:
+            # PostgreSQL adds bigints up as numerics: back to whole numbers
+            charged[(person, client, currency)] += int(amount or 0)
+            counted[(person, client, currency)] += int(count)
     return billable, charged, counted
+
+
+def _entry_shares(agency, charges) -> list[tuple]:
+    """(assistant, client, currency, billable, charged, charged count) of the charges'
+    finished time entries: each entry's share of the billable minutes (minutes x billable /
+    logged, unrounded) and of the amount, rounded half-up with integers only:
+    round(minutes x amount / logged) = (2ma + l) // 2l.
+    The entries are joined to the charges on the task's id: a join through the task row
+    itself would read one row of the task table per charge for nothing."""
+    rows = (
+        charges.annotate(
+            billable_minutes=ExpressionWrapper(BILLABLE, output_field=_BIG),
+            counts=Case(When(_NOT_VOID, then=Value(1)), default=Value(0), output_field=_BIG),
+        )
+        .values_list(
+            "task_id",
+            "client_id",
+            "currency",
+            "amount",
+            "minutes_logged",
+            "billable_minutes",
+            "counts",
+        )
+        .order_by()
+    )
+    sql, params = rows.query.sql_with_params()
+    entries = connection.ops.quote_name(TimeEntry._meta.db_table)
+    where = "e.task_id = c.task_id AND e.agency_id = %s AND e.ended_at IS NOT NULL"
+    if connection.vendor == "postgresql":
+        # Each charge's entries by the task index. A month's charges are a few thousand of
+        # the year's entries; a plain join lets the planner read every entry instead.
+        joined = (
+            f"CROSS JOIN LATERAL (SELECT e.assistant_id, e.minutes FROM {entries} e"
+            f" WHERE {where} OFFSET 0) e"
+        )
+    else:
+        joined = f"INNER JOIN {entries} e ON {where}"
+    query = (
+        "SELECT e.assistant_id, c.client_id, c.currency,"
+        " SUM(CAST(e.minutes AS DOUBLE PRECISION) * CAST(c.billable_minutes AS DOUBLE PRECISION)"
+        " / CAST(c.minutes_logged AS DOUBLE PRECISION)),"
+        " SUM(CASE WHEN c.counts = 1 THEN (2 * CAST(e.minutes AS BIGINT)"
+        " * CAST(c.amount AS BIGINT) + CAST(c.minutes_logged AS BIGINT))"
+        " / (2 * CAST(c.minutes_logged AS BIGINT)) END),"
+        " SUM(c.counts)"
+        f" FROM ({sql}) c {joined}"
+        " GROUP BY e.assistant_id, c.client_id, c.currency"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, (*params, agency.pk))
+        return cursor.fetchall()
 
 
 def logged_in(*, agency, period, client_id=None, assistant_id=None):

@@ -13,14 +13,25 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import BigIntegerField, Count, F, Q, Sum
+from django.db.models import BigIntegerField, Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Agency
+from assistants.models import AssistantProfile, Payout
 from billing.models import Charge, ChargeKind, CreditNote
+from billing.payouts import pay_for_seconds
 from core.periods import Period, month_end, month_start, next_month
 from core.tenancy import agency_scope
-from reports.models import OnTimeMonth, ReportMonth, RevenueMonth, ShareMonth, TimeMonth
+from reports.models import (
+    OnTimeMonth,
+    OwedClientMonth,
+    OwedMonth,
+    ReportMonth,
+    RevenueMonth,
+    ShareMonth,
+    ShareTotalMonth,
+    TimeMonth,
+)
 from reports.raw import (
     BILLABLE,
     MONEY_SUMS,
@@ -137,10 +148,19 @@ def count_month(*, agency, month: dt.date) -> None:
         OnTimeMonth.objects.filter(agency=agency, month=month).delete()
         TimeMonth.objects.filter(agency=agency, month=month).delete()
         ShareMonth.objects.filter(agency=agency, month=month).delete()
+        ShareTotalMonth.objects.filter(agency=agency, month=month).delete()
+        OwedMonth.objects.filter(agency=agency, month=month).delete()
+        OwedClientMonth.objects.filter(agency=agency, month=month).delete()
         RevenueMonth.objects.bulk_create(_revenue_rows(agency, month, period), batch_size=2000)
         OnTimeMonth.objects.bulk_create(_on_time_rows(agency, month, period), batch_size=2000)
-        TimeMonth.objects.bulk_create(_time_rows(agency, month, period), batch_size=2000)
-        ShareMonth.objects.bulk_create(_share_rows(agency, month, period), batch_size=2000)
+        times = _time_rows(agency, month, period)
+        TimeMonth.objects.bulk_create(times, batch_size=2000)
+        owed, owed_clients = _owed_rows(agency, month, times)
+        OwedMonth.objects.bulk_create(owed, batch_size=2000)
+        OwedClientMonth.objects.bulk_create(owed_clients, batch_size=2000)
+        share_rows = _share_rows(agency, month, period)
+        ShareMonth.objects.bulk_create(share_rows, batch_size=2000)
+        ShareTotalMonth.objects.bulk_create(_share_totals(agency, month, share_rows))
         ReportMonth.objects.filter(pk=mark.pk).update(
             counted_version=seen, counted_at=timezone.now(), time_zone=agency.time_zone
         )
@@ -219,6 +239,80 @@ def _time_rows(agency, month: dt.date, period: Period) -> list[TimeMonth]:
         )
         for row in rows
     ]
+
+
+def pay_rates(agency, months) -> tuple[dict, dict]:
+    """What billing.payouts prices a month's time at: ({(assistant, month): (rate,
+    currency)} of the months' payouts, {assistant: (rate, currency)} of the current
+    profiles). Two queries."""
+    paid = {
+        (row["assistant_id"], row["period_start"]): (row["rate"], row["currency"])
+        for row in Payout.objects.filter(agency=agency, period_start__in=months)
+        .values("assistant_id", "period_start")
+        .annotate(rate=Max("rate"), currency=Max("currency"))
+        .order_by()
+    }
+    current = {
+        person: (rate, currency)
+        for person, rate, currency in AssistantProfile.objects.filter(agency=agency).values_list(
+            "membership_id", "pay_rate", "pay_currency"
+        )
+    }
+    return paid, current
+
+
+def pay_rate(agency, paid: dict, current: dict, assistant_id, month: dt.date) -> tuple:
+    """The (rate, currency) of one assistant's month: a payout's, else the current one."""
+    found = paid.get((assistant_id, month)) or current.get(assistant_id)
+    if found is None:
+        return 0, agency.default_currency
+    rate, currency = found
+    return (
+        0 if rate is None else rate,
+        agency.default_currency if currency is None else currency,
+    )
+
+
+def _owed_rows(agency, month: dt.date, times: list[TimeMonth]):
+    """The month's time priced at today's rates, per assistant and per client."""
+    paid, current = pay_rates(agency, [month])
+    people: dict[int, OwedMonth] = {}
+    clients: dict[tuple, OwedClientMonth] = {}
+    for time in times:
+        rate, currency = pay_rate(agency, paid, current, time.assistant_id, month)
+        amount = pay_for_seconds(rate, time.seconds)
+        person = people.get(time.assistant_id)
+        if person is None:
+            person = people[time.assistant_id] = OwedMonth(
+                agency=agency,
+                month=month,
+                assistant_id=time.assistant_id,
+                rate=rate,
+                currency=currency,
+            )
+        person.amount += amount
+        client = clients.get((time.client_id, currency))
+        if client is None:
+            client = clients[(time.client_id, currency)] = OwedClientMonth(
+                agency=agency, month=month, client_id=time.client_id, currency=currency
+            )
+        client.amount += amount
+        client.times += 1
+    return list(people.values()), list(clients.values())
+
+
+def _share_totals(agency, month: dt.date, rows: list[ShareMonth]) -> list[ShareTotalMonth]:
+    totals: dict[tuple, ShareTotalMonth] = {}
+    for row in rows:
+        total = totals.get((row.assistant_id, row.currency))
+        if total is None:
+            total = totals[(row.assistant_id, row.currency)] = ShareTotalMonth(
+                agency=agency, month=month, assistant_id=row.assistant_id, currency=row.currency
+            )
+        total.billable += row.billable
+        total.charged += row.charged
+        total.charged_count += row.charged_count
+    return list(totals.values())
 
 
 def _share_rows(agency, month: dt.date, period: Period) -> list[ShareMonth]:

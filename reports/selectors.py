@@ -47,13 +47,21 @@ from billing.models import (
     ChargeKind,
     ChargeStatus,
 )
-from billing.payouts import as_date, pay_lines
+from billing.payouts import as_date, pay_for_seconds, pay_lines
 from billing.retainer import expiry_words, line_banks, topped_up_minutes
 from clients.models import Client
 from contracts.models import ContractLine, ContractStatus, ContractTerms, PricingModel, Service
 from core.periods import Period, month_bounds, month_end
 from reports import rollups
-from reports.models import OnTimeMonth, RevenueMonth, ShareMonth, TimeMonth
+from reports.models import (
+    OnTimeMonth,
+    OwedClientMonth,
+    OwedMonth,
+    RevenueMonth,
+    ShareMonth,
+    ShareTotalMonth,
+    TimeMonth,
+)
 from reports.raw import (
     BILLABLE,
     MONEY_SUMS,
@@ -316,9 +324,12 @@ def kept_shares(*, agency, period: Period, client_id=None) -> tuple[dict, dict]:
     billable: dict = defaultdict(float)
     charged: dict = defaultdict(int)
     if kept:
-        rows = ShareMonth.objects.filter(agency=agency, month__in=rollups.kept_months(agency, kept))
+        months = rollups.kept_months(agency, kept)
+        # Per client only when one is asked for: the totals over clients are kept apart.
         if client_id:
-            rows = rows.filter(client_id=client_id)
+            rows = ShareMonth.objects.filter(agency=agency, month__in=months, client_id=client_id)
+        else:
+            rows = ShareTotalMonth.objects.filter(agency=agency, month__in=months)
         for row in (
             rows.values("assistant_id", "currency")
             .annotate(
@@ -666,7 +677,7 @@ def retainer_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -
     ids = [line.pk for line in retainers]
     used: dict[int, dict] = defaultdict(dict)
     overage: dict[tuple, int] = {}
-    for row in (
+    for line_id, period_start, bank_minutes, overage_minutes in (
         Charge.objects.filter(
             agency=agency,
             contract_line_id__in=ids,
@@ -675,55 +686,65 @@ def retainer_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -
         )
         .values("contract_line_id", "period_start")
         .annotate(used=Sum("minutes_from_bank"), overage=Sum("minutes_billed"))
+        .values_list("contract_line_id", "period_start", "used", "overage")
         .order_by()
     ):
-        used[row["contract_line_id"]][row["period_start"]] = row["used"] or 0
-        overage[(row["contract_line_id"], row["period_start"])] = row["overage"] or 0
+        used[line_id][period_start] = bank_minutes or 0
+        overage[(line_id, period_start)] = overage_minutes or 0
     fees = {
-        (row["contract_line_id"], row["period_start"]): row["amount"]
-        for row in Charge.objects.filter(
+        (line_id, period_start): amount
+        for line_id, period_start, amount in Charge.objects.filter(
             agency=agency,
             contract_line_id__in=ids,
             kind=ChargeKind.RETAINER_FEE,
             period_start__in=months,
         )
         .exclude(status=ChargeStatus.WRITTEN_OFF)
-        .values("contract_line_id", "period_start", "amount")
+        .values_list("contract_line_id", "period_start", "amount")
+        .order_by()
     }
     bought = topped_up_minutes(agency, ids)
+    # Thousands of rows: what each line and month says is looked up once, not per row.
+    labels = {month: f"{month:%b %Y}" for month in months}
+    ends = {month: month_end(month) for month in months}
     rows = []
     for line in retainers:
-        line_bought = bought.get(line.pk, {})
+        contract, line_id = line.contract, line.pk
+        line_bought = bought.get(line_id, {})
+        line_used = used[line_id]
         # One walk of the line's months serves every month shown.
         banks = line_banks(
-            line.terms.all(), line.contract.client.time_zone, used[line.pk], line_bought, months
+            line.terms.all(), contract.client.time_zone, line_used, line_bought, months
         )
+        client_id, client, service = contract.client_id, contract.client.name, line.service.name
+        starts_on, ends_on, currency = contract.starts_on, contract.ends_on, contract.currency
         for month in months:
             found = banks[month]
-            if found is None or not _in_contract(line, month):
+            # in the contract: the month ends on or after its start, and begins by its end
+            if found is None or ends[month] < starts_on or (ends_on and month > ends_on):
                 continue
-            terms, bank, rollover, soon = found.terms, found.bank, found.rollover, found.expiring
-            month_used = used[line.pk].get(month, 0)
+            bank, soon = found.bank, found.expiring
+            month_used = line_used.get(month, 0)
             rows.append(
                 {
-                    "line_id": line.pk,
-                    "client_id": line.contract.client_id,
-                    "client": line.contract.client.name,
-                    "service": line.service.name,
-                    "month": f"{month:%b %Y}",
+                    "line_id": line_id,
+                    "client_id": client_id,
+                    "client": client,
+                    "service": service,
+                    "month": labels[month],
                     "period_start": month,
-                    "included": terms.included_minutes,
-                    "rollover": rollover,
+                    "included": found.terms.included_minutes,
+                    "rollover": found.rollover,
                     "topped_up": line_bought.get(month, 0),
                     "expiring": soon,
-                    "expires": expiry_words(soon),
+                    "expires": expiry_words(soon) if soon else "",
                     "bank": bank,
                     "used": month_used,
                     "left": max(bank - month_used, 0),
                     "used_share": percent(month_used, bank),
-                    "overage": overage.get((line.pk, month), 0),
-                    "fee": fees.get((line.pk, month)),
-                    "currency": line.contract.currency,
+                    "overage": overage.get((line_id, month), 0),
+                    "fee": fees.get((line_id, month)),
+                    "currency": currency,
                 }
             )
     return rows
@@ -734,8 +755,11 @@ def cap_rows(*, agency, lines: list[ContractLine], months: list[dt.date]) -> lis
     (written-off charges do not count, as contracts.caps counts them). One query."""
     capped = []
     for line in lines:
-        zone = line.contract.client.time_zone
         versions = list(line.terms.all())
+        # Most lines are retainers that never had a cap: no month of theirs can have one.
+        if all(version.monthly_budget_cap is None for version in versions):
+            continue
+        zone = line.contract.client.time_zone
         for month in months:
             terms = _terms_for_month(versions, month, zone)
             has_cap = terms is not None and terms.monthly_budget_cap is not None
@@ -915,6 +939,52 @@ def _kept_owed(agency, months, *, client_id=None, assistant_id=None) -> tuple[di
     return owed_clients, owed_people
 
 
+def _kept_owed_totals(agency, months) -> tuple[dict, dict]:
+    """_kept_owed for the whole agency, from the months' priced totals (reports.models.
+    OwedMonth, OwedClientMonth): an assistant month whose rate or currency is no longer the
+    one it was priced at (a raise, a payout since) is priced again from its kept time, and
+    its clients' amounts moved with it. Four queries; five when a rate changed."""
+    paid, current = rollups.pay_rates(agency, months)
+    owed_people: dict = defaultdict(int)
+    repriced: dict[tuple, tuple] = {}
+    for person, month, rate, currency, amount in OwedMonth.objects.filter(
+        agency=agency, month__in=months
+    ).values_list("assistant_id", "month", "rate", "currency", "amount"):
+        now = rollups.pay_rate(agency, paid, current, person, month)
+        if now == (rate, currency):
+            owed_people[(person, currency)] += amount
+        else:
+            repriced[(person, month)] = ((rate, currency), now)
+    owed_clients: dict = defaultdict(int)
+    times: dict = defaultdict(int)
+    for client, currency, amount, count in (
+        OwedClientMonth.objects.filter(agency=agency, month__in=months)
+        .values("client_id", "currency")
+        .annotate(owed=Sum("amount"), count=Sum("times"))
+        .values_list("client_id", "currency", "owed", "count")
+        .order_by()
+    ):
+        owed_clients[(client, currency)] += amount
+        times[(client, currency)] += count
+    if repriced:
+        stale = Q(pk__in=[])
+        for person, month in repriced:
+            stale |= Q(assistant_id=person, month=month)
+        for person, client, month, seconds in (
+            TimeMonth.objects.filter(agency=agency)
+            .filter(stale)
+            .values_list("assistant_id", "client_id", "month", "seconds")
+        ):
+            (rate, currency), (new_rate, new_currency) = repriced[(person, month)]
+            owed_clients[(client, currency)] -= pay_for_seconds(rate, seconds)
+            times[(client, currency)] -= 1
+            amount = pay_for_seconds(new_rate, seconds)
+            owed_clients[(client, new_currency)] += amount
+            times[(client, new_currency)] += 1
+            owed_people[(person, new_currency)] += amount
+    return {key: owed_clients[key] for key, count in times.items() if count}, dict(owed_people)
+
+
 def owed_by(*, agency, period: Period, client_id=None, assistant_id=None) -> tuple[dict, dict]:
     """Time logged in the range at each assistant's pay rate (billing.payouts: a paid month
     at the rate it was paid at, else the current rate), per (client, currency) and per
@@ -926,7 +996,12 @@ def owed_by(*, agency, period: Period, client_id=None, assistant_id=None) -> tup
     owed_people: dict = defaultdict(int)
     if kept:
         kept = rollups.kept_months(agency, kept)
-        clients, people = _kept_owed(agency, kept, client_id=client_id, assistant_id=assistant_id)
+        if client_id or assistant_id:
+            clients, people = _kept_owed(
+                agency, kept, client_id=client_id, assistant_id=assistant_id
+            )
+        else:
+            clients, people = _kept_owed_totals(agency, kept)
         for key, amount in clients.items():
             owed_clients[key] += amount
         for key, amount in people.items():

@@ -334,3 +334,7 @@ class RecurringRequest(TenantModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+# Inbound mail's models live beside its code; imported here so the app registers them.
+from tasks.inbound.models import ClientIntake, InboundMessage  # noqa: E402, F401

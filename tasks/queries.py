@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 
 from assistants.models import AssistantProfile, AssistantSkill
 from assistants.schedule import is_on_shift
+from assistants.selectors import dedicated_takers, time_off_in_force
 from contracts.models import ContractAssistant, ServiceCategory
 from core.roles import Role
 from tasks.models import (
@@ -295,13 +296,17 @@ def assistants_for_task(
 ) -> list[AssistantProfile]:
     """The active assistants who may do `task` and have room for it, least loaded first
     (then by name), at most `limit`: the pool's rule (`selectors._eligible`) seen from the
-    task: those its contract dedicates, or when it dedicates nobody, those skilled in its
-    category; and under their capacity. Its assignee, if active, is among them whatever
-    their load. Each carries `load` and `on_shift`. One query: each
+    task: those its contract dedicates (or who cover for them while they are away,
+    `dedicated_takers`), or when that is nobody, those skilled in its category; never
+    anyone on time off; and under their capacity. Its assignee, if active and not away, is
+    among them whatever their load. Each carries `load` and `on_shift`. One query: each
     candidate's load is a count on the partial index of active work by assignee
     (task_active_by_assignee), and the rest are subqueries on the small contract and
     skill tables, so only the rows shown are read into Python."""
-    dedicated = ContractAssistant.objects.filter(agency=agency, contract_id=task.contract_id)
+    # Who serves the contract at `now`: its dedicated assistants, or for those on time off
+    # their cover; when that is nobody, the skill pool. Nobody on time off is offered.
+    takers = dedicated_takers(agency=agency, at=now)
+    away = time_off_in_force(agency=agency, at=now).filter(assistant=OuterRef("membership_id"))
     skilled = AssistantSkill.objects.filter(
         agency=agency, profile=OuterRef("pk"), category_id=task.category_id
     )
@@ -328,11 +333,12 @@ def assistants_for_task(
             | (
                 Q(load__lt=F("capacity"))
                 & (
-                    Q(membership__in=dedicated.values("membership"))
-                    | (Q(Exists(skilled)) & ~Q(Exists(dedicated)))
+                    takers.takers_of(task.contract_id)
+                    | (Q(Exists(skilled)) & ~Q(Exists(takers.served_contract(task.contract_id))))
                 )
             )
         )
+        .filter(~Exists(away))
         .select_related("membership__user")
         .order_by("load", "membership__user__full_name", "membership__user__email", "pk")[:limit]
     )

@@ -2,10 +2,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, Q, QuerySet
 from django.utils import timezone
 
 from assistants.models import AssistantSkill
+from assistants.selectors import dedicated_takers, time_off_in_force
 from contracts.models import (
     ContractAssistant,
     ContractLine,
@@ -86,13 +87,17 @@ def _eligible(*, agency, membership) -> Q | None:
     profile = getattr(membership, "assistant_profile", None)
     if profile is None or not profile.is_active:
         return None
-    dedicated_to_me = ContractAssistant.objects.filter(agency=agency, membership=membership).values(
-        "contract"
-    )
-    dedicated_to_anyone = ContractAssistant.objects.filter(agency=agency).values("contract")
+    # Who serves each dedicated contract now: the dedicated assistant, or while they are
+    # on time off their cover (or, with none named, the skill pool). Someone on time off
+    # themselves may take nothing.
+    now = timezone.now()
+    takers = dedicated_takers(agency=agency, at=now)
+    mine = takers.contracts_of(membership)
+    served = takers.served()
+    away = time_off_in_force(agency=agency, at=now).filter(assistant=membership)
     skills = profile.assistant_skills.values("category")
-    return Q(contract__in=dedicated_to_me) | (
-        Q(category__in=skills) & ~Q(contract__in=dedicated_to_anyone)
+    return (Q(contract__in=mine) | (Q(category__in=skills) & ~Q(contract__in=served))) & ~Q(
+        Exists(away)
     )
 
 

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from clients.permissions import ClientRight, client_actor_check
 from clients.services import client_ensure_active
 from contracts.caps import check_request_within_cap
 from contracts.request_templates import clean_values
@@ -101,6 +102,7 @@ def task_request(
     if client.agency_id != agency.pk:
         raise ApplicationError("Unknown client.", code="task_client_invalid")
     client_ensure_active(client=client)
+    client_actor_check(agency=agency, actor=actor, client_id=client.pk, what=ClientRight.REQUEST)
     task_hooks.request_check(agency=agency, client=client, actor=actor)
     line = contracted_line(agency=agency, client=client, service=service)
     now = timezone.now()
@@ -248,12 +250,36 @@ def _lock_room_for_one_more(membership) -> None:
         raise ApplicationError(
             "Only an active assistant can take work.", code="task_not_an_assistant"
         )
+    _refuse_if_away(agency=profile.agency_id, membership=membership, yourself=True)
     load = Task.objects.filter(assignee=membership, status__in=ACTIVE_STATUSES).count()
     if load >= profile.capacity:
         raise ApplicationError(
             f"You already hold {load} active tasks, your capacity. Finish or hand one over first.",
             code="task_capacity_reached",
         )
+
+
+def _refuse_if_away(*, agency, membership, yourself: bool) -> None:
+    """Nobody on approved time off is given work, by themselves or by staff; the tasks
+    they already hold stay theirs."""
+    from assistants.selectors import time_off_in_force
+
+    away = time_off_in_force(agency=agency, at=timezone.now()).filter(assistant=membership)
+    away = away.values_list("ends_on", flat=True).first()
+    if away is None:
+        return
+    until = f"{away:%a} {away.day} {away:%b %Y}"
+    if yourself:
+        raise ApplicationError(
+            f"You are on time off until {until}: new work waits for your return.",
+            code="task_taker_on_time_off",
+        )
+    raise ApplicationError(
+        f"{membership.user} is on time off until {until} (their calendar): choose someone "
+        "else, or the cover named on their time off.",
+        code="task_assignee_on_time_off",
+        extra={"field": "assignee"},
+    )
 
 
 def _claim(*, agency, actor, membership, task_pk: int) -> Task | None:
@@ -293,6 +319,7 @@ def task_assign(*, agency, actor, task: Task, assignee, note: str = "") -> Task:
             code="task_assignee_invalid",
             extra={"field": "assignee"},
         )
+    _refuse_if_away(agency=agency, membership=assignee, yourself=False)
     with transaction.atomic():
         task = _locked(task)
         previous = task.assignee_id
@@ -450,6 +477,9 @@ def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Tas
 def task_approve(*, agency, actor, task: Task) -> Task:
     """The client accepts the finished work (and the time on it). Where the contract bills
     only approved work, approval is the event billing hangs on: one job on commit."""
+    client_actor_check(
+        agency=agency, actor=actor, client_id=task.client_id, what=ClientRight.APPROVE
+    )
     with transaction.atomic():
         task = _locked(task)
         if task.status != S.COMPLETED or task.approved_at is not None:
@@ -469,6 +499,9 @@ def task_approve(*, agency, actor, task: Task) -> Task:
 
 def task_send_back(*, agency, actor, task: Task, reason: str) -> Task:
     """The client is not satisfied: the work goes back to the assistant with the reason."""
+    client_actor_check(
+        agency=agency, actor=actor, client_id=task.client_id, what=ClientRight.APPROVE
+    )
     reason = _message(reason, field="reason", label="A reason")
     if not reason:
         raise ApplicationError(

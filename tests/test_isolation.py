@@ -29,7 +29,13 @@ from django.utils import timezone
 from accounts.access import AgencyViewMixin
 from accounts.api.access import AgencyAPIMixin
 from accounts.models import Agency, Membership
+from assistants.models import TimeOff
+from assistants.time_off import span_of
 from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, TaxRate
+from clients.models import ClientMemberRights
+from contracts.models import Proposal, QuoteRequest
+from contracts.plans import Plan, PlanLine
+from contracts.proposals import offer_of
 from core.roles import Role
 from core.tenancy import scopes_disabled
 from notifications.models import Notification
@@ -55,6 +61,9 @@ PUBLIC, LOGIN, API_AUTH, BY_TOKEN = "public", "login", "api-auth", "by-token"
 # Called by another service (Stripe), proven by a signature: an anonymous POST without a
 # valid one gets 400 and changes nothing; any other method gets 405.
 WEBHOOK = "webhook"
+# An agency's public page and what hangs off it: anyone may read it while the agency
+# publishes it; an unknown slug, an unpublished page and another agency's plan are 404.
+PUBLISHED = "published"
 NON_TENANT = {
     "home": PUBLIC,
     "healthz": PUBLIC,
@@ -68,6 +77,10 @@ NON_TENANT = {
     "api:schema": PUBLIC,
     "api:docs": PUBLIC,
     "stripe_webhook": WEBHOOK,
+    "inbound_email": WEBHOOK,
+    "public_page": PUBLISHED,
+    "public_plan": PUBLISHED,
+    "public_logo": PUBLISHED,
 }
 # The Django admin is platform-staff tooling (it sees every agency on purpose).
 PLATFORM_ADMIN_NAMESPACE = "admin:"
@@ -191,6 +204,16 @@ def build_side(agency) -> Side:
     other_service = ServiceFactory(agency=agency, category=other_skill)
     client, other_client = ClientFactory(agency=agency), ClientFactory(agency=agency)
     client_member = MembershipFactory(agency=agency, role=Role.CLIENT, client=client)
+    # The caller owns its client's team; a colleague and an invitation are on that team,
+    # and another client's team has one of each too.
+    colleague = MembershipFactory(agency=agency, role=Role.CLIENT, client=client)
+    other_colleague = MembershipFactory(agency=agency, role=Role.CLIENT, client=other_client)
+    team_invitations = [
+        InvitationFactory(agency=agency, role=Role.CLIENT, client=company)
+        for company in (client, other_client)
+    ]
+    with scopes_disabled():
+        ClientMemberRights.objects.create(agency=agency, membership=client_member, is_owner=True)
     assistant = AssistantProfileFactory(agency=agency, skills=[skill])
     other_assistant = AssistantProfileFactory(agency=agency, skills=[other_skill])
     contract = ContractFactory(agency=agency, client=client, status="active")
@@ -220,6 +243,38 @@ def build_side(agency) -> Side:
     second_owner = MembershipFactory(agency=agency, role=Role.OWNER)
     invitation = InvitationFactory(agency=agency)
     with scopes_disabled():
+        plans = [
+            Plan.objects.create(
+                agency=agency, name=f"Plan {n}", currency=agency.default_currency, days_until_due=14
+            )
+            for n in (1, 2)
+        ]
+        plan_lines = [
+            PlanLine.objects.create(
+                agency=agency, plan=plan, service=service, pricing_model="flat", flat_fee=4000
+            )
+            for plan in plans
+        ]
+        drafts = [
+            ContractFactory(agency=agency, client=company, status="draft")
+            for company in (client, other_client)
+        ]
+        offered = [
+            Proposal.objects.create(
+                agency=agency,
+                contract=draft,
+                client=draft.client,
+                version=1,
+                offer=offer_of(draft),
+                expires_at=now + dt.timedelta(days=7),
+                sent_at=now,
+            )
+            for draft in drafts
+        ]
+        quotes = [
+            QuoteRequest.objects.create(agency=agency, client=company, details="Inbox help")
+            for company in (client, other_client)
+        ]
         files = [_attachment(agency, work, client_member.user) for work in (task, other_task)]
         charges = [
             Charge.objects.create(
@@ -255,6 +310,7 @@ def build_side(agency) -> Side:
             for deal in (contract, other_contract)
         ]
         tax_rate = TaxRate.objects.create(agency=agency, display_name="VAT", percentage=20)
+        time_off = [_time_off(agency, person.membership) for person in (assistant, other_assistant)]
         recurring = [
             RecurringRequest.objects.create(
                 agency=agency,
@@ -321,10 +377,25 @@ def build_side(agency) -> Side:
             "recurring_hidden": recurring[1].pk,
             "notification_hidden": someone_elses,
             "invitation": invitation.pk,
+            "client_member": colleague.pk,
+            "client_member_hidden": other_colleague.pk,
+            "client_invitation": team_invitations[0].pk,
+            "client_invitation_hidden": team_invitations[1].pk,
             "member": extra_member.pk,
             "owner_member": second_owner.pk,
             "profile": assistant.pk,
             "assistant_member": assistant.membership_id,
+            "time_off": time_off[0].pk,
+            "time_off_hidden": time_off[1].pk,
+            "draft_contract": drafts[0].pk,
+            "proposal": offered[0].pk,
+            "proposal_hidden": offered[1].pk,
+            "quote_request": quotes[0].pk,
+            "quote_request_hidden": quotes[1].pk,
+            "plan": plans[0].pk,
+            "plan_hidden": plans[1].pk,
+            "plan_line": plan_lines[0].pk,
+            "plan_line_hidden": plan_lines[1].pk,
         },
     )
 
@@ -340,6 +411,21 @@ def _attachment(agency, task, user):
     )
     attachment.file.save("brief.pdf", ContentFile(b"%PDF-1.4 brief"), save=True)
     return attachment
+
+
+def _time_off(agency, membership):
+    """A request still waiting, a month ahead: the assistant may cancel it, staff decide it."""
+    first = timezone.localdate() + dt.timedelta(days=30)
+    starts_at, ends_at = span_of(first, first + dt.timedelta(days=2), "Europe/Lisbon")
+    return TimeOff.objects.create(
+        agency=agency,
+        assistant=membership,
+        starts_on=first,
+        ends_on=first + dt.timedelta(days=2),
+        time_zone="Europe/Lisbon",
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
 
 
 def _notification(agency, user, contract):
@@ -407,12 +493,20 @@ def _read_afresh(side: Side) -> Side:
 # Which object each id of a URL names. `pk` by the URL's name (first match); the others by
 # the kwarg. A route whose ids this cannot name fails test_every_id_is_named.
 PK_OBJECTS = [
+    ("our_team_invitation_", "client_invitation"),
+    ("our_team_member", "client_member"),
+    ("api:our-team-invitation-", "client_invitation"),
+    ("api:our-team-member-", "client_member"),
     ("api:notification-", "notification"),
     ("notification_", "notification"),
     ("api:client-manual-", "client"),
     ("api:client-", "client"),
     ("client_", "client"),
     ("manual_view", "client"),
+    ("api:time-off-", "time_off"),
+    ("api:my-time-off-", "time_off"),
+    ("time_off_", "time_off"),
+    ("my_time_off_", "time_off"),
     ("api:assistant-", "profile"),
     ("assistant_edit", "profile"),
     ("assistant_earnings", "assistant_member"),
@@ -420,7 +514,17 @@ PK_OBJECTS = [
     ("earnings_payout", "assistant_member"),
     ("api:service-", "service"),
     ("service_", "service"),
+    ("proposal_send", "draft_contract"),
+    ("api:proposal-", "proposal"),
+    ("api:our-proposal-", "proposal"),
+    ("api:our-quote-request-", "quote_request"),
+    ("our_proposal_", "proposal"),
+    ("proposal_", "proposal"),
+    ("api:quote-request-", "quote_request"),
+    ("quote_request_", "quote_request"),
     ("api:contract-", "contract"),
+    ("api:plan-", "plan"),
+    ("plan_", "plan"),
     ("contract_", "contract"),
     ("line_", "contract"),
     ("api:charge-", "charge"),
@@ -443,6 +547,8 @@ KWARG_OBJECTS = {
     "file_pk": "attachment",
     "attachment_pk": "attachment",
     "entry_pk": "time_entry",
+    "plan_line_pk": "plan_line",
+    "member_pk": "client_member",
 }
 # Kwargs that are words, not ids.
 LITERAL_KWARGS = {"to": "paused"}
@@ -458,6 +564,11 @@ HIDDEN_FROM = {
     "invoice": {Role.CLIENT},
     "recurring": {Role.CLIENT},
     "notification": set(Role),
+    "time_off": {Role.ASSISTANT},
+    "proposal": {Role.CLIENT},
+    "quote_request": {Role.CLIENT},
+    "client_member": {Role.CLIENT},
+    "client_invitation": {Role.CLIENT},
 }
 # Routes whose allowed roles depend on the object: (ids that differ, the roles allowed).
 OBJECT_CASES = {
@@ -646,7 +757,9 @@ def test_non_tenant_route_treats_anonymous_as_declared(route, client, db):
 def test_webhook_route_refuses_unsigned_calls(route, client, agency, settings):
     settings.STRIPE_WEBHOOK_SECRET = "whsec_isolation_matrix"  # so the signature is checked
     # The URL names its agency by slug, under a kwarg other than agency_slug.
-    url = reverse(route.name, kwargs={k: agency.slug for k in route.kwargs})
+    # A webhook URL's other words name no agency (the inbound mail provider).
+    words = {"provider": "mailgun"}
+    url = reverse(route.name, kwargs={k: words.get(k, agency.slug) for k in route.kwargs})
     assert client.get(url).status_code == 405
     response = client.post(url, data=b"{}", content_type="application/json")
     assert response.status_code == 400
@@ -654,6 +767,34 @@ def test_webhook_route_refuses_unsigned_calls(route, client, agency, settings):
         url, data=b"{}", content_type="application/json", HTTP_STRIPE_SIGNATURE="t=1,v1=00"
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in OTHER_ROUTES if NON_TENANT.get(r.name) == PUBLISHED], ids=route_id
+)
+def test_published_page_route_answers_only_for_a_published_agency(
+    route, client, db, settings, tmp_path
+):
+    from tests.contracts.test_public_page import published_page_of
+
+    settings.MEDIA_ROOT = tmp_path
+
+    shown, hidden, other = published_page_of(), published_page_of(), published_page_of()
+    with scopes_disabled():
+        type(hidden["page"]).objects.filter(pk=hidden["page"].pk).update(is_published=False)
+
+    def url(side, **instead):
+        values = {"agency": side["agency"].slug, **side["kwargs"], **instead}
+        return reverse(route.name, kwargs={k: values[k] for k in route.kwargs})
+
+    assert client.get(url(shown)).status_code == 200
+    assert client.post(url(shown)).status_code == 405
+    assert client.get(url(shown, agency="no-such-agency")).status_code == 404
+    assert client.get(url(hidden)).status_code == 404
+    if "plan_id" in route.kwargs:  # another agency's published plan under this slug
+        assert client.get(url(shown, plan_id=other["kwargs"]["plan_id"])).status_code == 404
+    if "version" in route.kwargs:  # another agency's logo under this slug
+        assert client.get(url(shown, version=other["kwargs"]["version"])).status_code == 404
 
 
 def test_invitation_link_with_a_bad_token_is_a_clear_400(client, db):

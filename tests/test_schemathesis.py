@@ -199,10 +199,11 @@ def known_ids(agency) -> dict[str, list[int]]:
     """Ids that name rows of the agency, by the path segment before them, and one past
     them all (a 404): the generated ids are drawn from these."""
     from accounts.models import Invitation
-    from assistants.models import AssistantProfile
+    from assistants.models import AssistantProfile, TimeOff
     from billing.models import Charge, Invoice, TaxRate
     from clients.models import Client
-    from contracts.models import ContractLine, Service, ServiceContract
+    from contracts.models import ContractLine, Proposal, QuoteRequest, Service, ServiceContract
+    from contracts.plans import Plan
     from notifications.models import Notification
     from tasks.models import Attachment, RecurringRequest, Task, TimeEntry
 
@@ -223,13 +224,23 @@ def known_ids(agency) -> dict[str, list[int]]:
         "recurring-requests": RecurringRequest,
         "earnings": Membership,
         "time-entries": TimeEntry,
+        "time-off": TimeOff,
+        "plans": Plan,
+        "proposals": Proposal,
+        "our-proposals": Proposal,
+        "quote-requests": QuoteRequest,
+        "our-quote-requests": QuoteRequest,
+        # our-team/members/<id>/: a client member of the agency
+        "members": Membership,
     }
     ids = {}
     with agency_scope(agency):
         for segment, model in models.items():
             rows = model.objects.filter(agency=agency)
-            if model is Membership:  # earnings/<id>/ names an assistant's membership
+            if segment == "earnings":  # earnings/<id>/ names an assistant's membership
                 rows = rows.filter(role=Role.ASSISTANT)
+            elif segment == "members":
+                rows = rows.filter(role=Role.CLIENT)
             found = list(rows.values_list("pk", flat=True)[:30])
             ids[segment] = [*found, max(found, default=0) + 1000]
     return ids

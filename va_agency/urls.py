@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.staticfiles import finders
 from django.http import FileResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
@@ -15,6 +15,7 @@ import reports.urls
 import tasks.urls
 from billing.webhooks import stripe_webhook
 from core.health import healthz
+from tasks.inbound.views import inbound_email
 
 
 @require_safe
@@ -46,6 +47,16 @@ urlpatterns = [
     # Called by Stripe, not by a member: outside /a/<slug>/, proven by its signature. The
     # kwarg is not `agency_slug` because no agency scope or membership guards it.
     path("billing/stripe/webhook/<slug:agency>/", stripe_webhook, name="stripe_webhook"),
+    # Mail for the agencies, posted by the mail provider and proven by its signature; the
+    # agency is read from the address the mail was sent to. Mailgun posts the raw message
+    # only to a URL ending in "mime", hence the optional tail.
+    re_path(
+        r"^inbound/email/(?P<provider>[a-z0-9-]{1,32})/(?:mime)?$",
+        inbound_email,
+        name="inbound_email",
+    ),
     path("a/<slug:agency_slug>/", include(agency_urlpatterns)),
+    # Each agency's public page: no sign-in, read inside the agency's scope by its views.
+    path("", include("contracts.public_views")),
     *accounts.urls.urlpatterns,
 ]

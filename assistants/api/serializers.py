@@ -2,9 +2,11 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.api.serializers import UserSerializer
-from assistants.models import AssistantProfile
+from accounts.models import Membership
+from assistants.models import AssistantProfile, TimeOff
 from assistants.schedule import hours_on, is_on_shift, local_time
 from contracts.models import ServiceCategory
+from core.api.fields import AgencyScopedPrimaryKey
 
 
 class AssistantProfileSerializer(serializers.ModelSerializer):
@@ -81,3 +83,71 @@ class OwnAssistantProfileSerializer(AssistantProfileSerializer):
             if field not in ("time_zone", "working_hours")
         ]
         extra_kwargs = {"time_zone": {"validators": []}}
+
+
+class TimeOffSerializer(serializers.ModelSerializer):
+    """A request for time off. `starts_on` and `ends_on` are whole days on the assistant's
+    calendar (`time_zone`), both included; `starts_at` and `ends_at` are the same span in
+    UTC. While it is approved and in force, `cover` (a membership id; null: the skill pool)
+    takes the assistant's dedicated work."""
+
+    assistant_name = serializers.SerializerMethodField()
+    cover_name = serializers.SerializerMethodField()
+    days = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = TimeOff
+        fields = [
+            "id",
+            "assistant",
+            "assistant_name",
+            "starts_on",
+            "ends_on",
+            "days",
+            "time_zone",
+            "starts_at",
+            "ends_at",
+            "note",
+            "status",
+            "cover",
+            "cover_name",
+            "decision_note",
+            "decided_at",
+            "cancelled_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_assistant_name(self, time_off) -> str:
+        return str(time_off.assistant.user)
+
+    def get_cover_name(self, time_off) -> str | None:
+        return str(time_off.cover.user) if time_off.cover_id else None
+
+
+class TimeOffRequestSerializer(serializers.Serializer):
+    starts_on = serializers.DateField(help_text="First day off, on your own calendar.")
+    ends_on = serializers.DateField(help_text="Last day off (included).")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+    def validate(self, data):
+        if data["ends_on"] < data["starts_on"]:
+            raise serializers.ValidationError(
+                {"ends_on": "The last day cannot be before the first."}
+            )
+        return data
+
+
+class TimeOffApproveSerializer(serializers.Serializer):
+    cover = AgencyScopedPrimaryKey(
+        model=Membership,
+        required=False,
+        allow_null=True,
+        help_text="The membership id of the assistant who covers; null or absent: the skill "
+        "pool takes the dedicated work.",
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class TimeOffDeclineSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")

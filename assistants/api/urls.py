@@ -6,6 +6,7 @@ from core.api.routers import Router
 router = Router()
 router.register("assistants", views.AssistantProfileViewSet, basename="assistant")
 router.register("client-manuals", views.ClientManualViewSet, basename="client-manual")
+router.register("time-off", views.TimeOffViewSet, basename="time-off")
 
 # Endpoints inside one agency, mounted under /api/v1/a/<agency_slug>/.
 agency_urlpatterns = [
@@ -19,6 +20,12 @@ agency_urlpatterns = [
         "me/assistant-profile/",
         views.MyAssistantProfileView.as_view(),
         name="me-assistant-profile",
+    ),
+    path("me/time-off/", views.MyTimeOffListView.as_view(), name="my-time-off"),
+    path(
+        "me/time-off/<int:pk>/cancel/",
+        views.MyTimeOffCancelView.as_view(),
+        name="my-time-off-cancel",
     ),
     *router.urls,
 ]

@@ -1,15 +1,34 @@
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin, AgencyAPIView, StaffAPIMixin
-from assistants import services
-from assistants.api.serializers import AssistantProfileSerializer, OwnAssistantProfileSerializer
-from assistants.selectors import assistant_list, assistants_on_shift, clients_workable_by
+from assistants import services, time_off
+from assistants.api.serializers import (
+    AssistantProfileSerializer,
+    OwnAssistantProfileSerializer,
+    TimeOffApproveSerializer,
+    TimeOffDeclineSerializer,
+    TimeOffRequestSerializer,
+    TimeOffSerializer,
+)
+from assistants.models import TimeOffStatus
+from assistants.selectors import (
+    assistant_list,
+    assistants_on_shift,
+    clients_workable_by,
+    time_off_get,
+    time_off_list,
+    time_off_of,
+)
 from clients.api.serializers import ClientManualSerializer
 from clients.models import Client
+from core.api.serializers import NoBodySerializer
+from core.idempotency import IdempotentPostMixin
 from core.roles import Role
 
 ACTIVE_FILTER = OpenApiParameter(
@@ -106,3 +125,111 @@ class ClientManualViewSet(
 
     def get_queryset(self):
         return clients_workable_by(agency=self.agency, membership=self.membership)
+
+
+# -- time off ---------------------------------------------------------------------------
+
+ASSISTANTS = frozenset({Role.ASSISTANT})
+
+
+class TimeOffFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=TimeOffStatus.choices, required=False, help_text="Only requests of this status."
+    )
+
+
+@extend_schema_view(list=extend_schema(parameters=[TimeOffFilterSerializer]))
+class TimeOffViewSet(
+    StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The agency's time off requests for staff, those waiting for a decision first."""
+
+    serializer_class = TimeOffSerializer
+
+    def get_queryset(self):
+        status_wanted = None
+        if self.action == "list":
+            query = TimeOffFilterSerializer(data=self.request.query_params)
+            query.is_valid(raise_exception=True)
+            status_wanted = query.validated_data.get("status")
+        return time_off_list(agency=self.agency, status=status_wanted)
+
+    def get_serializer_class(self):
+        return {
+            "approve": TimeOffApproveSerializer,
+            "decline": TimeOffDeclineSerializer,
+        }.get(self.action, TimeOffSerializer)
+
+    def _decide(self, request, decide):
+        asked = self.get_object()
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        decided = decide(asked, **body.validated_data)
+        return Response(TimeOffSerializer(time_off_get(agency=self.agency, pk=decided.pk)).data)
+
+    @extend_schema(request=TimeOffApproveSerializer, responses=TimeOffSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, agency_slug, pk):
+        """Approve a waiting request, naming who covers the dedicated work (or nobody: the
+        skill pool). The clients whose dedicated work moves are told."""
+        return self._decide(
+            request,
+            lambda asked, cover=None, note="": time_off.time_off_approve(
+                agency=self.agency, actor=request.user, time_off=asked, cover=cover, note=note
+            ),
+        )
+
+    @extend_schema(request=TimeOffDeclineSerializer, responses=TimeOffSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request, agency_slug, pk):
+        """Decline a waiting request, with a note for the assistant."""
+        return self._decide(
+            request,
+            lambda asked, note="": time_off.time_off_decline(
+                agency=self.agency, actor=request.user, time_off=asked, note=note
+            ),
+        )
+
+
+class MyTimeOffListView(IdempotentPostMixin, AgencyAPIMixin, generics.ListCreateAPIView):
+    """The signed-in assistant's time off, latest first; POST asks for days off on their
+    own calendar (201)."""
+
+    allowed_roles = ASSISTANTS
+    serializer_class = TimeOffSerializer
+
+    def get_queryset(self):
+        return time_off_of(agency=self.agency, membership=self.membership)
+
+    @extend_schema(request=TimeOffRequestSerializer, responses={201: TimeOffSerializer})
+    def post(self, request, agency_slug):
+        body = TimeOffRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        asked = time_off.time_off_request(
+            agency=self.agency,
+            actor=request.user,
+            membership=self.membership,
+            **body.validated_data,
+        )
+        return Response(
+            TimeOffSerializer(time_off_get(agency=self.agency, pk=asked.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class MyTimeOffCancelView(AgencyAPIMixin, generics.GenericAPIView):
+    """The signed-in assistant cancels a request of theirs that has not begun."""
+
+    allowed_roles = ASSISTANTS
+    http_method_names = ["post", "options"]
+    serializer_class = NoBodySerializer
+
+    @extend_schema(request=NoBodySerializer, responses=TimeOffSerializer)
+    def post(self, request, agency_slug, pk):
+        asked = get_object_or_404(
+            time_off_of(agency=self.agency, membership=self.membership), pk=pk
+        )
+        time_off.time_off_cancel(
+            agency=self.agency, actor=request.user, membership=self.membership, time_off=asked
+        )
+        return Response(TimeOffSerializer(time_off_get(agency=self.agency, pk=asked.pk)).data)

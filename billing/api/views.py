@@ -19,6 +19,7 @@ from billing.charges import charge_list, charge_release, charge_write_off
 from billing.invoicing import invoice_resend, invoice_void
 from billing.models import Charge, ChargeStatus, Invoice, InvoiceStatus
 from clients.models import Client
+from clients.permissions import ClientMayMixin, ClientRight
 from core.api.serializers import NoBodySerializer
 from core.errors import ApplicationError
 from core.roles import STAFF_ROLES, Role
@@ -39,13 +40,14 @@ from core.roles import STAFF_ROLES, Role
         ]
     )
 )
-class ChargeViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class ChargeViewSet(ClientMayMixin, AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Charges, newest first: one per billed task and one per retainer month. Staff see
     every client's and write off unbilled ones; a client member sees their own client's,
     without the agency's write-off notes."""
 
     allowed_roles = STAFF_ROLES | {Role.CLIENT}
     write_roles = STAFF_ROLES
+    client_right = ClientRight.INVOICES
     serializer_class = ChargeSerializer
     queryset = Charge.objects.none()  # names the model for the schema only
 
@@ -99,12 +101,13 @@ class ChargeViewSet(AgencyAPIMixin, mixins.ListModelMixin, viewsets.GenericViewS
         description="Approve a charge held at the monthly budget cap: it is billed as usual.",
     )
 )
-class ChargeReleaseView(AgencyAPIMixin, generics.GenericAPIView):
+class ChargeReleaseView(ClientMayMixin, AgencyAPIMixin, generics.GenericAPIView):
     """The client approves a charge held at their budget cap; staff may record their yes.
     A client member reaches only their own client's charges."""
 
     allowed_roles = STAFF_ROLES | {Role.CLIENT}
     write_roles = STAFF_ROLES | {Role.CLIENT}
+    client_right = ClientRight.APPROVE
     http_method_names = ["post", "options"]
     serializer_class = ClientChargeSerializer
     queryset = Charge.objects.none()  # names the model for the schema only
@@ -132,13 +135,18 @@ def _int_or_none(value: str) -> int | None:
     )
 )
 class InvoiceViewSet(
-    AgencyAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    ClientMayMixin,
+    AgencyAPIMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Invoices, newest first, with their lines. Staff see every client's (drafts too) and
     void or resend them; a client member sees their own client's issued invoices."""
 
     allowed_roles = STAFF_ROLES | {Role.CLIENT}
     write_roles = STAFF_ROLES
+    client_right = ClientRight.INVOICES
     serializer_class = InvoiceSerializer
     queryset = Invoice.objects.none()  # names the model for the schema only
 

@@ -4,6 +4,7 @@ written through these."""
 
 from rest_framework import serializers
 
+from core.api.pagination import KeysetPagination
 from reports.tables import INT, MINUTES, MONEY, PERCENT, TEXT
 
 ID = {"min_value": 1, "max_value": 2**63 - 1}
@@ -243,6 +244,23 @@ class EarningsQuerySerializer(serializers.Serializer):
     )
 
 
+class EarningsOverviewQuerySerializer(EarningsQuerySerializer):
+    """The month, and the page: the overview lists the agency's assistants by name, a page
+    at a time (core.api.pagination.KeysetPagination)."""
+
+    cursor = serializers.CharField(
+        required=False,
+        max_length=1000,
+        help_text="The page's position, from `next` or `previous`; none: the first page.",
+    )
+    page_size = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=KeysetPagination.max_page_size,
+        help_text=f"Assistants a page (default {KeysetPagination.page_size}).",
+    )
+
+
 class OverviewRowSerializer(serializers.Serializer):
     assistant = EarningsPersonSerializer()
     minutes = serializers.IntegerField()
@@ -254,4 +272,12 @@ class OverviewRowSerializer(serializers.Serializer):
 class EarningsOverviewSerializer(serializers.Serializer):
     month = serializers.DateField()
     payable = serializers.BooleanField(help_text="The month has ended, so it may be paid out.")
-    assistants = OverviewRowSerializer(many=True)
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page of assistants; null on the last page."
+    )
+    previous = serializers.URLField(
+        allow_null=True, help_text="The page before; null on the first page."
+    )
+    assistants = OverviewRowSerializer(
+        many=True, help_text="This page's assistants, by name (the order of the page)."
+    )

@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from accounts.api.access import AgencyAPIView, StaffAPIMixin
 from accounts.models import Membership
 from assistants.models import AssistantProfile
-from billing.payouts import month_overview
+from core.api.pagination import KeysetPagination
 from core.periods import last_months
 from core.roles import Role
 from reports.api.serializers import (
     DashboardSerializer,
+    EarningsOverviewQuerySerializer,
     EarningsOverviewSerializer,
     EarningsQuerySerializer,
     EarningsSerializer,
@@ -28,7 +29,13 @@ from reports.api.serializers import (
     ReportSerializer,
 )
 from reports.dashboard import staff_dashboard
-from reports.earnings import EARNINGS_MONTHS, earnings_of
+from reports.earnings import (
+    EARNINGS_MONTHS,
+    OVERVIEW_ORDER,
+    earnings_of,
+    overview_profiles,
+    overview_rows,
+)
 from reports.forms import ReportFilterForm
 from reports.views import FIRST_MONTH, LAST_MONTH, REPORTS
 
@@ -164,9 +171,10 @@ def _inherited_get(get):
 # -- contractor earnings ----------------------------------------------------------------------
 
 
-def month_asked(request) -> dt.date | None:
-    """The `month` parameter ("2026-03"), or None; anything else is a 400 naming it."""
-    query = EarningsQuerySerializer(data=request.query_params)
+def month_asked(request, query_class=EarningsQuerySerializer) -> dt.date | None:
+    """The `month` parameter ("2026-03"), or None; anything else (in it or in the other
+    parameters `query_class` reads) is a 400 naming it."""
+    query = query_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     value = query.validated_data.get("month")
     if value is None:
@@ -266,22 +274,31 @@ class AssistantEarningsView(StaffAPIMixin, MyEarningsView):
 
 class EarningsOverviewView(StaffAPIMixin, AgencyAPIView):
     """Every assistant's month (`?month=`, else last month: the one to pay out), as staff
-    check it before marking it paid."""
+    check it before marking it paid: 50 assistants a page by name, as the page lists them,
+    with the same figures; `next` and `previous` link the pages."""
 
     @extend_schema(
         operation_id="earnings_overview",
-        parameters=[EarningsQuerySerializer],
+        parameters=[EarningsOverviewQuerySerializer],
         responses=EarningsOverviewSerializer,
     )
     def get(self, request, agency_slug):
         months = last_months(self.agency.time_zone, EARNINGS_MONTHS)
-        month = month_asked(request) or months[-2]
-        rows = month_overview(agency=self.agency, month=month)
+        month = month_asked(request, EarningsOverviewQuerySerializer) or months[-2]
+        pages = KeysetPagination()
+        profiles = pages.paginate_queryset(
+            overview_profiles(agency=self.agency, month=month).order_by(*OVERVIEW_ORDER),
+            request,
+            view=self,
+        )
+        rows = overview_rows(agency=self.agency, month=month, profiles=profiles)
         return Response(
             EarningsOverviewSerializer(
                 {
                     "month": month,
                     "payable": month < months[-1],
+                    "next": pages.get_next_link(),
+                    "previous": pages.get_previous_link(),
                     "assistants": [
                         {
                             "assistant": person(row.profile.membership, row.profile),

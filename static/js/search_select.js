@@ -3,6 +3,8 @@
 // picks one (its id goes into the hidden field, its name into the text field), Escape
 // closes the list. Typing again forgets the earlier choice, so what is sent is either a
 // picked id or the text, which the server matches itself (as it does with no script).
+// A field of several (core.widgets.SearchSelectMultiple) keeps its choices as ticked
+// checkboxes: a pick adds one (or ticks it again) and empties the text for the next name.
 (function () {
   "use strict";
   function parts(element) {
@@ -12,6 +14,7 @@
       box: box,
       input: box.querySelector("[role=combobox]"),
       value: box.querySelector("[data-search-value]"),
+      chosen: box.querySelector("[data-search-chosen]"),
       list: box.querySelector("[role=listbox]"),
       status: box.querySelector("[role=status]"),
     };
@@ -41,7 +44,37 @@
       option.scrollIntoView({ block: "nearest" });
     }
   }
+  function add(p, option) {
+    var label = option.querySelector(".search-select-label").textContent;
+    var boxes = p.chosen.querySelectorAll("input[type=checkbox]");
+    for (var i = 0; i < boxes.length; i++) {
+      if (boxes[i].value === option.dataset.value) {
+        boxes[i].checked = true;
+        return label;
+      }
+    }
+    var item = document.createElement("li");
+    var wrap = document.createElement("label");
+    var box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = p.box.dataset.searchMultiple;
+    box.value = option.dataset.value;
+    box.checked = true;
+    wrap.appendChild(box);
+    wrap.appendChild(document.createTextNode(" " + label));
+    item.appendChild(wrap);
+    p.chosen.appendChild(item);
+    p.chosen.hidden = false;
+    return label;
+  }
   function pick(p, option) {
+    if (p.chosen) {
+      var label = add(p, option);
+      p.input.value = "";
+      close(p);
+      p.status.textContent = label + " added";
+      return;
+    }
     p.value.value = option.dataset.value;
     p.input.value = option.querySelector(".search-select-label").textContent;
     close(p);
@@ -57,7 +90,7 @@
   });
   document.addEventListener("input", function (event) {
     var p = event.target.matches && event.target.matches("[data-search-select] [role=combobox]") && parts(event.target);
-    if (p) p.value.value = "";
+    if (p && p.value) p.value.value = "";
   });
   document.addEventListener("keydown", function (event) {
     var p = event.target.matches && event.target.matches("[data-search-select] [role=combobox]") && parts(event.target);

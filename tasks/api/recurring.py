@@ -9,6 +9,7 @@ from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin
+from clients.permissions import ClientMayMixin, ClientRight
 from core.api.serializers import NoBodySerializer
 from core.idempotency import IdempotentPostMixin
 from core.roles import Role
@@ -83,8 +84,9 @@ class RecurringRequestWriteSerializer(serializers.Serializer):
     time_of_day = serializers.TimeField(help_text="On the client's clock, e.g. 09:00.")
 
 
-class RecurringAPIMixin(AgencyAPIMixin):
+class RecurringAPIMixin(ClientMayMixin, AgencyAPIMixin):
     allowed_roles = CLIENTS
+    client_write_right = ClientRight.REQUEST
     queryset = RecurringRequest.objects.none()  # names the model for the schema only
 
     @cached_property

@@ -13,6 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin
+from clients.permissions import ClientMayMixin, ClientRight
 from contracts.models import ContractTerms
 from core.api.pagination import KeysetPagination
 from core.api.serializers import ErrorSerializer, NoBodySerializer
@@ -107,6 +108,7 @@ class OneTaskMixin(TaskAPIMixin):
 
 @extend_schema_view(list=extend_schema(parameters=[TaskFilterSerializer]))
 class TaskViewSet(
+    ClientMayMixin,
     IdempotentPostMixin,
     TaskAPIMixin,
     mixins.ListModelMixin,
@@ -118,6 +120,7 @@ class TaskViewSet(
     their own and their pool. Clients request new work here."""
 
     write_roles = CLIENTS
+    client_write_right = ClientRight.REQUEST
     serializer_class = TaskSerializer
     pagination_class = KeysetPagination
 
@@ -262,16 +265,18 @@ class CompleteView(TaskMoveView):
 
 
 @documented(NoBodySerializer, "The client accepts the finished work.")
-class ApproveView(TaskMoveView):
+class ApproveView(ClientMayMixin, TaskMoveView):
     allowed_roles = CLIENTS
+    client_right = ClientRight.APPROVE
 
     def move(self, task):
         return services.task_approve(**self.actor(), task=task)
 
 
 @documented(ReasonSerializer, "The client sends finished work back, saying what is missing.")
-class SendBackView(TaskMoveView):
+class SendBackView(ClientMayMixin, TaskMoveView):
     allowed_roles = CLIENTS
+    client_right = ClientRight.APPROVE
     body_serializer = ReasonSerializer
 
     def move(self, task, reason):

@@ -21,6 +21,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin
+from clients.permissions import ClientMayMixin, ClientRight
 from contracts.models import ContractTerms, PricingModel, Service
 from contracts.pricing import task_estimate
 from contracts.request_templates import template_form_fields
@@ -338,7 +339,8 @@ class ClientFormMixin(ClientMixin):
         return self.succeeded(result)
 
 
-class ClientTaskCreateView(ClientFormMixin, ServiceFormView):
+class ClientTaskCreateView(ClientMayMixin, ClientFormMixin, ServiceFormView):
+    client_right = ClientRight.REQUEST
     form_class = TaskRequestForm
     template_name = "tasks/client_task_form.html"
     title = "New request"
@@ -383,11 +385,12 @@ class ClientTaskCreateView(ClientFormMixin, ServiceFormView):
         return redirect("task_detail", agency_slug=self.agency.slug, pk=task.pk)
 
 
-class ClientTaskFieldsView(ClientMixin, TemplateView):
+class ClientTaskFieldsView(ClientMayMixin, ClientMixin, TemplateView):
     """The request-form fields of one service (htmx swaps them in when the service
     changes); a service the client may not request gets no fields."""
 
     template_name = "tasks/partials/client_service_fields.html"
+    client_right = ClientRight.REQUEST
 
     def get_context_data(self, **kwargs):
         form_class = (
@@ -423,14 +426,16 @@ class ClientTaskActionView(TaskMixin, View):
         raise NotImplementedError
 
 
-class TaskApproveView(ClientTaskActionView):
+class TaskApproveView(ClientMayMixin, ClientTaskActionView):
+    client_right = ClientRight.APPROVE
     done_message = "Approved. Thank you!"
 
     def act(self, task, data):
         services.task_approve(agency=self.agency, actor=self.request.user, task=task)
 
 
-class TaskSendBackView(ClientTaskActionView):
+class TaskSendBackView(ClientMayMixin, ClientTaskActionView):
+    client_right = ClientRight.APPROVE
     done_message = "Sent back to the assistant with your note."
 
     def act(self, task, data):
@@ -469,7 +474,8 @@ class RecurringListView(ClientMixin, TemplateView):
         return super().get_context_data(recurring_requests=recurring, **kwargs)
 
 
-class RecurringCreateView(ClientFormMixin, ServiceFormView):
+class RecurringCreateView(ClientMayMixin, ClientFormMixin, ServiceFormView):
+    client_right = ClientRight.REQUEST
     form_class = RecurringRequestForm
     template_name = "tasks/recurring_form.html"
     title = "New recurring request"
@@ -499,7 +505,8 @@ class RecurringCreateView(ClientFormMixin, ServiceFormView):
         return redirect("recurring_list", agency_slug=self.agency.slug)
 
 
-class RecurringSetActiveView(ClientMixin, View):
+class RecurringSetActiveView(ClientMayMixin, ClientMixin, View):
+    client_right = ClientRight.REQUEST
     http_method_names = ["post"]
     active = True
 

@@ -220,3 +220,29 @@ def test_billing_sweep_cost_follows_what_is_due(
         invoice(agency, client_, status="paid", due_date=utc("2026-05-05 10:00Z"), number=f"P{n}")
         invoice(agency, client_, status="open", due_date=utc("2026-08-05 10:00Z"), number=f"L{n}")
     assert count_queries(sweep) == few
+
+
+def test_invoice_news_goes_only_to_people_who_may_see_invoices(
+    sweep, agency, client_, people, time_machine
+):
+    """A colleague whose owner has not let them see invoices is not told of one either."""
+    from clients.models import ClientMemberRights
+
+    person, _ = people
+    colleague = MembershipFactory(agency=agency, role=Role.CLIENT, client=client_)
+    with scopes_disabled():
+        ClientMemberRights.objects.create(
+            agency=agency, membership=colleague, may_see_invoices=False
+        )
+    time_machine.move_to("2026-05-04 10:00Z", tick=False)
+    invoice(
+        agency, client_, status="open", finalized_at=timezone.now(),
+        due_date=utc("2026-05-06 13:59Z"),
+    )  # fmt: skip
+    sweep()
+    time_machine.move_to("2026-05-06 14:00Z", tick=False)
+    sweep()
+    kinds = {n.kind for n in rows()}
+    assert kinds == {"invoice_issued", "invoice_due_soon", "invoice_overdue"}
+    assert {n.recipient for n in rows()} == {person.user}
+    assert all(m.to == [person.user.email] for m in mail.outbox)

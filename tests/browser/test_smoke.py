@@ -39,7 +39,7 @@ def test_each_demo_role_signs_in_and_sees_its_dashboard(
     if nav:
         expect(agency_nav.get_by_role("link", name=nav)).to_be_visible()
     else:
-        expect(agency_nav.get_by_role("link", name="Team")).to_have_count(0)
+        expect(agency_nav.get_by_role("link", name="Team", exact=True)).to_have_count(0)
     screenshot(f"dashboard-{email.split('@')[0]}")
 
 

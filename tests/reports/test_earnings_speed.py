@@ -142,11 +142,18 @@ def test_overview_queries_are_flat_from_one_to_two_hundred_assistants(
 
 
 def test_the_margin_report_reads_the_kept_time_once(books, signed_in):
-    """Owed per client and per assistant come from one pass over the kept months."""
+    """Owed per client and per assistant come from the closed months' priced totals; the
+    kept time is read only for one client or one assistant, once."""
     http = signed_in(books.owner.user)
     url = report_url(books, "report_margin", start="2026-01-01", end="2026-04-15")
     assert http.get(url).status_code == 200
     with CaptureQueriesContext(connection) as captured:
         assert http.get(url).status_code == 200
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert not [q for q in sql if "reports_timemonth" in q]
+    assert len([q for q in sql if "reports_owedmonth" in q]) == 1
+    assert len([q for q in sql if "reports_owedclientmonth" in q]) == 1
+    with CaptureQueriesContext(connection) as captured:
+        assert http.get(f"{url}&client={books.acme.pk}").status_code == 200
     kept = [q for q in captured.captured_queries if "reports_timemonth" in q["sql"]]
     assert len(kept) == 1

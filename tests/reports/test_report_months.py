@@ -293,3 +293,81 @@ def test_time_logged_edited_and_deleted_in_a_closed_month_is_counted_again(books
         time_entry_delete(agency=agency, actor=maria.user, membership=maria, entry=entry)
     assert kept_months(books)[dt.date(2026, 4, 1)] is False
     assert_kept_equal_rows(books)
+
+
+def test_kept_pay_follows_a_raise_a_new_currency_and_a_payout_after_counting(books):
+    """A closed month's time is priced when counted; a later raise, a pay currency changed
+    or a month paid at its rate changes what it owes, with no write to the month."""
+    from billing.payouts import payout_record
+    from reports.models import OwedClientMonth, OwedMonth
+
+    agency = books.agency
+    assert_kept_equal_rows(books)
+    with agency_scope(agency):
+        assert OwedMonth.objects.filter(month=dt.date(2026, 4, 1)).count() == 2
+        assert OwedClientMonth.objects.filter(month=dt.date(2026, 4, 1)).exists()
+        payout_record(
+            agency=agency,
+            actor=books.owner.user,
+            membership=books.maria.membership,
+            month=dt.date(2026, 3, 1),
+        )
+        books.maria.pay_rate = 2100  # March keeps the rate it was paid at, April does not
+        books.maria.save()
+        books.joao.pay_currency = "GBP"
+        books.joao.pay_rate = 1001
+        books.joao.save()
+    assert_kept_equal_rows(books)
+    with agency_scope(agency):
+        by_client, by_assistant = selectors.margin_tables(agency=agency, period=year(books))
+    joao = {
+        row["currency"]: row["owed"]
+        for row in by_assistant.rows
+        if row["name"] == "João Silva" and row["owed"]
+    }
+    # every month of João's time is now owed in pounds, none in euros
+    assert set(joao) == {"GBP"}
+    assert {row["currency"] for row in by_client.rows if row["owed"]} >= {"GBP", "USD"}
+
+
+def test_the_kept_share_totals_equal_the_per_client_rows(books):
+    from reports.models import ShareMonth, ShareTotalMonth
+
+    assert_kept_equal_rows(books)
+    with agency_scope(books.agency):
+        for month in (dt.date(2026, 3, 1), dt.date(2026, 4, 1)):
+            totals = {
+                (row.assistant_id, row.currency): (row.billable, row.charged, row.charged_count)
+                for row in ShareTotalMonth.objects.filter(month=month)
+            }
+            summed: dict = {}
+            for row in ShareMonth.objects.filter(month=month):
+                billable, charged, count = summed.get((row.assistant_id, row.currency), (0, 0, 0))
+                summed[(row.assistant_id, row.currency)] = (
+                    billable + row.billable,
+                    charged + row.charged,
+                    count + row.charged_count,
+                )
+            assert totals == summed
+            assert totals
+
+
+def test_rebuild_report_months_counts_the_priced_time_and_share_totals(books):
+    from reports.models import OwedClientMonth, OwedMonth, ShareTotalMonth
+
+    def kept() -> dict:
+        with agency_scope(books.agency):
+            return {
+                model.__name__: sorted(model.objects.values_list("month", flat=True).distinct())
+                for model in (OwedMonth, OwedClientMonth, ShareTotalMonth)
+            }
+
+    call_command("rebuild_report_months", agency=books.agency.slug)
+    months = [dt.date(2026, 3, 1), dt.date(2026, 4, 1)]
+    assert kept() == dict.fromkeys(("OwedMonth", "OwedClientMonth", "ShareTotalMonth"), months)
+    with agency_scope(books.agency):
+        before = sorted(OwedMonth.objects.values_list("month", "assistant_id", "amount"))
+    call_command("rebuild_report_months", agency=books.agency.slug)
+    with agency_scope(books.agency):
+        assert sorted(OwedMonth.objects.values_list("month", "assistant_id", "amount")) == before
+    assert_kept_equal_rows(books)

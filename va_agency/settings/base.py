@@ -283,6 +283,17 @@ ATTACHMENT_EXTENSIONS = frozenset(
     ]
 )
 
+# Inbound mail (tasks.inbound): clients' intake addresses and reply addresses are at this
+# domain; the provider's webhook is verified with the signing key (no key: every call is
+# refused). See README, Inbound mail.
+INBOUND_EMAIL_DOMAIN = env.str("INBOUND_EMAIL_DOMAIN", default="inbound.localhost")
+INBOUND_EMAIL_SIGNING_KEY = env.str("INBOUND_EMAIL_SIGNING_KEY", default="")
+# Or a mailbox read by `manage.py read_inbound_mail --imap` (over TLS).
+INBOUND_IMAP_HOST = env.str("INBOUND_IMAP_HOST", default="")
+INBOUND_IMAP_PORT = env.int("INBOUND_IMAP_PORT", default=993)
+INBOUND_IMAP_USER = env.str("INBOUND_IMAP_USER", default="")
+INBOUND_IMAP_PASSWORD = env.str("INBOUND_IMAP_PASSWORD", default="")
+
 # Beat's periodic sweeps (run by the `beat` process beside the worker).
 CELERY_BEAT_SCHEDULE = {
     # Recurring client requests become tasks; locked per row, so overlapping runs are safe.
