@@ -33,13 +33,23 @@ class AgencyDetailsForm(forms.ModelForm):
 
     class Meta:
         model = Agency
-        fields = ["name", "time_zone", "default_currency", "billing_address", "tax_id"]
+        fields = [
+            "name",
+            "time_zone",
+            "default_currency",
+            "billing_address",
+            "tax_id",
+            "bill_approved_time_only",
+        ]
         labels = {"name": "Agency name", "billing_address": "Address"}
         widgets = {"billing_address": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
             "billing_address": "Printed on every invoice.",
             "tax_id": "Your VAT, GST or other tax number, printed on every invoice.",
             "default_currency": "For new clients; each client keeps its own.",
+            "bill_approved_time_only": (
+                "A finished task is charged once all its time is in approved timesheets."
+            ),
         }
 
     def clean_default_currency(self):

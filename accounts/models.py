@@ -72,6 +72,10 @@ class Agency(models.Model):
     # What its invoices say of it: where it is, and its own tax number.
     billing_address = models.TextField(blank=True, max_length=500)
     tax_id = models.CharField("Tax id", max_length=64, blank=True)
+    # Work is charged only once every minute of it is in a timesheet staff approved.
+    bill_approved_time_only = models.BooleanField(
+        "Require approved time before work is billed", default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

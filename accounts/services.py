@@ -40,7 +40,14 @@ def agency_create(*, owner, name: str, slug: str = "", time_zone: str, default_c
     return agency
 
 
-AGENCY_DETAILS = ("name", "time_zone", "default_currency", "billing_address", "tax_id")
+AGENCY_DETAILS = (
+    "name",
+    "time_zone",
+    "default_currency",
+    "billing_address",
+    "tax_id",
+    "bill_approved_time_only",
+)
 
 
 def agency_update(*, agency, actor, **details) -> Agency:

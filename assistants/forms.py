@@ -1,5 +1,8 @@
 from django import forms
 
+from assistants.languages import LANGUAGE_CHOICES
+from assistants.models import BIO_MAX_CHARS, SAMPLE_TITLE_MAX_CHARS, Specialisation
+from assistants.samples import LINK_MAX_CHARS
 from assistants.schedule import WEEKDAY_NAMES, WEEKDAYS, working_hours_errors
 from contracts.models import ServiceCategory
 from core.money import minor_digits, to_major, to_minor
@@ -16,10 +19,33 @@ class WorkingHoursForm(forms.Form):
     """
 
     time_zone = forms.ChoiceField(choices=time_zone_choices)
+    # What clients read about the assistant (assistant and staff both write it).
+    bio = forms.CharField(
+        required=False,
+        max_length=BIO_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=f"Plain text clients read before choosing you, at most {BIO_MAX_CHARS} "
+        "characters.",
+    )
+    languages = forms.MultipleChoiceField(
+        required=False,
+        choices=LANGUAGE_CHOICES,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="The languages the work can be done in (hold Ctrl or ⌘ to pick several).",
+    )
+    specialisations = forms.MultipleChoiceField(
+        required=False,
+        choices=Specialisation.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Fields of work known well.",
+    )
 
     def __init__(self, *args, profile, **kwargs):
         super().__init__(*args, **kwargs)
         self.profile = profile
+        self.initial.setdefault("bio", profile.bio)
+        self.initial.setdefault("languages", list(profile.languages or []))
+        self.initial.setdefault("specialisations", list(profile.specialisations or []))
         hours = profile.working_hours or {}
         self.slots = max([INTERVALS_SHOWN, *(len(hours.get(day, [])) for day in WEEKDAYS)])
         self.day_errors: dict[str, list[str]] = {}
@@ -98,7 +124,13 @@ class WorkingHoursForm(forms.Form):
     @staticmethod
     def service_data(cleaned: dict) -> dict:
         """The service's keyword arguments from this form's cleaned data."""
-        return {"time_zone": cleaned["time_zone"], "working_hours": cleaned["working_hours"]}
+        return {
+            "time_zone": cleaned["time_zone"],
+            "working_hours": cleaned["working_hours"],
+            "bio": cleaned["bio"],
+            "languages": list(cleaned["languages"]),
+            "specialisations": list(cleaned["specialisations"]),
+        }
 
 
 class AssistantProfileForm(WorkingHoursForm):
@@ -222,4 +254,24 @@ class TimeOffDecisionForm(forms.Form):
         if decision not in (self.APPROVE, self.DECLINE):
             raise forms.ValidationError("Press Approve or Decline.")
         cleaned["decision"] = decision
+        return cleaned
+
+
+class WorkSampleForm(forms.Form):
+    """A sample of past work: a title, and a file or a link (one of the two)."""
+
+    title = forms.CharField(max_length=SAMPLE_TITLE_MAX_CHARS)
+    url = forms.CharField(
+        required=False,
+        max_length=LINK_MAX_CHARS,
+        label="Link",
+        help_text="A web address starting with http:// or https://.",
+        widget=forms.URLInput(),
+    )
+    file = forms.FileField(required=False, help_text="Or a file, checked as task files are.")
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool((cleaned.get("url") or "").strip()) == bool(cleaned.get("file")):
+            raise forms.ValidationError("Add either a file or a link.")
         return cleaned

@@ -1,10 +1,56 @@
-from django.core.validators import MinValueValidator
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 
 from assistants.schedule import default_working_hours, validate_working_hours
 from core.models import TenantModel
 from core.money import format_money
 from core.validators import validate_currency, validate_time_zone
+
+# What clients read on an assistant's profile: a short bio, and a title per work sample.
+BIO_MAX_CHARS = 1000
+SAMPLE_TITLE_MAX_CHARS = 200
+
+
+class Specialisation(models.TextChoices):
+    """Fields of work an assistant knows well: a fixed list, so that nobody types them in."""
+
+    LEGAL = "legal", "Legal"
+    MEDICAL = "medical", "Medical"
+    BOOKKEEPING = "bookkeeping", "Bookkeeping"
+    REAL_ESTATE = "real_estate", "Real estate"
+    ECOMMERCE = "ecommerce", "E-commerce"
+    MARKETING = "marketing", "Marketing"
+    TECHNICAL = "technical", "Technical"
+
+
+def validate_languages(value) -> None:
+    from assistants.languages import LANGUAGE_NAMES
+
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError("Languages are a list of ISO 639-1 codes.")
+    unknown = [code for code in value if code not in LANGUAGE_NAMES]
+    if unknown:
+        raise ValidationError(
+            "%(codes)s: not ISO 639-1 language codes.", params={"codes": ", ".join(unknown)}
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Give each language once.")
+
+
+def validate_specialisations(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError("Specialisations are a list of codes.")
+    unknown = [code for code in value if code not in Specialisation.values]
+    if unknown:
+        raise ValidationError(
+            "%(codes)s: not specialisations. Choose from %(known)s.",
+            params={"codes": ", ".join(unknown), "known": ", ".join(Specialisation.values)},
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Give each specialisation once.")
 
 
 class AssistantProfile(TenantModel):
@@ -42,6 +88,23 @@ class AssistantProfile(TenantModel):
     )
     pay_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
     is_active = models.BooleanField(default=True)
+    bio = models.TextField(
+        blank=True,
+        validators=[
+            MaxLengthValidator(BIO_MAX_CHARS, f"Keep the bio to {BIO_MAX_CHARS} characters.")
+        ],
+        help_text=f"Plain text, at most {BIO_MAX_CHARS} characters.",
+    )
+    languages = models.JSONField(
+        default=list, blank=True, validators=[validate_languages], help_text="ISO 639-1 codes."
+    )
+    specialisations = models.JSONField(
+        default=list, blank=True, validators=[validate_specialisations]
+    )
+    # Clients' ratings of this assistant's approved work (tasks.ratings), kept here in the
+    # rating's own transaction so that lists show the average without a query per row.
+    rating_count = models.PositiveIntegerField(default=0, editable=False)
+    rating_sum = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,6 +130,21 @@ class AssistantProfile(TenantModel):
     @property
     def pay_rate_display(self) -> str:
         return format_money(self.pay_rate, self.pay_currency)
+
+    @property
+    def rating_average(self) -> float | None:
+        return round(self.rating_sum / self.rating_count, 1) if self.rating_count else None
+
+    @property
+    def language_names(self) -> list[str]:
+        from assistants.languages import LANGUAGE_NAMES
+
+        return [LANGUAGE_NAMES.get(code, code) for code in self.languages or []]
+
+    @property
+    def specialisation_names(self) -> list[str]:
+        labels = dict(Specialisation.choices)
+        return [labels.get(code, code) for code in self.specialisations or []]
 
 
 class AssistantSkill(TenantModel):
@@ -214,3 +292,51 @@ class TimeOff(TenantModel):
     @property
     def is_open(self) -> bool:
         return self.status in (TimeOffStatus.PENDING, TimeOffStatus.APPROVED)
+
+
+def work_sample_path(sample, filename: str) -> str:
+    # As for task files: a random key under the agency's folder, never the uploader's name.
+    return f"work_samples/{sample.agency_id}/{uuid.uuid4().hex}"
+
+
+class WorkSample(TenantModel):
+    """A piece of an assistant's past work that clients may weigh: a file or a link.
+
+    Files are private like task attachments: served only to the agency's staff, the
+    assistant, and members of clients the assistant works for or is proposed to
+    (assistants.selectors.work_sample_visible_to).
+    """
+
+    profile = models.ForeignKey(
+        AssistantProfile, on_delete=models.CASCADE, related_name="work_samples"
+    )
+    title = models.CharField(max_length=SAMPLE_TITLE_MAX_CHARS)
+    url = models.URLField(max_length=500, blank=True)
+    file = models.FileField(upload_to=work_sample_path, max_length=200, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    content_type = models.CharField(max_length=100, blank=True)
+    added_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(url="") & ~models.Q(file=""))
+                | (~models.Q(url="") & models.Q(file="")),
+                name="work_sample_file_or_link",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "profile", "created_at"], name="work_sample_profile")
+        ]
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.file)

@@ -8,10 +8,24 @@ from core.roles import Role
 
 DEFAULT_CAPACITY = 5
 # What staff may change; an assistant may change only SELF_SERVICE_FIELDS of their own profile.
-STAFF_FIELDS = frozenset(
-    {"skills", "time_zone", "working_hours", "capacity", "pay_rate", "pay_currency", "is_active"}
+# The public-facing fields (bio, languages, specialisations) are the assistant's to write
+# and staff's too.
+PUBLIC_FIELDS = frozenset({"bio", "languages", "specialisations"})
+STAFF_FIELDS = (
+    frozenset(
+        {
+            "skills",
+            "time_zone",
+            "working_hours",
+            "capacity",
+            "pay_rate",
+            "pay_currency",
+            "is_active",
+        }
+    )
+    | PUBLIC_FIELDS
 )
-SELF_SERVICE_FIELDS = frozenset({"time_zone", "working_hours"})
+SELF_SERVICE_FIELDS = frozenset({"time_zone", "working_hours"}) | PUBLIC_FIELDS
 
 
 def assistant_profile_ensure(*, agency, membership, actor=None) -> AssistantProfile:
@@ -60,7 +74,8 @@ def assistant_profile_update(*, agency, actor, profile: AssistantProfile, **fiel
 
 
 def assistant_profile_update_own(*, agency, actor, profile: AssistantProfile, **fields):
-    """An assistant changes their own time zone and working hours, and nothing else.
+    """An assistant changes their own time zone, working hours, bio, languages and
+    specialisations, and nothing else.
 
     The profile must be the actor's own: skills, capacity, pay and the active flag are the
     agency's to set.
@@ -99,6 +114,11 @@ def _apply(*, agency, actor, profile, fields, self_service=False) -> AssistantPr
         fields["pay_currency"] = str(fields["pay_currency"] or "").strip().upper()
     if "time_zone" in fields:
         fields["time_zone"] = str(fields["time_zone"] or "").strip()
+    if "bio" in fields:
+        fields["bio"] = str(fields["bio"] or "").strip()
+    for name in ("languages", "specialisations"):
+        if name in fields and isinstance(fields[name], (list, tuple)):
+            fields[name] = list(dict.fromkeys(fields[name]))
     if "working_hours" in fields and not working_hours_errors(fields["working_hours"]):
         fields["working_hours"] = normalize_working_hours(fields["working_hours"])
 

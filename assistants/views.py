@@ -12,12 +12,13 @@ from django.views.generic import TemplateView
 
 from accounts.access import AgencyViewMixin, StaffViewMixin
 from accounts.models import Membership
-from assistants import services, time_off
+from assistants import samples, services, time_off
 from assistants.forms import (
     AssistantProfileForm,
     TimeOffDecisionForm,
     TimeOffRequestForm,
     WorkingHoursForm,
+    WorkSampleForm,
 )
 from assistants.models import AssistantProfile, TimeOff, TimeOffStatus
 from assistants.schedule import format_intervals, hours_on, is_on_shift, local_time
@@ -36,7 +37,7 @@ from assistants.selectors import (
 from core.errors import ApplicationError
 from core.pagination import KeysetPaginator
 from core.rich_text import render_markdown
-from core.roles import Role
+from core.roles import STAFF_ROLES, Role
 from core.times import local_today
 from core.views import ServiceFormView
 from core.widgets import search_options_response, search_term
@@ -132,6 +133,10 @@ class AssistantEditView(StaffViewMixin, ServiceFormView):
         kwargs.setdefault("title", f"{user.get_full_name()}: assistant profile")
         kwargs.setdefault("intro", f"{user.email} · working hours are in their own time zone.")
         kwargs.setdefault("profile", self.profile)
+        kwargs.setdefault(
+            "samples", list(samples.work_samples_of(agency=self.agency, profile=self.profile))
+        )
+        kwargs.setdefault("sample_form", WorkSampleForm())
         return super().get_context_data(**kwargs)
 
     def perform(self, data):
@@ -156,7 +161,7 @@ class MyAssistantProfileView(AgencyViewMixin, ServiceFormView):
     form_class = WorkingHoursForm
     template_name = "assistants/my_profile.html"
     title = "My profile"
-    submit_label = "Save my hours"
+    submit_label = "Save my profile"
 
     @cached_property
     def profile(self):
@@ -175,6 +180,10 @@ class MyAssistantProfileView(AgencyViewMixin, ServiceFormView):
         now = timezone.now()
         kwargs.setdefault("profile", self.profile)
         kwargs.setdefault("row", AssistantRow.at(self.profile, now))
+        kwargs.setdefault(
+            "samples", list(samples.work_samples_of(agency=self.agency, profile=self.profile))
+        )
+        kwargs.setdefault("sample_form", WorkSampleForm())
         return super().get_context_data(**kwargs)
 
     def perform(self, data):
@@ -186,8 +195,104 @@ class MyAssistantProfileView(AgencyViewMixin, ServiceFormView):
         )
 
     def succeeded(self, profile):
-        messages.success(self.request, "Your time zone and working hours are saved.")
+        messages.success(self.request, "Your profile is saved.")
         return redirect("my_assistant_profile", agency_slug=self.agency.slug)
+
+
+# -- work samples -------------------------------------------------------------------------
+
+
+class _SampleEditMixin:
+    """Samples are added and removed by the assistant (their own) and by staff; for anyone
+    else the profile might as well not exist (404)."""
+
+    allowed_roles = frozenset({*STAFF_ROLES, Role.ASSISTANT})
+    http_method_names = ["post"]
+
+    def back(self, profile):
+        if self.membership.pk == profile.membership_id:
+            return redirect("my_assistant_profile", agency_slug=self.agency.slug)
+        return redirect("assistant_edit", agency_slug=self.agency.slug, pk=profile.pk)
+
+    def editable(self, profile):
+        if profile is None or not samples.may_edit_profile(
+            membership=self.membership, profile=profile
+        ):
+            raise Http404("No such assistant.")
+        return profile
+
+
+class WorkSampleAddView(_SampleEditMixin, AgencyViewMixin, View):
+    def post(self, request, agency_slug, pk):
+        profile = self.editable(assistant_profile_get(agency=self.agency, pk=pk))
+        form = WorkSampleForm(request.POST, request.FILES)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return self.back(profile)
+        try:
+            sample = samples.work_sample_add(
+                agency=self.agency,
+                actor=request.user,
+                membership=self.membership,
+                profile=profile,
+                title=form.cleaned_data["title"],
+                url=form.cleaned_data["url"],
+                upload=form.cleaned_data["file"],
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Added “{sample.title}”.")
+        return self.back(profile)
+
+
+class WorkSampleDeleteView(_SampleEditMixin, AgencyViewMixin, View):
+    def post(self, request, agency_slug, pk):
+        sample = samples.work_sample_get(agency=self.agency, pk=pk)
+        profile = self.editable(sample.profile if sample else None)
+        try:
+            samples.work_sample_delete(
+                agency=self.agency, actor=request.user, membership=self.membership, sample=sample
+            )
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Removed “{sample.title}”.")
+        return self.back(profile)
+
+
+class AssistantPublicProfileView(AgencyViewMixin, TemplateView):
+    """What clients weigh about an assistant: bio, languages, specialisations, rating and
+    samples, to anyone who may see the assistant (404 to others)."""
+
+    template_name = "assistants/public_profile.html"
+
+    def get_context_data(self, **kwargs):
+        profile = assistant_profile_get(agency=self.agency, pk=self.kwargs["pk"])
+        if profile is None or not samples.profile_visible_to(
+            agency=self.agency, membership=self.membership, profile=profile
+        ):
+            raise Http404("No such assistant.")
+        return super().get_context_data(
+            profile=profile,
+            samples=list(samples.work_samples_of(agency=self.agency, profile=profile)),
+            **kwargs,
+        )
+
+
+class WorkSampleFileView(AgencyViewMixin, View):
+    """A sample's file, private: only to those who may see the assistant (404 to others,
+    who are not told that it exists)."""
+
+    def get(self, request, agency_slug, pk):
+        sample = samples.work_sample_get(agency=self.agency, pk=pk)
+        if sample is None or not samples.profile_visible_to(
+            agency=self.agency, membership=self.membership, profile=sample.profile
+        ):
+            raise Http404("No such sample.")
+        return samples.work_sample_download(sample)
 
 
 # -- earnings ---------------------------------------------------------------------------

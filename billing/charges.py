@@ -29,6 +29,7 @@ from core.jobs import queue_job
 from core.periods import month_start
 from tasks.models import Task, TaskStatus
 from tasks.queries import seconds_logged_on
+from tasks.timesheets import tasks_with_time_approved
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def charge_for_task(*, agency, task: Task) -> Charge:
                 if task.completed_at and previous.task_completed_at == task.completed_at:
                     return previous
             _check_billable(task)
+            _check_time_approved(agency, task)
             # The task's time as it stands once no correction of it can cross this charge
             # (tasks.services locks the task to correct time, and refuses once charged).
             # Its entries are read by a statement of their own after the lock, so they
@@ -151,6 +153,17 @@ def _check_billable(task: Task) -> None:
         raise ApplicationError(
             "This contract bills work once the client approves it.",
             code="charge_task_not_approved",
+        )
+
+
+def _check_time_approved(agency, task: Task) -> None:
+    # The agency's setting: a task's time is charged once staff approved every week of it.
+    if agency.bill_approved_time_only and not tasks_with_time_approved(
+        agency=agency, task_ids=[task.pk]
+    ):
+        raise ApplicationError(
+            "This agency bills work once all its time is in approved timesheets.",
+            code="charge_time_not_approved",
         )
 
 

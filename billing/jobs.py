@@ -10,7 +10,7 @@ from billing.charges import charge_for_task
 from billing.invoicing import pushed_at_once
 from billing.models import Charge
 from core.errors import ApplicationError
-from tasks.models import Task
+from tasks.models import Task, TaskStatus
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,35 @@ def bill_on_completion(*, agency, task: Task) -> None:
     (billing.charges.charge_for_task)."""
     if not task.contract.requires_approval:
         bill(agency=agency, task=task)
+
+
+def bill_when_time_approved(*, agency, task_ids) -> None:
+    """tasks' timesheet-approval hook: where the agency bills approved time only, queue the
+    charge of each finished task that was waiting for its time to be approved and now has
+    all of it approved (and the client's approval, where its contract asks for that).
+    bill_task makes each charge once, however often it is queued."""
+    if not agency.bill_approved_time_only or not task_ids:
+        return
+    from tasks.timesheets import tasks_with_time_approved
+
+    ready = tasks_with_time_approved(agency=agency, task_ids=task_ids)
+    tasks = Task.objects.filter(
+        agency=agency, pk__in=ready, status=TaskStatus.COMPLETED
+    ).select_related("contract")
+    charged = set(
+        Charge.objects.filter(agency=agency, task__in=tasks).values_list(
+            "task_id", "task_completed_at"
+        )
+    )
+    for task in tasks:
+        if task.contract.requires_approval and task.approved_at is None:
+            continue  # task_approve queues it once the client approves
+        if (task.pk, task.completed_at) in charged:
+            continue
+        try:
+            bill_task.delay(agency_id=agency.pk, task_id=task.pk)
+        except Exception:
+            logger.exception("task %s of agency %s not queued for billing", task.pk, agency.pk)
 
 
 @shared_task

@@ -5,10 +5,11 @@ class ContractsConfig(AppConfig):
     name = "contracts"
 
     def ready(self):
-        # The plans' and the public page's models live beside their services; models.py
+        # The plans', the public page's and sign-ups' models live beside their services; models.py
         # cannot import them (they import it), so they are registered here.
         import contracts.plans
-        import contracts.public_page  # noqa: F401
+        import contracts.public_page
+        import contracts.signup  # noqa: F401  (also connects the e-mail confirmation)
         from accounts import hooks
         from contracts.services import service_categories_seed
 

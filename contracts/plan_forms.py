@@ -123,6 +123,12 @@ class PublicPageForm(forms.Form):
         label="Contact e-mail",
         help_text="Where visitors who choose a plan write to you. Needed to publish.",
     )
+    signups_need_approval = forms.BooleanField(
+        required=False,
+        label="Approve online sign-ups first",
+        help_text="Ticked, a business that signs up gets a draft contract you activate; "
+        "unticked, its contract starts at once.",
+    )
 
     def __init__(self, *args, has_logo: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -26,7 +26,7 @@ from core.validators import validate_billing_currency
 
 DESCRIPTION_MAX = 1000
 # The largest amount or duration a term holds (a PostgreSQL integer column).
-LARGEST_VALUE = 2**31 - 1
+LARGEST_VALUE = contract_services.LARGEST_TERMS_VALUE
 
 
 class PlanStatus(models.TextChoices):
@@ -308,14 +308,7 @@ def _terms(terms: dict) -> dict:
     terms = dict(terms)
     terms.pop("effective_from", None)
     pricing_model = terms.pop("pricing_model", None)
-    values = contract_services._terms_values(pricing_model, terms)
-    for field, value in values.items():
-        # The columns' range on every database (SQLite would store more, PostgreSQL not).
-        if isinstance(value, int) and value > LARGEST_VALUE:
-            raise ApplicationError(
-                "Enter a smaller value.", code="terms_out_of_range", extra={"field": field}
-            )
-    return values
+    return contract_services._terms_values(pricing_model, terms)
 
 
 def contract_from_plan(

@@ -49,6 +49,9 @@ class AgencyPublicPage(TenantModel):
     )
     pitch = models.TextField(blank=True, max_length=PITCH_MAX)
     contact_email = models.EmailField(blank=True)
+    # A business that signs up online gets its contract at once, or as a draft that staff
+    # activate after a look (the safer default for a page that has only taken e-mails).
+    signups_need_approval = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -154,7 +157,7 @@ def logo_check(upload) -> str:
 
 # -- services -----------------------------------------------------------------------------
 
-PAGE_FIELDS = ("is_published", "brand_colour", "pitch", "contact_email")
+PAGE_FIELDS = ("is_published", "brand_colour", "pitch", "contact_email", "signups_need_approval")
 
 
 def public_page_get(*, agency) -> AgencyPublicPage:

@@ -5,7 +5,8 @@ They look the agency up, then read everything inside its scope, so the tenant ta
 fenced (django-scopes, and row-level security on PostgreSQL) as a member's request is. An
 unknown slug and an unpublished page are the same 404 a stranger gets inside the app.
 They never touch the session or the signed-in user, so their answers are the same for
-everyone and a shared cache may keep them.
+everyone and a shared cache may keep them (sign-up, mounted here from
+contracts.signup_views, is the exception: it answers per person and is never cached).
 """
 
 from django.contrib import messages
@@ -18,7 +19,7 @@ from django.views import View
 from django.views.decorators.http import require_safe
 
 from accounts.access import StaffViewMixin
-from contracts import public_page
+from contracts import public_page, signup_views
 from contracts.models import Service
 from contracts.plan_forms import ListedServiceFormSet, PublicPageForm
 from contracts.plans import PlanStatus, plan_list, plan_monthly_fee
@@ -84,8 +85,8 @@ def public_page_view(request, agency):
 
 @require_safe
 def public_plan_view(request, agency, plan_id):
-    """Where "Choose this plan" leads until visitors can sign up themselves: how to get in
-    touch with the agency about that plan."""
+    """One plan on its own page: its terms, the way to sign up for it, and the agency's
+    address for questions."""
     found = _published(agency)
     with agency_scope(found):
         page = public_page.published_page(agency=found)
@@ -135,6 +136,16 @@ urlpatterns = [
     path("p/<slug:agency>/", public_page_view, name="public_page"),
     path("p/<slug:agency>/plans/<int:plan_id>/", public_plan_view, name="public_plan"),
     path("p/<slug:agency>/logo/<str:version>/", public_logo_view, name="public_logo"),
+    path(
+        "p/<slug:agency>/plans/<int:plan_id>/sign-up/",
+        signup_views.PlanSignupView.as_view(),
+        name="public_signup",
+    ),
+    path(
+        "p/<slug:agency>/sign-up/<uuid:key>/",
+        signup_views.PlanSignupDoneView.as_view(),
+        name="public_signup_done",
+    ),
 ]
 
 

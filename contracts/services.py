@@ -444,6 +444,8 @@ ALL_TERMS_FIELDS = {f for fields in TERMS_FIELDS.values() for f in fields} | {
     *RETAINER_OPTIONAL,
 }
 AT_LEAST_ONE = {"rounding_increment_minutes", "included_minutes"}
+# The largest amount or duration a term holds (a PostgreSQL integer column).
+LARGEST_TERMS_VALUE = 2**31 - 1
 LABELS = {
     "flat_fee": "the fee per task",
     "hourly_rate": "the hourly rate",
@@ -503,6 +505,12 @@ def _terms_values(pricing_model: str, values: dict) -> dict:
             )
         terms[field] = value
     terms["monthly_budget_cap"] = cap
+    for field, value in terms.items():
+        # The columns' range on every database (SQLite would store more; PostgreSQL not).
+        if isinstance(value, int) and value > LARGEST_TERMS_VALUE:
+            raise ApplicationError(
+                "Enter a smaller value.", code="terms_out_of_range", extra={"field": field}
+            )
     terms["cap_behaviour"] = values.get("cap_behaviour") or "block"
     terms["pricing_model"] = pricing_model
     return terms

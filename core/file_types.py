@@ -2,6 +2,7 @@
 signature bytes), so that a file renamed to an allowed extension is refused."""
 
 import codecs
+import os
 
 import filetype
 
@@ -74,3 +75,37 @@ def content_matches_extension(upload, extension: str) -> bool:
     if extension in TEXT_EXTENSIONS:
         return looks_like_text(sample)
     return binary_kind(sample) in CONTENT_FOR_EXTENSION.get(extension, ())
+
+
+def upload_check(upload, *, verb: str = "attached") -> None:
+    """Refuse a file that is not of a kind the agency works with, by its name and by its
+    content (a file renamed to an allowed extension is refused), or is larger than
+    ATTACHMENT_MAX_BYTES: the one rule for every file people upload (task files, work
+    samples). `verb` is what the refusal says is done with it ("attached", "added")."""
+    from django.conf import settings
+
+    from core.errors import ApplicationError
+
+    extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
+    if extension not in settings.ATTACHMENT_EXTENSIONS:
+        raise ApplicationError(
+            f"Files of type .{extension or '?'} cannot be {verb}. Allowed: "
+            + ", ".join(sorted(settings.ATTACHMENT_EXTENSIONS))
+            + ".",
+            code="attachment_type_refused",
+            extra={"field": "file"},
+        )
+    if upload.size > settings.ATTACHMENT_MAX_BYTES:
+        limit = settings.ATTACHMENT_MAX_BYTES / (1024 * 1024)
+        raise ApplicationError(
+            f"Files may be at most {limit:g} MB.",
+            code="attachment_too_large",
+            extra={"field": "file"},
+        )
+    if not content_matches_extension(upload, extension):
+        raise ApplicationError(
+            f"This file's content is not that of a .{extension} file. Give it the name of "
+            "its real type.",
+            code="attachment_content_mismatch",
+            extra={"field": "file"},
+        )

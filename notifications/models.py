@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
     TASK_DUE_SOON = "task_due_soon", "Your task is due soon"
     TASK_OVERDUE = "task_overdue", "Your task is overdue"
     CLIENT_REPLIED = "client_replied", "The client replied on your task"
+    TIMESHEET_DECIDED = "timesheet_decided", "Your timesheet is approved or returned"
     # to agency admins
     TASK_AT_RISK = "task_at_risk", "A task is at risk (due soon, not started)"
     TASK_UNASSIGNED = "task_unassigned", "A task has waited too long for an assistant"
@@ -25,6 +26,7 @@ class NotificationKind(models.TextChoices):
     PAYMENT_FAILED = "payment_failed", "A client's payment failed"
     QUOTE_REQUESTED = "quote_requested", "A client asks for a quote"
     PROPOSAL_ANSWERED = "proposal_answered", "A client accepted or declined a proposal"
+    CLIENT_SIGNED_UP = "client_signed_up", "A business signed up from the public page"
     # to clients
     TASK_TAKEN = "task_taken", "Someone has taken your request"
     TASK_WAITING_ON_YOU = "task_waiting_on_you", "Your answer is needed on a request"

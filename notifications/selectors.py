@@ -40,6 +40,7 @@ ASSISTANT_KINDS = frozenset(
         NotificationKind.TASK_DUE_SOON,
         NotificationKind.TASK_OVERDUE,
         NotificationKind.CLIENT_REPLIED,
+        NotificationKind.TIMESHEET_DECIDED,
     }
 )
 STAFF_KINDS = frozenset(
@@ -50,6 +51,7 @@ STAFF_KINDS = frozenset(
         NotificationKind.PAYMENT_FAILED,
         NotificationKind.QUOTE_REQUESTED,
         NotificationKind.PROPOSAL_ANSWERED,
+        NotificationKind.CLIENT_SIGNED_UP,
         NotificationKind.CONTRACT_ENDING,
     }
 )

@@ -35,3 +35,8 @@ def billed_until(*, agency, task) -> dt.datetime | None:
     if not _billed_until:
         raise RuntimeError("No record of what tasks were charged: is billing installed?")
     return _billed_until[0](agency=agency, task=task)
+
+
+# hook(agency=..., task_ids=...) once staff approve a timesheet, after it commits: the tasks
+# with time in that week. Billing registers it to bill work that waited for approved time.
+timesheet_approved = Hook("tasks.timesheet_approved")

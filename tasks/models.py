@@ -336,5 +336,57 @@ class RecurringRequest(TenantModel):
         return self.title
 
 
+class TimesheetStatus(models.TextChoices):
+    # A week with no row yet is a draft: the row is made when the assistant submits it.
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    RETURNED = "returned", "Returned"
+
+
+TIMESHEET_NOTE_MAX_CHARS = 1000
+
+
+class Timesheet(TenantModel):
+    """An assistant's week of time (Monday to Sunday on their own calendar), put to staff
+    for approval. `zone` is the calendar the week was submitted on, so its bounds never
+    move when the assistant later changes zone. The rules live in tasks.timesheets."""
+
+    assistant = models.ForeignKey(
+        "accounts.Membership", on_delete=models.PROTECT, related_name="timesheets"
+    )
+    week_start = models.DateField(help_text="The Monday of the week, on the assistant's calendar.")
+    zone = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=16, choices=TimesheetStatus.choices, default=TimesheetStatus.DRAFT
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=TIMESHEET_NOTE_MAX_CHARS, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "assistant", "week_start"], name="timesheet_one_per_week"
+            ),
+        ]
+        indexes = [
+            # staff's list: by status, newest week first (keyset on week_start, id)
+            models.Index(
+                fields=["agency", "status", "-week_start", "-id"], name="timesheet_by_status"
+            ),
+            # an assistant's own weeks, and the lock check on a correction
+            models.Index(fields=["agency", "assistant", "week_start"], name="timesheet_by_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assistant_id} · week of {self.week_start}"
+
+
 # Inbound mail's models live beside its code; imported here so the app registers them.
 from tasks.inbound.models import ClientIntake, InboundMessage  # noqa: E402, F401
+from tasks.ratings import TaskRating  # noqa: E402, F401

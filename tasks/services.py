@@ -7,7 +7,6 @@ import mimetypes
 import os
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -19,7 +18,7 @@ from contracts.caps import check_request_within_cap
 from contracts.request_templates import clean_values
 from core.audit import audit_record
 from core.errors import ApplicationError, text_within, unique_or_error
-from core.file_types import content_matches_extension
+from core.file_types import upload_check
 from core.jobs import queue_job
 from core.roles import STAFF_ROLES, Role
 from core.times import local_midnight, local_today
@@ -37,7 +36,9 @@ from tasks.models import (
     TaskStatus,
     TimeEntry,
 )
+from tasks.ratings import rating_clean, task_rating_record
 from tasks.selectors import contracted_line, pool_for
+from tasks.timesheets import time_lock_check
 
 S = TaskStatus
 TRANSITIONS = {
@@ -474,12 +475,16 @@ def task_complete(*, agency, actor, membership, task: Task, summary: str) -> Tas
     return task
 
 
-def task_approve(*, agency, actor, task: Task) -> Task:
+def task_approve(
+    *, agency, actor, task: Task, rating: int | str | None = None, rating_comment: str = ""
+) -> Task:
     """The client accepts the finished work (and the time on it). Where the contract bills
-    only approved work, approval is the event billing hangs on: one job on commit."""
+    only approved work, approval is the event billing hangs on: one job on commit. They
+    may rate the work 1 to 5 with a comment (tasks.ratings), in the same transaction."""
     client_actor_check(
         agency=agency, actor=actor, client_id=task.client_id, what=ClientRight.APPROVE
     )
+    stars, rating_comment = rating_clean(rating, rating_comment)
     with transaction.atomic():
         task = _locked(task)
         if task.status != S.COMPLETED or task.approved_at is not None:
@@ -490,6 +495,10 @@ def task_approve(*, agency, actor, task: Task) -> Task:
         task.approved_by = actor
         task.save(update_fields=["approved_at", "approved_by"])
         audit_record(agency=agency, actor=actor, action="task.approved", target=task)
+        if stars is not None:
+            task_rating_record(
+                agency=agency, actor=actor, task=task, stars=stars, comment=rating_comment
+            )
         if task.contract.requires_approval:
             transaction.on_commit(
                 lambda: queue_job("billing.jobs.bill_task", agency_id=agency.pk, task_id=task.pk)
@@ -554,32 +563,9 @@ def comment_add(
 
 
 def attachment_check(upload) -> None:
-    """Refuse a file that is not of a kind the agency works with, by its name and by its
-    content (a file renamed to an allowed extension is refused), or is larger than
-    ATTACHMENT_MAX_BYTES. Forms call it before writing anything; attachment_add again."""
-    extension = os.path.splitext(upload.name)[1].lower().lstrip(".")
-    if extension not in settings.ATTACHMENT_EXTENSIONS:
-        raise ApplicationError(
-            f"Files of type .{extension or '?'} cannot be attached. Allowed: "
-            + ", ".join(sorted(settings.ATTACHMENT_EXTENSIONS))
-            + ".",
-            code="attachment_type_refused",
-            extra={"field": "file"},
-        )
-    if upload.size > settings.ATTACHMENT_MAX_BYTES:
-        limit = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
-        raise ApplicationError(
-            f"Files may be at most {limit} MB.",
-            code="attachment_too_large",
-            extra={"field": "file"},
-        )
-    if not content_matches_extension(upload, extension):
-        raise ApplicationError(
-            f"This file's content is not that of a .{extension} file. Attach it under the "
-            "name of its real type.",
-            code="attachment_content_mismatch",
-            extra={"field": "file"},
-        )
+    """Refuse a file the agency does not work with (core.file_types.upload_check). Forms
+    call it before writing anything; attachment_add again."""
+    upload_check(upload, verb="attached")
 
 
 def attachment_add(*, agency, actor, task: Task, upload) -> Attachment:
@@ -637,6 +623,13 @@ def timer_start(*, agency, actor, membership, task: Task) -> TimeEntry:
                 code="timer_task_not_workable",
             )
         timer_stop(agency=agency, actor=actor, membership=membership)
+        # a run started now lands in this week: not one already submitted or approved
+        time_lock_check(
+            agency=agency,
+            membership=membership,
+            assistant_id=membership.pk,
+            started_at=timezone.now(),
+        )
         _start(task, actor)
         with unique_or_error("A timer is already running.", code="timer_running", field="task"):
             entry = TimeEntry.objects.create(
@@ -813,6 +806,9 @@ def time_entry_add(
             start_time=start_time,
             now=timezone.now(),
         )
+        time_lock_check(
+            agency=agency, membership=membership, assistant_id=membership.pk, started_at=started
+        )
         entry = TimeEntry.objects.create(
             agency=agency,
             task=task,
@@ -851,8 +847,9 @@ def _entry_values(entry: TimeEntry) -> dict:
 def _changeable(*, agency, membership, task: Task, entry: TimeEntry) -> None:
     """Refuse, with the reason, a change to time that may not change: a running timer (it
     is stopped, not edited), someone else's time (for an assistant; staff may correct
-    anyone's), and time that is billed: on a charge made for a completion of the task,
-    however that charge was settled since."""
+    anyone's), time its week's timesheet or a payout locks (tasks.timesheets), and time
+    that is billed: on a charge made for a completion of the task, however that charge was
+    settled since."""
     if entry.ended_at is None:
         raise ApplicationError(
             "This timer is still running: stop it first. A running timer cannot be changed.",
@@ -863,6 +860,12 @@ def _changeable(*, agency, membership, task: Task, entry: TimeEntry) -> None:
             "Only your own time can be corrected; ask the agency about someone else's.",
             code="time_entry_not_yours",
         )
+    time_lock_check(
+        agency=agency,
+        membership=membership,
+        assistant_id=entry.assistant_id,
+        started_at=entry.started_at,
+    )
     billed = task_hooks.billed_until(agency=agency, task=task)
     if billed is not None and entry.created_at <= billed:
         raise ApplicationError(
@@ -937,6 +940,13 @@ def time_entry_update(
                 "That would end in the future: a run cannot last longer than until now.",
                 code="time_entry_in_future",
                 extra={"field": "duration"},
+            )
+        if started != entry.started_at:  # moved into another week: that week must allow it
+            time_lock_check(
+                agency=agency,
+                membership=membership,
+                assistant_id=entry.assistant_id,
+                started_at=started,
             )
         entry.started_at = started
         entry.seconds = duration

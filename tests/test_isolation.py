@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.access import AgencyViewMixin
 from accounts.api.access import AgencyAPIMixin
 from accounts.models import Agency, Membership
-from assistants.models import TimeOff
+from assistants.models import TimeOff, WorkSample
 from assistants.time_off import span_of
 from billing.models import Charge, ChargeKind, ChargeStatus, Invoice, TaxRate
 from clients.models import ClientMemberRights
@@ -39,7 +39,7 @@ from contracts.proposals import offer_of
 from core.roles import Role
 from core.tenancy import scopes_disabled
 from notifications.models import Notification
-from tasks.models import Attachment, RecurringRequest, TimeEntry
+from tasks.models import Attachment, RecurringRequest, TimeEntry, Timesheet
 from tests.assistants.factories import AssistantProfileFactory
 from tests.contracts.factories import (
     CategoryFactory,
@@ -64,6 +64,9 @@ WEBHOOK = "webhook"
 # An agency's public page and what hangs off it: anyone may read it while the agency
 # publishes it; an unknown slug, an unpublished page and another agency's plan are 404.
 PUBLISHED = "published"
+# A form hanging off a published page (signing up for a plan): the same 404s, and a POST
+# of bad input is a form error, never a server error.
+PUBLISHED_FORM = "published-form"
 NON_TENANT = {
     "home": PUBLIC,
     "healthz": PUBLIC,
@@ -81,6 +84,8 @@ NON_TENANT = {
     "public_page": PUBLISHED,
     "public_plan": PUBLISHED,
     "public_logo": PUBLISHED,
+    "public_signup": PUBLISHED_FORM,
+    "public_signup_done": BY_TOKEN,
 }
 # The Django admin is platform-staff tooling (it sees every agency on purpose).
 PLATFORM_ADMIN_NAMESPACE = "admin:"
@@ -276,6 +281,7 @@ def build_side(agency) -> Side:
             for company in (client, other_client)
         ]
         files = [_attachment(agency, work, client_member.user) for work in (task, other_task)]
+        samples = [_work_sample(agency, profile) for profile in (assistant, other_assistant)]
         charges = [
             Charge.objects.create(
                 agency=agency,
@@ -339,6 +345,19 @@ def build_side(agency) -> Side:
                 (other_task, other_assistant.membership),
             )
         ]
+        # A week each assistant submitted, waiting for staff.
+        monday = timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())
+        weeks = [
+            Timesheet.objects.create(
+                agency=agency,
+                assistant=person,
+                week_start=monday,
+                zone="Europe/Lisbon",
+                status="submitted",
+                submitted_at=now,
+            )
+            for person in (assistant.membership, other_assistant.membership)
+        ]
         members = {
             Role.OWNER: owner,
             Role.ADMIN: admin,
@@ -384,9 +403,14 @@ def build_side(agency) -> Side:
             "member": extra_member.pk,
             "owner_member": second_owner.pk,
             "profile": assistant.pk,
+            "profile_hidden": other_assistant.pk,
+            "work_sample": samples[0].pk,
+            "work_sample_hidden": samples[1].pk,
             "assistant_member": assistant.membership_id,
             "time_off": time_off[0].pk,
             "time_off_hidden": time_off[1].pk,
+            "timesheet": weeks[0].pk,
+            "timesheet_hidden": weeks[1].pk,
             "draft_contract": drafts[0].pk,
             "proposal": offered[0].pk,
             "proposal_hidden": offered[1].pk,
@@ -411,6 +435,12 @@ def _attachment(agency, task, user):
     )
     attachment.file.save("brief.pdf", ContentFile(b"%PDF-1.4 brief"), save=True)
     return attachment
+
+
+def _work_sample(agency, profile):
+    sample = WorkSample(agency=agency, profile=profile, title="Report", name="report.pdf")
+    sample.file.save("report.pdf", ContentFile(b"%PDF-1.4 report"), save=True)
+    return sample
 
 
 def _time_off(agency, membership):
@@ -503,10 +533,16 @@ PK_OBJECTS = [
     ("api:client-", "client"),
     ("client_", "client"),
     ("manual_view", "client"),
+    ("api:work-sample", "work_sample"),
+    ("work_sample_", "work_sample"),
+    ("assistant_sample_add", "profile"),
+    ("assistant_profile_view", "profile"),
     ("api:time-off-", "time_off"),
     ("api:my-time-off-", "time_off"),
     ("time_off_", "time_off"),
     ("my_time_off_", "time_off"),
+    ("api:timesheet-", "timesheet"),
+    ("timesheet_", "timesheet"),
     ("api:assistant-", "profile"),
     ("assistant_edit", "profile"),
     ("assistant_earnings", "assistant_member"),
@@ -565,6 +601,9 @@ HIDDEN_FROM = {
     "recurring": {Role.CLIENT},
     "notification": set(Role),
     "time_off": {Role.ASSISTANT},
+    "timesheet": {Role.ASSISTANT},
+    "profile": {Role.ASSISTANT, Role.CLIENT},
+    "work_sample": {Role.ASSISTANT, Role.CLIENT},
     "proposal": {Role.CLIENT},
     "quote_request": {Role.CLIENT},
     "client_member": {Role.CLIENT},
@@ -795,6 +834,33 @@ def test_published_page_route_answers_only_for_a_published_agency(
         assert client.get(url(shown, plan_id=other["kwargs"]["plan_id"])).status_code == 404
     if "version" in route.kwargs:  # another agency's logo under this slug
         assert client.get(url(shown, version=other["kwargs"]["version"])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in OTHER_ROUTES if NON_TENANT.get(r.name) == PUBLISHED_FORM], ids=route_id
+)
+def test_published_form_route_answers_only_for_a_published_agency(
+    route, client, db, settings, tmp_path
+):
+    from tests.contracts.test_public_page import published_page_of
+
+    settings.MEDIA_ROOT = tmp_path
+
+    shown, hidden, other = published_page_of(), published_page_of(), published_page_of()
+    with scopes_disabled():
+        type(hidden["page"]).objects.filter(pk=hidden["page"].pk).update(is_published=False)
+
+    def url(side, **instead):
+        values = {"agency": side["agency"].slug, **side["kwargs"], **instead}
+        return reverse(route.name, kwargs={k: values[k] for k in route.kwargs})
+
+    assert client.get(url(shown)).status_code == 200
+    assert client.post(url(shown), {"unexpected": "x"}).status_code == 400
+    for method in (client.get, client.post):
+        assert method(url(shown, agency="no-such-agency")).status_code == 404
+        assert method(url(hidden)).status_code == 404
+        if "plan_id" in route.kwargs:  # another agency's published plan under this slug
+            assert method(url(shown, plan_id=other["kwargs"]["plan_id"])).status_code == 404
 
 
 def test_invitation_link_with_a_bad_token_is_a_clear_400(client, db):

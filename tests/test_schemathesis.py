@@ -199,13 +199,13 @@ def known_ids(agency) -> dict[str, list[int]]:
     """Ids that name rows of the agency, by the path segment before them, and one past
     them all (a 404): the generated ids are drawn from these."""
     from accounts.models import Invitation
-    from assistants.models import AssistantProfile, TimeOff
+    from assistants.models import AssistantProfile, TimeOff, WorkSample
     from billing.models import Charge, Invoice, TaxRate
     from clients.models import Client
     from contracts.models import ContractLine, Proposal, QuoteRequest, Service, ServiceContract
     from contracts.plans import Plan
     from notifications.models import Notification
-    from tasks.models import Attachment, RecurringRequest, Task, TimeEntry
+    from tasks.models import Attachment, RecurringRequest, Task, TimeEntry, Timesheet
 
     models = {
         "clients": Client,
@@ -225,6 +225,8 @@ def known_ids(agency) -> dict[str, list[int]]:
         "earnings": Membership,
         "time-entries": TimeEntry,
         "time-off": TimeOff,
+        "work-samples": WorkSample,
+        "timesheets": Timesheet,
         "plans": Plan,
         "proposals": Proposal,
         "our-proposals": Proposal,

@@ -3,7 +3,16 @@ from rest_framework import serializers
 
 from accounts.api.serializers import UserSerializer
 from accounts.models import Membership
-from assistants.models import AssistantProfile, TimeOff
+from assistants.languages import LANGUAGE_CHOICES
+from assistants.models import (
+    BIO_MAX_CHARS,
+    SAMPLE_TITLE_MAX_CHARS,
+    AssistantProfile,
+    Specialisation,
+    TimeOff,
+    WorkSample,
+)
+from assistants.samples import LINK_MAX_CHARS
 from assistants.schedule import hours_on, is_on_shift, local_time
 from contracts.models import ServiceCategory
 from core.api.fields import AgencyScopedPrimaryKey
@@ -19,6 +28,23 @@ class AssistantProfileSerializer(serializers.ModelSerializer):
         many=True, queryset=ServiceCategory.objects.none(), required=False
     )
     working_hours = serializers.JSONField(required=False)
+    bio = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=BIO_MAX_CHARS,
+        help_text=f"Plain text clients read, at most {BIO_MAX_CHARS} characters.",
+    )
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(choices=LANGUAGE_CHOICES),
+        required=False,
+        help_text="ISO 639-1 codes, e.g. en, es, tl.",
+    )
+    specialisations = serializers.ListField(
+        child=serializers.ChoiceField(choices=Specialisation.choices), required=False
+    )
+    rating_average = serializers.FloatField(
+        read_only=True, allow_null=True, help_text="Mean of clients' ratings (1-5), or null."
+    )
     local_time = serializers.SerializerMethodField()
     on_shift = serializers.SerializerMethodField()
     hours_today = serializers.SerializerMethodField()
@@ -39,10 +65,15 @@ class AssistantProfileSerializer(serializers.ModelSerializer):
             "pay_rate",
             "pay_currency",
             "is_active",
+            "bio",
+            "languages",
+            "specialisations",
+            "rating_count",
+            "rating_average",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "membership", "created_at", "updated_at"]
+        read_only_fields = ["id", "membership", "rating_count", "created_at", "updated_at"]
         # Rules (zone, currency, hours, capacity >= 1, pay >= 0) are the service's.
         extra_kwargs = {
             "time_zone": {"validators": []},
@@ -72,7 +103,8 @@ class AssistantProfileSerializer(serializers.ModelSerializer):
 
 
 class OwnAssistantProfileSerializer(AssistantProfileSerializer):
-    """The signed-in assistant's own profile: only the time zone and working hours change."""
+    """The signed-in assistant's own profile: the time zone, working hours, bio, languages
+    and specialisations change; the rest is the agency's."""
 
     skills = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
@@ -80,7 +112,7 @@ class OwnAssistantProfileSerializer(AssistantProfileSerializer):
         read_only_fields = [
             field
             for field in AssistantProfileSerializer.Meta.fields
-            if field not in ("time_zone", "working_hours")
+            if field not in ("time_zone", "working_hours", "bio", "languages", "specialisations")
         ]
         extra_kwargs = {"time_zone": {"validators": []}}
 
@@ -151,3 +183,38 @@ class TimeOffApproveSerializer(serializers.Serializer):
 
 class TimeOffDeclineSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class WorkSampleSerializer(serializers.ModelSerializer):
+    """A sample of an assistant's work: a link (`url`), or a private file whose `file_url`
+    is the signed-in page that serves it to those who may see the assistant."""
+
+    kind = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkSample
+        fields = ["id", "profile", "title", "kind", "url", "name", "size", "file_url", "created_at"]
+        read_only_fields = fields
+
+    def get_kind(self, sample) -> str:
+        return "file" if sample.file else "link"
+
+    def get_file_url(self, sample) -> str | None:
+        if not sample.file:
+            return None
+        from django.urls import reverse
+
+        return reverse(
+            "work_sample_file", kwargs={"agency_slug": self.context["agency"].slug, "pk": sample.pk}
+        )
+
+
+class WorkSampleCreateSerializer(serializers.Serializer):
+    """A title, and either `url` (http or https) or `file` (multipart), not both."""
+
+    title = serializers.CharField(max_length=SAMPLE_TITLE_MAX_CHARS)
+    url = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=LINK_MAX_CHARS
+    )
+    file = serializers.FileField(required=False, allow_null=True, default=None)

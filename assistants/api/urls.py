@@ -21,6 +21,12 @@ agency_urlpatterns = [
         views.MyAssistantProfileView.as_view(),
         name="me-assistant-profile",
     ),
+    path(
+        "assistants/<int:pk>/samples/",
+        views.WorkSampleListView.as_view(),
+        name="assistant-samples",
+    ),
+    path("work-samples/<int:pk>/", views.WorkSampleDetailView.as_view(), name="work-sample"),
     path("me/time-off/", views.MyTimeOffListView.as_view(), name="my-time-off"),
     path(
         "me/time-off/<int:pk>/cancel/",

@@ -1,13 +1,15 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api.access import AgencyAPIMixin, AgencyAPIView, StaffAPIMixin
-from assistants import services, time_off
+from assistants import samples, services, time_off
 from assistants.api.serializers import (
     AssistantProfileSerializer,
     OwnAssistantProfileSerializer,
@@ -15,10 +17,13 @@ from assistants.api.serializers import (
     TimeOffDeclineSerializer,
     TimeOffRequestSerializer,
     TimeOffSerializer,
+    WorkSampleCreateSerializer,
+    WorkSampleSerializer,
 )
 from assistants.models import TimeOffStatus
 from assistants.selectors import (
     assistant_list,
+    assistant_profile_get,
     assistants_on_shift,
     clients_workable_by,
     time_off_get,
@@ -29,7 +34,7 @@ from clients.api.serializers import ClientManualSerializer
 from clients.models import Client
 from core.api.serializers import NoBodySerializer
 from core.idempotency import IdempotentPostMixin
-from core.roles import Role
+from core.roles import STAFF_ROLES, Role
 
 ACTIVE_FILTER = OpenApiParameter(
     "active", bool, description="Only active (true) or inactive (false) assistants."
@@ -44,7 +49,9 @@ def _flag(value):
 class AssistantProfileViewSet(
     StaffAPIMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """The agency's assistants. PATCH changes skills, zone, hours, capacity, pay or status."""
+    """The agency's assistants. PATCH changes skills, zone, hours, capacity, pay, status,
+    bio, languages or specialisations. `rating_count` and `rating_average` sum up clients'
+    ratings of approved work."""
 
     serializer_class = AssistantProfileSerializer
 
@@ -79,7 +86,8 @@ class AssistantOnShiftListView(StaffAPIMixin, generics.ListAPIView):
 
 
 class MyAssistantProfileView(AgencyAPIView):
-    """The signed-in assistant's own profile; PATCH changes time zone and working hours."""
+    """The signed-in assistant's own profile; PATCH changes time zone, working hours, bio,
+    languages and specialisations."""
 
     allowed_roles = frozenset({Role.ASSISTANT})
     http_method_names = ["get", "patch", "head", "options"]
@@ -233,3 +241,73 @@ class MyTimeOffCancelView(AgencyAPIMixin, generics.GenericAPIView):
             agency=self.agency, actor=request.user, membership=self.membership, time_off=asked
         )
         return Response(TimeOffSerializer(time_off_get(agency=self.agency, pk=asked.pk)).data)
+
+
+class WorkSampleListView(IdempotentPostMixin, AgencyAPIMixin, generics.ListCreateAPIView):
+    """An assistant's work samples, for staff and the assistant themself (404 to anyone
+    else). POST adds one: a title with a `url` (JSON or form) or a `file` (multipart)."""
+
+    allowed_roles = STAFF_ROLES | ASSISTANTS
+    serializer_class = WorkSampleSerializer
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @cached_property
+    def profile(self):
+        profile = assistant_profile_get(agency=self.agency, pk=self.kwargs["pk"])
+        if profile is None or not samples.may_edit_profile(
+            membership=self.membership, profile=profile
+        ):
+            raise Http404("No such assistant.")
+        return profile
+
+    def get_queryset(self):
+        return samples.work_samples_of(agency=self.agency, profile=self.profile)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "agency": self.agency}
+
+    @extend_schema(request=WorkSampleCreateSerializer, responses={201: WorkSampleSerializer})
+    def post(self, request, agency_slug, pk):
+        profile = self.profile
+        body = WorkSampleCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        sample = samples.work_sample_add(
+            agency=self.agency,
+            actor=request.user,
+            membership=self.membership,
+            profile=profile,
+            title=body.validated_data["title"],
+            url=body.validated_data["url"],
+            upload=body.validated_data["file"],
+        )
+        return Response(self.get_serializer(sample).data, status=status.HTTP_201_CREATED)
+
+
+class WorkSampleDetailView(AgencyAPIMixin, generics.GenericAPIView):
+    """One work sample; DELETE removes it (the assistant's own, or staff)."""
+
+    allowed_roles = STAFF_ROLES | ASSISTANTS
+    http_method_names = ["get", "delete", "head", "options"]
+    serializer_class = WorkSampleSerializer
+
+    @cached_property
+    def sample(self):
+        sample = samples.work_sample_get(agency=self.agency, pk=self.kwargs["pk"])
+        if sample is None or not samples.may_edit_profile(
+            membership=self.membership, profile=sample.profile
+        ):
+            raise Http404("No such sample.")
+        return sample
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "agency": self.agency}
+
+    def get(self, request, agency_slug, pk):
+        return Response(self.get_serializer(self.sample).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, agency_slug, pk):
+        samples.work_sample_delete(
+            agency=self.agency, actor=request.user, membership=self.membership, sample=self.sample
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from core.api.routers import Router
-from tasks.api import recurring, views
+from tasks.api import recurring, timesheets, views
 
 router = Router()
 router.register("tasks", views.TaskViewSet, basename="task")
@@ -54,6 +54,18 @@ agency_urlpatterns = [
         "recurring-requests/<int:pk>/resume/",
         recurring.RecurringResumeView.as_view(),
         name="recurring-request-resume",
+    ),
+    path("timesheets/", timesheets.TimesheetListView.as_view(), name="timesheet-list"),
+    path("timesheets/<int:pk>/", timesheets.TimesheetDetailView.as_view(), name="timesheet-detail"),
+    path(
+        "timesheets/<int:pk>/approve/",
+        timesheets.TimesheetApproveView.as_view(),
+        name="timesheet-approve",
+    ),
+    path(
+        "timesheets/<int:pk>/return/",
+        timesheets.TimesheetReturnView.as_view(),
+        name="timesheet-return",
     ),
     path("timer/", views.TimerView.as_view(), name="timer"),
     path("timer/start/", views.TimerStartView.as_view(), name="timer-start"),

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -44,6 +44,7 @@ from tasks.api.serializers import (
 )
 from tasks.models import OPEN_STATUSES, Attachment, Task, TimeEntry
 from tasks.queries import TASK_LIST_ORDER
+from tasks.ratings import RATING_COMMENT_MAX_CHARS, RATING_MAX, RATING_MIN
 from tasks.selectors import attachment_download, requestable_service, tasks_visible_to
 
 ASSISTANTS = frozenset({Role.ASSISTANT})
@@ -264,13 +265,41 @@ class CompleteView(TaskMoveView):
         )
 
 
-@documented(NoBodySerializer, "The client accepts the finished work.")
+class ApprovalSerializer(serializers.Serializer):
+    """Approval with an optional rating of the work; a comment needs a rating with it."""
+
+    rating = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=RATING_MIN,
+        max_value=RATING_MAX,
+        help_text="How good the work was, 1 (poor) to 5 (excellent). Optional.",
+    )
+    rating_comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=RATING_COMMENT_MAX_CHARS,
+        help_text="A word on the work, with a rating. Optional.",
+    )
+
+
+@documented(
+    ApprovalSerializer,
+    "The client accepts the finished work, optionally rating it 1 to 5 with a comment. A "
+    "task sent back and approved again may be rated again: the latest rating replaces the "
+    "earlier one.",
+)
 class ApproveView(ClientMayMixin, TaskMoveView):
     allowed_roles = CLIENTS
     client_right = ClientRight.APPROVE
+    body_serializer = ApprovalSerializer
 
-    def move(self, task):
-        return services.task_approve(**self.actor(), task=task)
+    def move(self, task, rating=None, rating_comment=""):
+        return services.task_approve(
+            **self.actor(), task=task, rating=rating, rating_comment=rating_comment
+        )
 
 
 @documented(ReasonSerializer, "The client sends finished work back, saying what is missing.")

@@ -431,7 +431,13 @@ class TaskApproveView(ClientMayMixin, ClientTaskActionView):
     done_message = "Approved. Thank you!"
 
     def act(self, task, data):
-        services.task_approve(agency=self.agency, actor=self.request.user, task=task)
+        services.task_approve(
+            agency=self.agency,
+            actor=self.request.user,
+            task=task,
+            rating=data.get("rating") or None,
+            rating_comment=data.get("rating_comment", ""),
+        )
 
 
 class TaskSendBackView(ClientMayMixin, ClientTaskActionView):

@@ -205,6 +205,10 @@ def test_lines_only_for_the_agencys_catalogue_and_once_each(agency, other_agency
         ({**RETAINER, "included_minutes": None}, "included_minutes"),
         ({**RETAINER, "overage_rate": -1}, "overage_rate"),
         ({**HOURLY, "monthly_budget_cap": -5}, "monthly_budget_cap"),
+        # Past what the database's integer columns hold: refused, not a 500 on PostgreSQL.
+        ({"pricing_model": "flat", "flat_fee": 2**31}, "flat_fee"),
+        ({**HOURLY, "monthly_budget_cap": 10**12}, "monthly_budget_cap"),
+        ({**RETAINER, "retainer_fee": 2**40}, "retainer_fee"),
     ],
 )
 def test_incomplete_or_negative_terms_are_refused(agency, admin, draft, terms, field):
