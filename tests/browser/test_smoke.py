@@ -47,3 +47,10 @@ def test_a_wrong_password_is_a_clear_form_error(demo_agency, page):
     sign_in(page, "owner@demo.test", "not-the-password")
     expect(page.get_by_text("not correct")).to_be_visible()
     expect(page).to_have_url("/accounts/login/")
+
+
+def test_a_visitor_finds_the_demo_agencys_public_page_and_its_plan(demo_agency, page):
+    page.goto("/p/demo/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Harbor Assist")
+    expect(page.get_by_text("Inbox care, 10 hours a month").first).to_be_visible()
+    expect(page.get_by_text("Travel booking")).to_be_visible()

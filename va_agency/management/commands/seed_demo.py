@@ -9,6 +9,8 @@ from assistants.services import assistant_profile_ensure, assistant_profile_upda
 from clients.models import Client
 from clients.services import client_manual_update
 from contracts.models import Service, ServiceCategory
+from contracts.plans import plan_create, plan_line_add, plan_publish
+from contracts.public_page import listed_services_set, public_page_update
 from contracts.services import (
     contract_create,
     contract_line_add,
@@ -258,6 +260,52 @@ class Command(BaseCommand):
                 )
             contract_transition(agency=agency, actor=None, contract=draft, to="active")
         self.set_up_work(agency, clients, offer)
+        self.set_up_public_page(agency, offer)
+
+    def set_up_public_page(self, agency, offer):
+        """The agency's public page, published, with a plan a visitor can sign up for
+        (/p/<slug>/): a newcomer sees what a business finds before it is a client."""
+        plan = plan_create(
+            agency=agency,
+            actor=None,
+            name="Inbox care, 10 hours a month",
+            description="Someone keeps your inbox at zero, every working day.",
+            currency="USD",
+            billing_cadence="monthly",
+            collection_method="send_invoice",
+            days_until_due=14,
+        )
+        plan_line_add(
+            agency=agency,
+            actor=None,
+            plan=plan,
+            service=offer["Inbox triage"],
+            pricing_model="retainer",
+            retainer_fee=30000,
+            included_minutes=600,
+            rollover_cap_minutes=120,
+            overage_rate=3500,
+            rounding_increment_minutes=15,
+        )
+        plan_publish(agency=agency, actor=None, plan=plan)
+        listed_services_set(
+            agency=agency,
+            actor=None,
+            rows=[
+                {"service_id": offer["Inbox triage"].pk, "listed": True, "price_kind": "plan",
+                 "plan_id": plan.pk, "turnaround": "Same working day"},
+                {"service_id": offer["Travel booking"].pk, "listed": True, "price_kind": "flat",
+                 "price": 6000, "turnaround": "Within two days"},
+            ],
+        )  # fmt: skip
+        public_page_update(
+            agency=agency,
+            actor=None,
+            is_published=True,
+            brand_colour="#1f4e79",
+            pitch="Assistants in three time zones, so your work moves while you sleep.",
+            contact_email="hello@harbor-assist.example",
+        )
 
     def set_up_work(self, agency, clients, offer):
         """A few requests, so the queue and the request lists are not empty at first sight;
