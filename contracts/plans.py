@@ -181,21 +181,7 @@ def _plan_header_save(plan: Plan, header: dict) -> None:
         raise ApplicationError(
             "Give the plan a name.", code="plan_name_required", extra={"field": "name"}
         )
-    if plan.collection_method == CollectionMethod.SEND_INVOICE:
-        if plan.days_until_due is None:
-            raise ApplicationError(
-                "Say in how many days a sent invoice falls due.",
-                code="plan_due_days_required",
-                extra={"field": "days_until_due"},
-            )
-        if plan.days_until_due > 365:
-            raise ApplicationError(
-                "Invoices fall due within a year at most.",
-                code="plan_due_days_invalid",
-                extra={"field": "days_until_due"},
-            )
-    else:
-        plan.days_until_due = None
+    contract_services.due_days_check(plan, code_prefix="plan")
     clean_or_error(plan)
     taken = f"There is already a plan called “{plan.name}”."
     with unique_or_error(taken, code="plan_name_taken", field="name"):

@@ -280,6 +280,26 @@ def _terms_follow_start(contract, *, old_start: dt.datetime, new_start: dt.datet
         first.save(update_fields=["effective_from"])
 
 
+def due_days_check(header, *, code_prefix: str) -> None:
+    """A contract's (or a plan's) invoices: sent ones fall due in a given number of days,
+    within a year; card-charged ones have none."""
+    if header.collection_method != CollectionMethod.SEND_INVOICE:
+        header.days_until_due = None
+        return
+    if header.days_until_due is None:
+        raise ApplicationError(
+            "Say in how many days a sent invoice falls due.",
+            code=f"{code_prefix}_due_days_required",
+            extra={"field": "days_until_due"},
+        )
+    if header.days_until_due > 365:
+        raise ApplicationError(
+            "Invoices fall due within a year at most.",
+            code=f"{code_prefix}_due_days_invalid",
+            extra={"field": "days_until_due"},
+        )
+
+
 def _contract_header_save(contract: ServiceContract, header: dict) -> None:
     unknown = set(header) - set(HEADER_FIELDS)
     if unknown:
@@ -299,21 +319,7 @@ def _contract_header_save(contract: ServiceContract, header: dict) -> None:
             code="contract_dates_out_of_order",
             extra={"field": "ends_on"},
         )
-    if contract.collection_method == CollectionMethod.SEND_INVOICE:
-        if contract.days_until_due is None:
-            raise ApplicationError(
-                "Say in how many days a sent invoice falls due.",
-                code="contract_due_days_required",
-                extra={"field": "days_until_due"},
-            )
-        if contract.days_until_due > 365:
-            raise ApplicationError(
-                "Invoices fall due within a year at most.",
-                code="contract_due_days_invalid",
-                extra={"field": "days_until_due"},
-            )
-    else:
-        contract.days_until_due = None
+    due_days_check(contract, code_prefix="contract")
     clean_or_error(contract, exclude=("agency", "client"))
     contract.save()
 
